@@ -1,0 +1,185 @@
+// Command dispatcher answers download and entry-point URLs with a 302 to
+// the best mirror. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/dispatcher/dispatcher/config"
+	"github.com/dispatcher/dispatcher/server"
+	"github.com/dispatcher/dispatcher/web"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, errReported) {
+			fmt.Fprintln(os.Stderr, "dispatcher:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// errReported means the failure was already printed.
+var errReported = errors.New("reported")
+
+// flags are the command line; empty strings mean "not given".
+type flags struct {
+	config, listen, redis, geoip string
+	check, version, quiet        bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (flags, error) {
+	var f flags
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.config, "config", "", "configuration file (default mirrors.json; env DISPATCHER_CONFIG)")
+	fs.StringVar(&f.listen, "listen", "", "listen address, overrides the file (env DISPATCHER_LISTEN)")
+	fs.StringVar(&f.redis, "redis", "", "Redis URL, overrides the file (env DISPATCHER_REDIS)")
+	fs.StringVar(&f.geoip, "geoip", "", "MaxMind mmdb file, overrides the file (env DISPATCHER_GEOIP)")
+	fs.BoolVar(&f.check, "check", false, "check the configuration and exit 0 (good) or 1 (errors listed)")
+	fs.BoolVar(&f.version, "version", false, "print the version and exit")
+	fs.BoolVar(&f.quiet, "quiet", false, "no access log")
+	if err := fs.Parse(args[1:]); err != nil {
+		return f, err
+	}
+	if fs.NArg() > 0 {
+		return f, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return f, nil
+}
+
+// firstNonEmpty returns the first of vs that is not empty.
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	f, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errReported
+	}
+	if f.version {
+		fmt.Fprintln(stdout, "dispatcher", version)
+		return nil
+	}
+	gin.SetMode(gin.ReleaseMode)
+	path := firstNonEmpty(f.config, getenv("DISPATCHER_CONFIG"), "mirrors.json")
+	// Precedence: flag, then environment, then the file.
+	ov := config.Overrides{
+		Listen: firstNonEmpty(f.listen, getenv("DISPATCHER_LISTEN")),
+		Redis:  firstNonEmpty(f.redis, getenv("DISPATCHER_REDIS")),
+		GeoIP:  firstNonEmpty(f.geoip, getenv("DISPATCHER_GEOIP")),
+	}
+	if f.check {
+		return check(path, ov, stdout, stderr)
+	}
+
+	logOut := newBufferedWriter(stderr, 100*time.Millisecond)
+	defer logOut.Close()
+	log := slog.New(slog.NewJSONHandler(logOut, nil))
+
+	srv, err := server.New(server.Options{
+		ConfigPath: path,
+		Overrides:  ov,
+		Log:        log,
+		AdminToken: getenv("DISPATCHER_ADMIN_TOKEN"),
+		AccessLog:  !f.quiet,
+		Dashboard:  web.FS,
+		Version:    version,
+	})
+	if err != nil {
+		logOut.Flush()
+		fmt.Fprintf(stderr, "dispatcher: configuration rejected:\n%v\n", err)
+		return errReported
+	}
+	cfg := srv.Config()
+	if err := srv.Start(ctx); err != nil {
+		return err
+	}
+	defer srv.Stop()
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "config", cfg.File, "config_sha256", cfg.SHA256, "version", version)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				// Errors are logged by Reload; the old configuration keeps serving.
+				_ = srv.Reload(ctx) //nolint:errcheck
+			}
+		}
+	}()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// check validates the configuration like nginx -t.
+func check(path string, ov config.Overrides, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(path, ov)
+	if err == nil {
+		err = server.CheckResources(cfg)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\ndispatcher: configuration file %s test failed\n", err, path)
+		return errReported
+	}
+	fmt.Fprintf(stdout, "dispatcher: configuration file %s test is successful (%d pools, sha256 %s)\n", path, len(cfg.Pools), cfg.SHA256[:12])
+	return nil
+}

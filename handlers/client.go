@@ -1,0 +1,134 @@
+package handlers
+
+import (
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// ClientIP returns the address a request is acted on for: the TCP peer,
+// unless the peer is inside one of the trusted prefixes; then the right-most
+// address of X-Forwarded-For (or, without it, of Forwarded) that is not
+// itself trusted. Values that do not parse as addresses are skipped. With
+// no trusted prefixes the forwarding headers are never read. The zero Addr
+// means the peer address itself did not parse (a unix socket, say).
+func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
+	peer := parseHostPort(r.RemoteAddr)
+	if !isTrusted(peer, trusted) {
+		return peer
+	}
+	if vals := r.Header.Values("X-Forwarded-For"); len(vals) > 0 {
+		if a, ok := rightmostUntrusted(vals, trusted, parseXFFElement); ok {
+			return a
+		}
+		return peer
+	}
+	if vals := r.Header.Values("Forwarded"); len(vals) > 0 {
+		if a, ok := rightmostUntrusted(vals, trusted, parseForwardedElement); ok {
+			return a
+		}
+	}
+	return peer
+}
+
+// IsSecure reports whether the client reached us over HTTPS: directly, or
+// through a trusted proxy that says so in X-Forwarded-Proto or Forwarded.
+func IsSecure(r *http.Request, trusted []netip.Prefix) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if !isTrusted(parseHostPort(r.RemoteAddr), trusted) {
+		return false
+	}
+	if v := r.Header.Values("X-Forwarded-Proto"); len(v) > 0 {
+		last := v[len(v)-1]
+		if i := strings.LastIndexByte(last, ','); i >= 0 {
+			last = last[i+1:]
+		}
+		return strings.EqualFold(strings.TrimSpace(last), "https")
+	}
+	for _, v := range r.Header.Values("Forwarded") {
+		for _, pair := range strings.FieldsFunc(v, func(r rune) bool { return r == ';' || r == ',' }) {
+			k, val, _ := strings.Cut(strings.TrimSpace(pair), "=")
+			if strings.EqualFold(k, "proto") && strings.EqualFold(strings.Trim(val, `"`), "https") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	if !a.IsValid() {
+		return false
+	}
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// rightmostUntrusted walks comma-separated header values from the right and
+// returns the first address that parses and is not trusted.
+func rightmostUntrusted(vals []string, trusted []netip.Prefix, parse func(string) netip.Addr) (netip.Addr, bool) {
+	for i := len(vals) - 1; i >= 0; i-- {
+		v := vals[i]
+		for v != "" {
+			elem := v
+			if j := strings.LastIndexByte(v, ','); j >= 0 {
+				elem, v = v[j+1:], v[:j]
+			} else {
+				v = ""
+			}
+			a := parse(strings.TrimSpace(elem))
+			if !a.IsValid() {
+				continue
+			}
+			if !isTrusted(a, trusted) {
+				return a, true
+			}
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// parseXFFElement accepts "1.2.3.4", "2001:db8::1", "[2001:db8::1]",
+// "1.2.3.4:5678" and "[2001:db8::1]:5678".
+func parseXFFElement(s string) netip.Addr {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return normalize(a)
+	}
+	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		if a, err := netip.ParseAddr(s[1 : len(s)-1]); err == nil {
+			return normalize(a)
+		}
+	}
+	return parseHostPort(s)
+}
+
+// parseForwardedElement reads the for= parameter of one RFC 7239 element.
+func parseForwardedElement(s string) netip.Addr {
+	for _, pair := range strings.Split(s, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if ok && strings.EqualFold(k, "for") {
+			return parseXFFElement(strings.Trim(v, `"`))
+		}
+	}
+	return netip.Addr{}
+}
+
+func parseHostPort(s string) netip.Addr {
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return normalize(ap.Addr())
+}
+
+// normalize unmaps IPv4-mapped IPv6 addresses and drops zones, so that
+// "::ffff:1.2.3.4" and "1.2.3.4" are one client.
+func normalize(a netip.Addr) netip.Addr {
+	return a.Unmap().WithZone("")
+}

@@ -1,0 +1,414 @@
+// Package handlers answers HTTP: pool routes with 302s to a mirror picked by
+// the strategy package, and the operator endpoints (/healthz, /readyz,
+// /api/status, /metrics, the dashboard and the admin API).
+package handlers
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/netip"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/dispatcher/dispatcher/strategy"
+)
+
+// Pool is what the handlers need to know about a pool besides its mirrors:
+// it does not change until the configuration is reloaded.
+type Pool struct {
+	Name       string
+	Strategy   string
+	Routes     []string
+	Fallback   string
+	AppendPath bool
+}
+
+// Locator fills in where a client is. geo.DB implements it.
+type Locator interface {
+	// Locate sets c's country, continent and coordinates from c.IP.
+	Locate(c *strategy.Client)
+	// LocateCountry sets them as if c were in country cc, reporting
+	// whether cc is a known country code.
+	LocateCountry(c *strategy.Client, cc string) bool
+}
+
+// Operator is the running service as the operator endpoints see it.
+type Operator interface {
+	Status() *Status
+	WriteMetrics(w io.Writer)
+	// Ready reports whether the service is ready, with a one-line reason.
+	Ready() (bool, string)
+	Reload(ctx context.Context) error
+	// SetEnabled drains (false) or re-enables (true) a mirror.
+	SetEnabled(ctx context.Context, pool, mirror string, enabled bool) error
+}
+
+// ErrNotFound is returned by Operator.SetEnabled for an unknown pool or mirror.
+var ErrNotFound = errors.New("not found")
+
+// Options are the dependencies of New.
+type Options struct {
+	Log *slog.Logger
+	// State publishes the pools; its snapshots hold the pools in the
+	// order of Pools.
+	State *strategy.State
+	Pools []Pool
+	// Trusted lists the proxies whose forwarding headers are believed.
+	Trusted []netip.Prefix
+	// Locator is nil when no geo database is configured.
+	Locator Locator
+	// Counts[pool][mirror] counts redirects, index-aligned with the
+	// snapshot; nil entries are not counted.
+	Counts [][]*atomic.Uint64
+	// NoMirror[pool] counts answers given without a mirror (fallback or
+	// 503); nil entries are not counted.
+	NoMirror   []*atomic.Uint64
+	Operator   Operator
+	AdminToken string
+	// Dashboard holds index.html and its assets for /status.
+	Dashboard fs.FS
+	// AccessLog writes one Info line per request when set.
+	AccessLog bool
+}
+
+// Handler holds the dependencies of the HTTP handlers. It is safe for
+// concurrent use.
+type Handler struct {
+	log     *slog.Logger
+	state   *strategy.State
+	pools   []Pool
+	trusted []netip.Prefix
+	locator Locator
+	counts  [][]*atomic.Uint64
+	noMir   []*atomic.Uint64
+	op      Operator
+	token   string
+	dash    fs.FS
+}
+
+// New builds the gin engine serving every pool route and operator endpoint.
+func New(o Options) *gin.Engine {
+	h := &Handler{
+		log:     o.Log,
+		state:   o.State,
+		pools:   o.Pools,
+		trusted: o.Trusted,
+		locator: o.Locator,
+		counts:  o.Counts,
+		noMir:   o.NoMirror,
+		op:      o.Operator,
+		token:   o.AdminToken,
+		dash:    o.Dashboard,
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	r := gin.New()
+	// The forwarding headers are read by ClientIP alone; gin's own
+	// defaults would trust every proxy.
+	if err := r.SetTrustedProxies(nil); err != nil {
+		panic(err) // nil never fails
+	}
+	r.RedirectTrailingSlash = false // "//evil.example/" must not become Location: //evil.example
+	r.RedirectFixedPath = false
+	r.HandleMethodNotAllowed = true
+	r.Use(h.recovery)
+	if o.AccessLog {
+		r.Use(h.accessLog)
+	}
+	r.NoRoute(func(c *gin.Context) { c.String(http.StatusNotFound, "404 not found\n") })
+	r.NoMethod(func(c *gin.Context) { c.String(http.StatusMethodNotAllowed, "405 method not allowed\n") })
+	h.Routes(r)
+	return r
+}
+
+// Routes registers every endpoint on r.
+func (h *Handler) Routes(r gin.IRouter) {
+	for i, p := range h.pools {
+		f := h.redirect(i)
+		for _, route := range p.Routes {
+			r.GET(route, f)
+			r.HEAD(route, f)
+		}
+	}
+	r.GET("/healthz", h.healthz)
+	r.HEAD("/healthz", h.healthz)
+	r.GET("/readyz", h.readyz)
+	r.GET("/api/status", h.status)
+	r.GET("/metrics", h.metrics)
+	r.GET("/status", h.dashboard)
+	r.GET("/status/*asset", h.dashboard)
+	r.POST("/api/reload", h.admin, h.reload)
+	r.POST("/api/pools/:pool/mirrors/:mirror/:action", h.admin, h.setEnabled)
+}
+
+// bufPool recycles the buffers a redirect is built in.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// redirect returns the handler of pool pi's routes.
+func (h *Handler) redirect(pi int) gin.HandlerFunc {
+	pool := h.pools[pi]
+	return func(c *gin.Context) {
+		r := c.Request
+		cl := strategy.Client{IP: ClientIP(r, h.trusted), Secure: IsSecure(r, h.trusted)}
+		ctl := parseControls(r.URL.RawQuery)
+		h.locate(&cl, ctl.country)
+		p := h.state.Load().Pools[pi]
+		if ctl.mirrorlist {
+			h.mirrorlist(c, pool, p, cl)
+			return
+		}
+		m := p.Find(ctl.mirror)
+		if m == nil || !m.Usable() {
+			var err error
+			if m, err = p.Strategy.Pick(r.Context(), p, cl); err != nil {
+				if h.noMir != nil && h.noMir[pi] != nil {
+					h.noMir[pi].Add(1)
+				}
+				h.noMirror(c, pool)
+				return
+			}
+		}
+		bp := bufPool.Get().(*[]byte)
+		defer bufPool.Put(bp)
+		buf, err := appendLocation((*bp)[:0], m.URL, pool.AppendPath, r.URL.Path, r.URL.EscapedPath(), r.URL.RawQuery)
+		if err != nil {
+			c.String(http.StatusBadRequest, "400 bad request: %v\n", err)
+			return
+		}
+		loc := string(buf)
+		hdr := c.Writer.Header()
+		hdr["Location"] = []string{loc}
+		hdr["Cache-Control"] = []string{"no-store"}
+		hdr["X-Mirror"] = []string{m.Name}
+		hdr["Content-Type"] = []string{"text/html; charset=utf-8"}
+		if pool.AppendPath && p.Usable() > 1 {
+			if link := h.link(p, cl, m, buf, r); link != "" {
+				hdr["Link"] = []string{link}
+			}
+		}
+		if h.counts != nil {
+			if n := h.counts[pi][m.Index]; n != nil {
+				n.Add(1)
+			}
+		}
+		body := append(buf[:0], `<a href="`...)
+		body = appendHTMLEscaped(body, loc)
+		body = append(body, "\">Found</a>.\n"...)
+		hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
+		c.Writer.WriteHeader(http.StatusFound)
+		if r.Method != http.MethodHead {
+			c.Writer.Write(body) //nolint:errcheck // the client went away; nothing to do
+		}
+		*bp = body
+	}
+}
+
+// maxLinks is how many alternatives a 302 names in its Link header.
+const maxLinks = 3
+
+// link builds the RFC 6249 Link header naming the next best mirrors after
+// picked, so that download managers can fail over.
+func (h *Handler) link(p *strategy.Pool, cl strategy.Client, picked *strategy.Mirror, scratch []byte, r *http.Request) string {
+	var rankBuf [maxLinks + 1]int
+	ranked := strategy.Rank(p, cl, rankBuf[:0], maxLinks+1)
+	out := scratch[:0]
+	n := 0
+	for _, i := range ranked {
+		m := &p.Mirrors[i]
+		if m == picked || n == maxLinks {
+			continue
+		}
+		if n > 0 {
+			out = append(out, ", "...)
+		}
+		out = append(out, '<')
+		out, _ = appendLocation(out, m.URL, true, r.URL.Path, r.URL.EscapedPath(), r.URL.RawQuery)
+		out = append(out, ">; rel=duplicate; pri="...)
+		out = strconv.AppendInt(out, int64(n+1), 10)
+		n++
+	}
+	return string(out)
+}
+
+// noMirror answers when no mirror of the pool is usable: a 302 to the
+// fallback, else 503.
+func (h *Handler) noMirror(c *gin.Context, pool Pool) {
+	hdr := c.Writer.Header()
+	hdr["Cache-Control"] = []string{"no-store"}
+	if pool.Fallback != "" {
+		hdr["X-Mirror"] = []string{"fallback"}
+		c.Redirect(http.StatusFound, pool.Fallback)
+		return
+	}
+	hdr["Retry-After"] = []string{"10"}
+	c.String(http.StatusServiceUnavailable, "503 no mirror of pool %s is available\n", pool.Name)
+}
+
+func (h *Handler) locate(cl *strategy.Client, country string) {
+	if h.locator == nil {
+		return
+	}
+	if country != "" && h.locator.LocateCountry(cl, country) {
+		return
+	}
+	h.locator.Locate(cl)
+}
+
+// controls are the client controls a pool route reads from its query.
+type controls struct {
+	country    string
+	mirror     string
+	mirrorlist bool
+}
+
+func parseControls(rawQuery string) controls {
+	var ctl controls
+	if rawQuery == "" {
+		return ctl
+	}
+	for q := rawQuery; q != ""; {
+		var pair string
+		pair, q, _ = strings.Cut(q, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		switch k {
+		case "country":
+			if len(v) == 2 {
+				ctl.country = strings.ToUpper(v)
+			}
+		case "mirror":
+			ctl.mirror = v
+		case "mirrorlist":
+			ctl.mirrorlist = true
+		}
+	}
+	return ctl
+}
+
+func (h *Handler) recovery(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(v)
+			}
+			h.log.Error("handler panic", "path", c.Request.URL.Path, "panic", v)
+			c.AbortWithStatus(http.StatusInternalServerError)
+		}
+	}()
+	c.Next()
+}
+
+func (h *Handler) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	r := c.Request
+	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", c.Writer.Status()),
+		slog.String("client_ip", ClientIP(r, h.trusted).String()),
+		slog.String("mirror", c.Writer.Header().Get("X-Mirror")),
+		slog.Float64("duration_seconds", time.Since(start).Seconds()),
+	)
+}
+
+func (h *Handler) healthz(c *gin.Context) { c.String(http.StatusOK, "ok\n") }
+
+func (h *Handler) readyz(c *gin.Context) {
+	ok, msg := h.op.Ready()
+	code := http.StatusOK
+	if !ok {
+		code = http.StatusServiceUnavailable
+	}
+	c.String(code, "%s\n", msg)
+}
+
+func (h *Handler) status(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, h.op.Status())
+}
+
+func (h *Handler) metrics(c *gin.Context) {
+	c.Header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	c.Status(http.StatusOK)
+	h.op.WriteMetrics(c.Writer)
+}
+
+// admin lets a request through only with the admin bearer token.
+func (h *Handler) admin(c *gin.Context) {
+	if h.token == "" {
+		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": "admin API disabled: DISPATCHER_ADMIN_TOKEN is not set"})
+		return
+	}
+	got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(h.token)) != 1 {
+		c.Header("WWW-Authenticate", `Bearer realm="dispatcher"`)
+		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "missing or wrong bearer token"})
+		return
+	}
+	c.Next()
+}
+
+func (h *Handler) reload(c *gin.Context) {
+	if err := h.op.Reload(c.Request.Context()); err != nil {
+		c.JSON(http.StatusUnprocessableEntity, gin.H{"error": "reload rejected; the old configuration keeps serving", "details": strings.Split(err.Error(), "\n")})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"reloaded": true, "config_sha256": h.op.Status().ConfigSHA256})
+}
+
+func (h *Handler) setEnabled(c *gin.Context) {
+	var enabled bool
+	switch c.Param("action") {
+	case "drain":
+	case "enable":
+		enabled = true
+	default:
+		c.JSON(http.StatusNotFound, gin.H{"error": "unknown action " + strconv.Quote(c.Param("action")) + " (want drain or enable)"})
+		return
+	}
+	pool, mirror := c.Param("pool"), c.Param("mirror")
+	if err := h.op.SetEnabled(c.Request.Context(), pool, mirror, enabled); err != nil {
+		code := http.StatusInternalServerError
+		if errors.Is(err, ErrNotFound) {
+			code = http.StatusNotFound
+		}
+		c.JSON(code, gin.H{"error": err.Error()})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"pool": pool, "mirror": mirror, "enabled": enabled})
+}
+
+func (h *Handler) dashboard(c *gin.Context) {
+	if h.dash == nil {
+		c.String(http.StatusNotFound, "404 no dashboard\n")
+		return
+	}
+	name := strings.TrimPrefix(c.Param("asset"), "/")
+	if name == "" {
+		name = "index.html"
+	}
+	data, err := fs.ReadFile(h.dash, name)
+	if err != nil {
+		c.String(http.StatusNotFound, "404 not found\n")
+		return
+	}
+	ctype := mime.TypeByExtension(path.Ext(name))
+	if ctype == "" {
+		ctype = "application/octet-stream"
+	}
+	c.Header("Cache-Control", "no-cache")
+	c.Data(http.StatusOK, ctype, data)
+}

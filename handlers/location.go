@@ -1,0 +1,146 @@
+package handlers
+
+import (
+	"errors"
+	"strings"
+)
+
+// errBadPath is returned for request paths with dot segments: no client
+// sends them (browsers and curl resolve them first), and on a mirror whose
+// URL has a path they would climb above it.
+var errBadPath = errors.New("path has a dot segment")
+
+// controlParams are the client controls read by the dispatcher and removed
+// from the Location.
+var controlParams = [...]string{"country", "mirror", "mirrorlist"}
+
+// appendLocation appends to dst the Location for a mirror whose base URL is
+// base: base, then (when appendPath is set) the request path and query.
+//
+// It is safe by construction: the result starts with base, which is an
+// absolute URL from the configuration, and everything after it is escaped
+// so that no byte of the request can end the header (CR, LF), start a new
+// authority (a leading "//" collapses to "/", "\" is escaped), or add a
+// fragment ("#" is escaped). escapedPath is the request's escaped path
+// (url.URL.EscapedPath); path is its decoded form, checked for dot segments.
+func appendLocation(dst []byte, base string, appendPath bool, path, escapedPath, rawQuery string) ([]byte, error) {
+	if !appendPath {
+		return append(dst, base...), nil
+	}
+	if hasDotSegment(path) {
+		return dst, errBadPath
+	}
+	dst = append(dst, strings.TrimSuffix(base, "/")...)
+	p := strings.TrimLeft(escapedPath, "/")
+	dst = append(dst, '/')
+	dst = appendEscaped(dst, p, false)
+	if rawQuery != "" {
+		dst = appendQuery(dst, rawQuery)
+	}
+	return dst, nil
+}
+
+// appendQuery appends "?" and rawQuery without the control parameters,
+// escaped; nothing when no parameter is left.
+func appendQuery(dst []byte, rawQuery string) []byte {
+	mark := len(dst)
+	dst = append(dst, '?')
+	first := true
+	for q := rawQuery; q != ""; {
+		var pair string
+		pair, q, _ = strings.Cut(q, "&")
+		if pair == "" || isControlParam(pair) {
+			continue
+		}
+		if !first {
+			dst = append(dst, '&')
+		}
+		first = false
+		dst = appendEscaped(dst, pair, true)
+	}
+	if first {
+		return dst[:mark]
+	}
+	return dst
+}
+
+func isControlParam(pair string) bool {
+	key, _, _ := strings.Cut(pair, "=")
+	for _, p := range controlParams {
+		if key == p {
+			return true
+		}
+	}
+	return false
+}
+
+// appendEscaped copies s, percent-encoding every byte that may not stand
+// unescaped in a path (or, with query set, a query) and every '%' that does
+// not start a valid escape.
+func appendEscaped(dst []byte, s string, query bool) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			dst = append(dst, c)
+		case allowed(c, query):
+			dst = append(dst, c)
+		default:
+			dst = append(dst, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return dst
+}
+
+// allowed reports whether c may stand unescaped: RFC 3986 unreserved
+// characters, sub-delims, ':' and '@', '/' and, in a query, '?'.
+func allowed(c byte, query bool) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	switch c {
+	case '-', '.', '_', '~', '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=', ':', '@', '/':
+		return true
+	case '?':
+		return query
+	}
+	return false
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func hasDotSegment(path string) bool {
+	for path != "" {
+		var seg string
+		seg, path, _ = strings.Cut(path, "/")
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+// appendHTMLEscaped appends s escaped for an HTML attribute or text.
+func appendHTMLEscaped(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '&':
+			dst = append(dst, "&amp;"...)
+		case '<':
+			dst = append(dst, "&lt;"...)
+		case '>':
+			dst = append(dst, "&gt;"...)
+		case '"':
+			dst = append(dst, "&#34;"...)
+		case '\'':
+			dst = append(dst, "&#39;"...)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}

@@ -1,0 +1,63 @@
+package handlers
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/dispatcher/dispatcher/strategy"
+)
+
+// mirrorlistEntry is one mirror in a ?mirrorlist answer.
+type mirrorlistEntry struct {
+	Rank      int     `json:"rank"`
+	Name      string  `json:"name"`
+	URL       string  `json:"url"`
+	Country   string  `json:"country,omitempty"`
+	Continent string  `json:"continent,omitempty"`
+	Weight    float64 `json:"effective_weight"`
+}
+
+// mirrorlist answers ?mirrorlist: 200 with the pool's usable mirrors ranked
+// for this client, as JSON when the client accepts application/json and as
+// HTML otherwise.
+func (h *Handler) mirrorlist(c *gin.Context, pool Pool, p *strategy.Pool, cl strategy.Client) {
+	r := c.Request
+	ranked := strategy.Rank(p, cl, nil, 0)
+	list := make([]mirrorlistEntry, 0, len(ranked))
+	for n, i := range ranked {
+		m := &p.Mirrors[i]
+		loc, err := appendLocation(nil, m.URL, pool.AppendPath, r.URL.Path, r.URL.EscapedPath(), r.URL.RawQuery)
+		if err != nil {
+			c.String(http.StatusBadRequest, "400 bad request: %v\n", err)
+			return
+		}
+		list = append(list, mirrorlistEntry{Rank: n + 1, Name: m.Name, URL: string(loc),
+			Country: m.Country, Continent: m.Continent, Weight: m.Effective})
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Header("Vary", "Accept")
+	if strings.Contains(r.Header.Get("Accept"), "application/json") {
+		c.JSON(http.StatusOK, gin.H{"pool": pool.Name, "client": gin.H{"ip": cl.IP.String(), "country": cl.Country, "continent": cl.Continent}, "mirrors": list})
+		return
+	}
+	b := []byte("<!doctype html>\n<meta charset=utf-8>\n<title>Mirrors</title>\n<h1>Mirrors of ")
+	b = appendHTMLEscaped(b, pool.Name)
+	b = append(b, "</h1>\n<ol>\n"...)
+	for _, e := range list {
+		b = append(b, `<li><a href="`...)
+		b = appendHTMLEscaped(b, e.URL)
+		b = append(b, `">`...)
+		b = appendHTMLEscaped(b, e.Name)
+		b = append(b, "</a>"...)
+		if e.Country != "" {
+			b = append(b, " ("...)
+			b = appendHTMLEscaped(b, e.Country)
+			b = append(b, ')')
+		}
+		b = append(b, "</li>\n"...)
+	}
+	b = append(b, "</ol>\n"...)
+	c.Data(http.StatusOK, "text/html; charset=utf-8", b)
+}

@@ -1,0 +1,53 @@
+package handlers
+
+import "time"
+
+// Status is the body of GET /api/status.
+type Status struct {
+	Pools           []PoolStatus `json:"pools"`
+	Redis           RedisStatus  `json:"redis"`
+	ConfigSHA256    string       `json:"config_sha256"`
+	ConfigFile      string       `json:"config_file"`
+	Started         time.Time    `json:"started"`
+	SnapshotVersion uint64       `json:"snapshot_version"`
+	GeoIP           string       `json:"geoip"`
+}
+
+// PoolStatus is one pool in Status.
+type PoolStatus struct {
+	Name     string         `json:"name"`
+	Strategy string         `json:"strategy"`
+	Routes   []string       `json:"routes"`
+	Fallback string         `json:"fallback,omitempty"`
+	Usable   int            `json:"usable"`
+	Mirrors  []MirrorStatus `json:"mirrors"`
+}
+
+// MirrorStatus is one mirror in Status. Times are null until the first
+// probe or poll.
+type MirrorStatus struct {
+	Name            string     `json:"name"`
+	URL             string     `json:"url"`
+	Country         string     `json:"country,omitempty"`
+	Continent       string     `json:"continent,omitempty"`
+	Enabled         bool       `json:"enabled"`
+	Up              bool       `json:"up"`
+	Weight          float64    `json:"weight"`
+	EffectiveWeight float64    `json:"effective_weight"`
+	BandwidthBps    float64    `json:"bandwidth_bps"`
+	CapacityBps     float64    `json:"capacity_bps"`
+	Utilization     float64    `json:"utilization"`
+	Redirects       uint64     `json:"redirects"`
+	LastProbe       *time.Time `json:"last_probe"`
+	ProbeError      string     `json:"probe_error"`
+	LastPoll        *time.Time `json:"last_poll"`
+	PollError       string     `json:"poll_error"`
+}
+
+// RedisStatus says whether state is shared through Redis.
+type RedisStatus struct {
+	Configured bool   `json:"configured"`
+	Connected  bool   `json:"connected"`
+	Fallbacks  uint64 `json:"fallbacks"`
+	Error      string `json:"error,omitempty"`
+}

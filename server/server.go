@@ -1,0 +1,343 @@
+// Package server ties the dispatcher together: it loads the configuration,
+// builds snapshots of the pools, serves them through the handlers, swaps in
+// a new configuration on reload, and answers the operator endpoints.
+package server
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/dispatcher/dispatcher/config"
+	"github.com/dispatcher/dispatcher/handlers"
+	"github.com/dispatcher/dispatcher/strategy"
+)
+
+// Options configure a Server.
+type Options struct {
+	ConfigPath string
+	Overrides  config.Overrides
+	Log        *slog.Logger
+	AdminToken string
+	AccessLog  bool
+	Dashboard  fs.FS
+	Version    string
+}
+
+// Server is the running dispatcher. It implements http.Handler by handing
+// each request to the engine of the current configuration, and
+// handlers.Operator. It is safe for concurrent use.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	started time.Time
+
+	gen atomic.Pointer[generation]
+
+	// mu serialises reloads, drains and snapshot rebuilds; the request
+	// path never takes it.
+	mu       sync.Mutex
+	version  uint64
+	seqs     map[string]strategy.Sequence // by pool name; survive reloads
+	counts   map[mirrorKey]*atomic.Uint64 // redirects, by pool and mirror
+	noMirror map[string]*atomic.Uint64    // answers without a mirror, by pool
+	drained  map[mirrorKey]bool           // set by the admin API
+
+	reloadsOK, reloadsFailed atomic.Uint64
+}
+
+type mirrorKey struct{ pool, mirror string }
+
+// generation is one loaded configuration with everything built from it.
+// Only state changes after it is published.
+type generation struct {
+	cfg      *config.Config
+	engine   *gin.Engine
+	state    *strategy.State
+	pools    []handlers.Pool
+	counts   [][]*atomic.Uint64
+	noMirror []*atomic.Uint64
+	loaded   time.Time
+}
+
+// New loads the configuration and builds the first generation.
+func New(opts Options) (*Server, error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		opts:     opts,
+		log:      opts.Log,
+		started:  time.Now(),
+		seqs:     map[string]strategy.Sequence{},
+		counts:   map[mirrorKey]*atomic.Uint64{},
+		noMirror: map[string]*atomic.Uint64{},
+		drained:  map[mirrorKey]bool{},
+	}
+	cfg, err := config.Load(opts.ConfigPath, opts.Overrides)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.install(cfg)
+	return s, nil
+}
+
+// Config returns the configuration being served.
+func (s *Server) Config() *config.Config { return s.gen.Load().cfg }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.gen.Load().engine.ServeHTTP(w, r)
+}
+
+// Reload reads the configuration file again. A file with errors is
+// rejected, with every error, and the current configuration keeps serving.
+func (s *Server) Reload(ctx context.Context) error {
+	cfg, err := config.Load(s.opts.ConfigPath, s.opts.Overrides)
+	if err != nil {
+		s.reloadsFailed.Add(1)
+		s.log.Error("reload rejected; keeping the current configuration", "file", s.opts.ConfigPath, "err", err.Error())
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.gen.Load().cfg
+	if cfg.Listen != old.Listen {
+		s.log.Warn("listen address changed; restart to apply", "listen", old.Listen, "configured", cfg.Listen)
+	}
+	s.install(cfg)
+	s.reloadsOK.Add(1)
+	s.log.Info("configuration reloaded", "file", cfg.File, "config_sha256", cfg.SHA256, "pools", len(cfg.Pools))
+	return nil
+}
+
+// install builds and publishes a generation for cfg. Callers hold s.mu.
+func (s *Server) install(cfg *config.Config) {
+	g := &generation{cfg: cfg, state: new(strategy.State), loaded: time.Now()}
+	for _, p := range cfg.Pools {
+		g.pools = append(g.pools, handlers.Pool{
+			Name: p.Name, Strategy: p.Strategy, Routes: p.Routes,
+			Fallback: p.Fallback, AppendPath: p.Appends(),
+		})
+		row := make([]*atomic.Uint64, len(p.Mirrors))
+		for j, m := range p.Mirrors {
+			row[j] = s.counter(mirrorKey{p.Name, m.Name})
+		}
+		g.counts = append(g.counts, row)
+		nm := s.noMirror[p.Name]
+		if nm == nil {
+			nm = new(atomic.Uint64)
+			s.noMirror[p.Name] = nm
+		}
+		g.noMirror = append(g.noMirror, nm)
+	}
+	g.state.Store(s.snapshot(cfg))
+	g.engine = handlers.New(handlers.Options{
+		Log:        s.log,
+		State:      g.state,
+		Pools:      g.pools,
+		Trusted:    cfg.Trusted,
+		Counts:     g.counts,
+		NoMirror:   g.noMirror,
+		Operator:   s,
+		AdminToken: s.opts.AdminToken,
+		Dashboard:  s.opts.Dashboard,
+		AccessLog:  s.opts.AccessLog,
+	})
+	s.gen.Store(g)
+}
+
+func (s *Server) counter(k mirrorKey) *atomic.Uint64 {
+	c := s.counts[k]
+	if c == nil {
+		c = new(atomic.Uint64)
+		s.counts[k] = c
+	}
+	return c
+}
+
+// sequence returns the round-robin sequence of a pool, created once.
+func (s *Server) sequence(pool string) strategy.Sequence {
+	seq := s.seqs[pool]
+	if seq == nil {
+		seq = new(strategy.LocalSequence)
+		s.seqs[pool] = seq
+	}
+	return seq
+}
+
+// snapshot builds the pools of cfg with the current effective weights.
+// Callers hold s.mu.
+func (s *Server) snapshot(cfg *config.Config) *strategy.Snapshot {
+	s.version++
+	snap := &strategy.Snapshot{Version: s.version, Built: time.Now()}
+	for _, p := range cfg.Pools {
+		ms := make([]strategy.Mirror, len(p.Mirrors))
+		for j := range p.Mirrors {
+			ms[j] = s.mirror(p.Name, &p.Mirrors[j])
+		}
+		snap.Pools = append(snap.Pools, strategy.NewPool(strategy.PoolSpec{
+			Name:       p.Name,
+			Strategy:   newStrategy(p.Strategy),
+			Mirrors:    ms,
+			Seq:        s.sequence(p.Name),
+			IPv4Prefix: p.IPv4Prefix,
+			IPv6Prefix: p.IPv6Prefix,
+		}))
+	}
+	return snap
+}
+
+// mirror turns a configured mirror into its strategy view with its
+// effective weight: weight × enabled × health × headroom.
+func (s *Server) mirror(pool string, m *config.Mirror) strategy.Mirror {
+	sm := strategy.Mirror{
+		Name:      m.Name,
+		URL:       m.URL,
+		Country:   m.Country,
+		Continent: m.Continent,
+		Countries: m.Countries,
+		Weight:    m.ConfiguredWeight(),
+		HTTPS:     isHTTPS(m),
+		IPv6:      m.IPv6 == nil || *m.IPv6,
+	}
+	if m.Lat != nil && m.Lon != nil {
+		sm.Lat, sm.Lon, sm.HasLoc = *m.Lat, *m.Lon, true
+	}
+	if s.enabled(pool, m) {
+		sm.Effective = sm.Weight
+	}
+	return sm
+}
+
+func isHTTPS(m *config.Mirror) bool {
+	if m.HTTPS != nil {
+		return *m.HTTPS
+	}
+	return len(m.URL) >= 8 && m.URL[:8] == "https://"
+}
+
+// enabled reports whether a mirror is enabled in the file and not drained.
+func (s *Server) enabled(pool string, m *config.Mirror) bool {
+	return m.IsEnabled() && !s.drained[mirrorKey{pool, m.Name}]
+}
+
+// rebuild publishes a fresh snapshot of the current generation.
+func (s *Server) rebuild() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.gen.Load()
+	g.state.Store(s.snapshot(g.cfg))
+}
+
+// SetEnabled implements handlers.Operator: drain or re-enable a mirror. A
+// drain holds across reloads until the mirror is enabled again.
+func (s *Server) SetEnabled(_ context.Context, pool, mirror string, enabled bool) error {
+	g := s.gen.Load()
+	if !hasMirror(g.cfg, pool, mirror) {
+		return fmt.Errorf("pool %q mirror %q: %w", pool, mirror, handlers.ErrNotFound)
+	}
+	s.mu.Lock()
+	if enabled {
+		delete(s.drained, mirrorKey{pool, mirror})
+	} else {
+		s.drained[mirrorKey{pool, mirror}] = true
+	}
+	s.mu.Unlock()
+	s.rebuild()
+	s.log.Info("mirror state changed by admin", "pool", pool, "mirror", mirror, "enabled", enabled)
+	return nil
+}
+
+func hasMirror(cfg *config.Config, pool, mirror string) bool {
+	for _, p := range cfg.Pools {
+		if p.Name != pool {
+			continue
+		}
+		for _, m := range p.Mirrors {
+			if m.Name == mirror {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func newStrategy(name string) strategy.Strategy {
+	switch name {
+	case config.RoundRobin:
+		return new(strategy.RoundRobin)
+	case config.IPHash:
+		return new(strategy.IPHash)
+	default:
+		return new(strategy.Random)
+	}
+}
+
+// Ready implements handlers.Operator.
+func (s *Server) Ready() (bool, string) {
+	g := s.gen.Load()
+	if g == nil {
+		return false, "configuration not loaded"
+	}
+	return true, fmt.Sprintf("ready: config %s, state in process (no redis configured)", g.cfg.SHA256[:12])
+}
+
+// Status implements handlers.Operator.
+func (s *Server) Status() *handlers.Status {
+	g := s.gen.Load()
+	snap := g.state.Load()
+	st := &handlers.Status{
+		ConfigSHA256:    g.cfg.SHA256,
+		ConfigFile:      g.cfg.File,
+		Started:         s.started.UTC(),
+		SnapshotVersion: snap.Version,
+		Redis:           handlers.RedisStatus{Configured: g.cfg.Redis != ""},
+	}
+	for i, cp := range g.cfg.Pools {
+		p := snap.Pools[i]
+		ps := handlers.PoolStatus{Name: cp.Name, Strategy: cp.Strategy, Routes: cp.Routes, Fallback: cp.Fallback, Usable: p.Usable()}
+		for j := range cp.Mirrors {
+			m := &p.Mirrors[j]
+			ps.Mirrors = append(ps.Mirrors, handlers.MirrorStatus{
+				Name:            m.Name,
+				URL:             m.URL,
+				Country:         m.Country,
+				Continent:       m.Continent,
+				Enabled:         s.enabledNow(cp.Name, &cp.Mirrors[j]),
+				Up:              true,
+				Weight:          m.Weight,
+				EffectiveWeight: m.Effective,
+				Redirects:       g.counts[i][j].Load(),
+			})
+		}
+		st.Pools = append(st.Pools, ps)
+	}
+	return st
+}
+
+func (s *Server) enabledNow(pool string, m *config.Mirror) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.enabled(pool, m)
+}
+
+// Start starts the background work (health probes, SNMP polls, the shared
+// store). Stop ends it.
+func (s *Server) Start(ctx context.Context) error { return nil }
+
+// Stop ends the background work started by Start and waits for it.
+func (s *Server) Stop() {}
+
+// CheckResources checks what the configuration names outside itself (the
+// geo database) for -check.
+func CheckResources(cfg *config.Config) error { return nil }

@@ -1,0 +1,284 @@
+// Package strategy chooses a mirror for a client. It is pure: no I/O, no
+// logging, no locks on the request path. Pools are built once per change of
+// state (NewPool precomputes everything a pick needs) and published as an
+// immutable Snapshot through State; a pick only reads.
+package strategy
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"net/netip"
+	"slices"
+	"sync/atomic"
+	"time"
+)
+
+// ErrNoMirror is returned by Pick when no mirror of the pool is usable.
+var ErrNoMirror = errors.New("no available mirror")
+
+// Mirror is one mirror as the strategies see it at one instant.
+// A Mirror inside a published Pool must not be modified.
+type Mirror struct {
+	// Index is the mirror's position in Pool.Mirrors (set by NewPool).
+	Index int
+	Name  string
+	// URL is the base URL the Location starts with.
+	URL       string
+	Country   string   // ISO 3166-1 alpha-2, upper case; "" when unknown
+	Continent string   // AF AN AS EU NA OC SA; "" when unknown
+	Countries []string // further countries this mirror serves as if local
+	Lat, Lon  float64
+	HasLoc    bool
+	HTTPS     bool // reachable over https
+	IPv6      bool // reachable over IPv6
+	// Weight is the configured weight.
+	Weight float64
+	// Effective is weight × health × bandwidth headroom; 0 means the
+	// mirror is never picked.
+	Effective float64
+}
+
+// Usable reports whether the mirror may be picked. It is the one test the
+// strategies use.
+func (m *Mirror) Usable() bool { return m.Effective > 0 }
+
+// Client is what the strategies know about the requester.
+type Client struct {
+	IP        netip.Addr
+	Country   string
+	Continent string
+	Lat, Lon  float64
+	HasLoc    bool
+	// Secure is set when the request arrived over HTTPS: https mirrors are
+	// then preferred over plain-http ones.
+	Secure bool
+}
+
+// Strategy picks one usable mirror of a pool for a client. Pick must not
+// modify p, must not block except on the round-robin Sequence, and is safe
+// for concurrent use.
+type Strategy interface {
+	Pick(ctx context.Context, p *Pool, c Client) (*Mirror, error)
+}
+
+// Ranker orders a pool's usable mirrors best first for a client. It is
+// implemented by strategies whose preference depends on the client; the
+// others rank by effective weight.
+type Ranker interface {
+	Rank(p *Pool, c Client, dst []int, limit int) []int
+}
+
+// Snapshot is an immutable view of every pool at one instant. Never modify
+// it, or anything it points to, after it is stored in a State.
+type Snapshot struct {
+	Pools   []*Pool
+	Version uint64
+	Built   time.Time
+}
+
+// Pool returns the pool named name, or nil.
+func (s *Snapshot) Pool(name string) *Pool {
+	for _, p := range s.Pools {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// State publishes snapshots. Load and Store are safe for concurrent use;
+// readers see either the old or the new snapshot, never a mix.
+type State struct{ p atomic.Pointer[Snapshot] }
+
+// Load returns the current snapshot (nil before the first Store).
+func (s *State) Load() *Snapshot { return s.p.Load() }
+
+// Store publishes snap.
+func (s *State) Store(snap *Snapshot) { s.p.Store(snap) }
+
+// PoolSpec is what NewPool needs to build a pool.
+type PoolSpec struct {
+	Name     string
+	Strategy Strategy
+	Mirrors  []Mirror
+	// Seq drives round robin; nil means a fresh in-process sequence.
+	Seq Sequence
+	// IPv4Prefix and IPv6Prefix are the client address bits the ip hash
+	// keys on (default 32 and 64).
+	IPv4Prefix, IPv6Prefix int
+}
+
+// Pool is a set of mirrors and everything precomputed to pick among them.
+// It is immutable once built.
+type Pool struct {
+	Name     string
+	Strategy Strategy
+	Mirrors  []Mirror
+	Seq      Sequence
+
+	byName         map[string]int
+	v4bits, v6bits int
+	seeds          []uint64 // per mirror, hash of its name (ip hash)
+	// sets[secure|ipv6<<1] lists the mirrors a client may get: https-only
+	// for secure clients and IPv6-capable for IPv6 clients, each falling
+	// back to the wider set when empty.
+	sets [4]*set
+	// ranked[k] lists the usable mirrors for sets[k]'s clients: the set's
+	// own mirrors by effective weight, heaviest first, then the others.
+	ranked [4][]int
+}
+
+// set is a group of usable mirrors with its precomputed pick tables.
+type set struct {
+	idx   []int     // indexes into Pool.Mirrors
+	w     []float64 // effective weights, parallel to idx
+	cum   []float64 // prefix sums of w
+	total float64
+	equal bool    // all weights equal: picks need no tables
+	seq   []int32 // smooth weighted round robin order over idx (nil when equal)
+}
+
+// NewPool builds a pool; ms is copied. It costs O(mirrors) plus, for an
+// unequally weighted round-robin pool, the smooth sequence (see smoothOrder).
+func NewPool(spec PoolSpec) *Pool {
+	p := &Pool{
+		Name:     spec.Name,
+		Strategy: spec.Strategy,
+		Mirrors:  append([]Mirror(nil), spec.Mirrors...),
+		byName:   make(map[string]int, len(spec.Mirrors)),
+		Seq:      spec.Seq,
+		v4bits:   spec.IPv4Prefix,
+		v6bits:   spec.IPv6Prefix,
+	}
+	if p.Seq == nil {
+		p.Seq = new(LocalSequence)
+	}
+	if p.v4bits <= 0 || p.v4bits > 32 {
+		p.v4bits = 32
+	}
+	if p.v6bits <= 0 || p.v6bits > 128 {
+		p.v6bits = 64
+	}
+	p.seeds = make([]uint64, len(p.Mirrors))
+	for i := range p.Mirrors {
+		p.Mirrors[i].Index = i
+		p.byName[p.Mirrors[i].Name] = i
+		p.seeds[i] = hashString(p.Mirrors[i].Name)
+	}
+	_, rr := p.Strategy.(*RoundRobin)
+	all := p.filter(func(*Mirror) bool { return true })
+	secure := p.filter(func(m *Mirror) bool { return m.HTTPS })
+	v6 := p.filter(func(m *Mirror) bool { return m.IPv6 })
+	both := p.filter(func(m *Mirror) bool { return m.HTTPS && m.IPv6 })
+	p.sets[0] = p.newSet(all, rr)
+	p.sets[1] = p.newSetOr(secure, p.sets[0], rr)
+	p.sets[2] = p.newSetOr(v6, p.sets[0], rr)
+	p.sets[3] = p.newSetOr(both, p.newSetOr(secure, p.sets[2], rr), rr)
+	byWeight := append([]int(nil), all...)
+	slices.SortStableFunc(byWeight, func(a, b int) int {
+		return cmp.Compare(p.Mirrors[b].Effective, p.Mirrors[a].Effective)
+	})
+	in := make([]bool, len(p.Mirrors))
+	for k, s := range p.sets {
+		clear(in)
+		for _, i := range s.idx {
+			in[i] = true
+		}
+		r := make([]int, 0, len(byWeight))
+		for _, i := range byWeight {
+			if in[i] {
+				r = append(r, i)
+			}
+		}
+		for _, i := range byWeight {
+			if !in[i] {
+				r = append(r, i)
+			}
+		}
+		p.ranked[k] = r
+	}
+	return p
+}
+
+// Find returns the mirror named name, or nil.
+func (p *Pool) Find(name string) *Mirror {
+	if name == "" {
+		return nil
+	}
+	if i, ok := p.byName[name]; ok {
+		return &p.Mirrors[i]
+	}
+	return nil
+}
+
+// Usable returns the number of usable mirrors.
+func (p *Pool) Usable() int { return len(p.sets[0].idx) }
+
+// set returns the group of mirrors client c may be sent to.
+func (p *Pool) set(c *Client) *set { return p.sets[setIndex(c)] }
+
+func setIndex(c *Client) int {
+	i := 0
+	if c.Secure {
+		i |= 1
+	}
+	if c.IP.Is6() && !c.IP.Is4In6() {
+		i |= 2
+	}
+	return i
+}
+
+func (p *Pool) filter(keep func(*Mirror) bool) []int {
+	var idx []int
+	for i := range p.Mirrors {
+		if m := &p.Mirrors[i]; m.Usable() && keep(m) {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+func (p *Pool) newSetOr(idx []int, wider *set, rr bool) *set {
+	if len(idx) == 0 {
+		return wider
+	}
+	return p.newSet(idx, rr)
+}
+
+func (p *Pool) newSet(idx []int, rr bool) *set {
+	s := &set{idx: idx, equal: true}
+	s.w = make([]float64, len(idx))
+	s.cum = make([]float64, len(idx))
+	for k, i := range idx {
+		w := p.Mirrors[i].Effective
+		s.w[k] = w
+		s.total += w
+		s.cum[k] = s.total
+		if w != s.w[0] {
+			s.equal = false
+		}
+	}
+	if rr && !s.equal {
+		s.seq = smoothOrder(integerWeights(s.w))
+	}
+	return s
+}
+
+// Rank appends to dst[:0] the indexes of at most limit of p's usable
+// mirrors, best first for c: by the strategy's own preference when it is a
+// Ranker, else the mirrors c may be sent to (https, IPv6) by effective
+// weight, then the others. limit <= 0 means all.
+func Rank(p *Pool, c Client, dst []int, limit int) []int {
+	if r, ok := p.Strategy.(Ranker); ok {
+		return r.Rank(p, c, dst, limit)
+	}
+	return appendLimited(dst[:0], p.ranked[setIndex(&c)], limit)
+}
+
+func appendLimited(dst, src []int, limit int) []int {
+	if limit > 0 && len(src) > limit {
+		src = src[:limit]
+	}
+	return append(dst, src...)
+}
