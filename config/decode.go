@@ -138,6 +138,9 @@ func decodeValue(raw json.RawMessage, v reflect.Value, path string, c *collector
 			decodeValue(obj[key], v.Field(i), join(path, key), c)
 		}
 	case reflect.Slice:
+		if isNull(raw) {
+			return
+		}
 		var arr []json.RawMessage
 		if err := json.Unmarshal(raw, &arr); err != nil {
 			c.add(path, "must be an array")
@@ -214,6 +217,9 @@ func syntaxMessage(data []byte, err error) string {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		line, col := position(data, se.Offset)
+		if strings.Contains(se.Error(), "unexpected end") {
+			return fmt.Sprintf("invalid JSON: the file ends too early (line %d)", line)
+		}
 		return fmt.Sprintf("invalid JSON at line %d column %d: %v", line, col, se)
 	}
 	if strings.Contains(err.Error(), "unexpected end of JSON input") {

@@ -133,9 +133,10 @@ type Pool struct {
 type set struct {
 	idx   []int     // indexes into Pool.Mirrors
 	w     []float64 // effective weights, parallel to idx
-	cum   []float64 // prefix sums of w
 	total float64
-	equal bool    // all weights equal: picks need no tables
+	equal bool     // all weights equal: picks need no tables
+	prob  []uint32 // alias method: chance (of 2^32) to keep a column
+	alias []int32  // alias method: the column's other outcome
 	seq   []int32 // smooth weighted round robin order over idx (nil when equal)
 }
 
@@ -249,15 +250,16 @@ func (p *Pool) newSetOr(idx []int, wider *set, rr bool) *set {
 func (p *Pool) newSet(idx []int, rr bool) *set {
 	s := &set{idx: idx, equal: true}
 	s.w = make([]float64, len(idx))
-	s.cum = make([]float64, len(idx))
 	for k, i := range idx {
 		w := p.Mirrors[i].Effective
 		s.w[k] = w
 		s.total += w
-		s.cum[k] = s.total
 		if w != s.w[0] {
 			s.equal = false
 		}
+	}
+	if !s.equal {
+		s.buildAlias()
 	}
 	if rr && !s.equal {
 		s.seq = smoothOrder(integerWeights(s.w))

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dispatcher/dispatcher/internal/itest"
+)
+
+func goodConfig(mirror string) string {
+	return fmt.Sprintf(`{"pools": [
+  {"name": "home", "routes": ["/"], "strategy": "roundrobin",
+   "mirrors": [{"name": "m1", "url": "http://%s-1.example"}, {"name": "m2", "url": "http://%s-2.example"}]},
+  {"name": "files", "routes": ["/get/*file"], "strategy": "random",
+   "mirrors": [{"name": "f1", "url": "http://%s-f.example"}]}]}`, mirror, mirror, mirror)
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReloadUnderLoad sends requests from 8 clients while the config file
+// is rewritten (alternately valid with new mirror URLs, and invalid) and the
+// process gets SIGHUP: no request may fail, every answer is a 302 to a
+// mirror of some valid generation, and the last valid file ends up served.
+func TestReloadUnderLoad(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "mirrors.json")
+	writeFile(t, cfg, goodConfig("gen0"))
+	p := itest.Dispatcher(t, cfg, nil, "-quiet")
+	client := itest.NoRedirectClient(5 * time.Second)
+
+	var ok, failed atomic.Int64
+	var mu sync.Mutex
+	var failures []string
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				resp, err := client.Get("http://" + p.Addr + "/get/file.iso")
+				if err != nil {
+					failed.Add(1)
+					mu.Lock()
+					failures = append(failures, err.Error())
+					mu.Unlock()
+					continue
+				}
+				resp.Body.Close()
+				loc := resp.Header.Get("Location")
+				if resp.StatusCode != 302 || !strings.HasPrefix(loc, "http://gen") || !strings.HasSuffix(loc, "-f.example/get/file.iso") {
+					failed.Add(1)
+					mu.Lock()
+					failures = append(failures, fmt.Sprintf("%d %q", resp.StatusCode, loc))
+					mu.Unlock()
+					continue
+				}
+				ok.Add(1)
+			}
+		}()
+	}
+	for gen := 1; gen <= 10; gen++ {
+		if gen%3 == 0 {
+			writeFile(t, cfg, `{"pools": [{"name": "broken", "routes": ["/"], "mirrors": [{"name": "x", "url": "not a url"}]}]}`)
+		} else {
+			writeFile(t, cfg, goodConfig(fmt.Sprintf("gen%d", gen)))
+		}
+		if err := p.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Errorf("%d of %d requests failed during reloads; first: %v", failed.Load(), ok.Load()+failed.Load(), failures[:min(5, len(failures))])
+	}
+	if ok.Load() < 100 {
+		t.Errorf("only %d requests succeeded; the test proves little", ok.Load())
+	}
+	resp, err := client.Get("http://" + p.Addr + "/get/file.iso")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); loc != "http://gen10-f.example/get/file.iso" {
+		t.Errorf("after the last reload Location = %q; want gen10's mirror", loc)
+	}
+	out := p.Output()
+	if !strings.Contains(out, "reload rejected") || !strings.Contains(out, `not a url`) {
+		t.Errorf("the rejected reloads were not logged with their errors:\n%s", out)
+	}
+	t.Logf("%d requests, 0 failed, across 10 reloads (3 rejected)", ok.Load())
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "mirrors.json")
+	writeFile(t, cfg, goodConfig("a"))
+	p := itest.Dispatcher(t, cfg, nil)
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Cmd.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v\n%s", err, p.Output())
+	}
+	if !strings.Contains(p.Output(), "shutting down") {
+		t.Errorf("no shutdown log:\n%s", p.Output())
+	}
+}
+
+func TestCheckAndVersion(t *testing.T) {
+	bin := itest.Binary(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.json")
+	bad := filepath.Join(dir, "bad.json")
+	writeFile(t, good, goodConfig("a"))
+	writeFile(t, bad, `{"pools": [{"name": "p", "routes": ["/"], "strategy": "fastest", "mirrors": [{"name": "a", "url": "http://a", "colour": "red"}]}]}`)
+
+	out, err := exec.Command(bin, "-check", "-config", good).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "test is successful") {
+		t.Errorf("-check good: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "-check", "-config", bad).CombinedOutput()
+	if code := exitCode(err); code != 1 {
+		t.Errorf("-check bad exit code = %d; want 1\n%s", code, out)
+	}
+	for _, want := range []string{
+		bad + `: pools[0].mirrors[0].colour: unknown key`,
+		bad + `: pools[0].strategy: unknown strategy "fastest"`,
+		"test failed",
+	} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("-check bad output lacks %q:\n%s", want, out)
+		}
+	}
+	// The environment names the file when the flag does not.
+	cmd := exec.Command(bin, "-check")
+	cmd.Env = append(os.Environ(), "DISPATCHER_CONFIG="+bad)
+	if out, err := cmd.CombinedOutput(); exitCode(err) != 1 || !bytes.Contains(out, []byte(bad)) {
+		t.Errorf("-check with DISPATCHER_CONFIG: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "-version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "dispatcher ") {
+		t.Errorf("-version: %v %q", err, out)
+	}
+	// A bad file at start-up: exit 1 with the errors.
+	out, err = exec.Command(bin, "-config", bad, "-listen", "127.0.0.1:0").CombinedOutput()
+	if exitCode(err) != 1 || !bytes.Contains(out, []byte("colour: unknown key")) {
+		t.Errorf("start with bad config: %v\n%s", err, out)
+	}
+}
+
+func TestEnvironmentOverrides(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "mirrors.json")
+	writeFile(t, cfg, goodConfig("env"))
+	addr := fmt.Sprintf("127.0.0.1:%d", itest.FreePort(t))
+	p := itest.Start(t, []string{"DISPATCHER_CONFIG=" + cfg, "DISPATCHER_LISTEN=" + addr}, itest.Binary(t))
+	itest.WaitFor(t, 10*time.Second, "dispatcher on "+addr, func() bool {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	p.Stop()
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return -1
+}

@@ -1,0 +1,167 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.TestMode)
+	os.Exit(m.Run())
+}
+
+func TestLoadGood(t *testing.T) {
+	cfg, err := Load("testdata/good.json", Overrides{})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	p := cfg.Pools[0]
+	if got := p.Mirrors[0].Country; got != "CN" {
+		t.Errorf("country = %q; want CN (upper-cased)", got)
+	}
+	if got := p.Mirrors[0].SNMP.Target; got != "10.0.1.101:161" {
+		t.Errorf("snmp target = %q; want the default port added", got)
+	}
+	if got := p.Mirrors[0].SNMP.Version; got != "2c" {
+		t.Errorf("snmp version = %q; want 2c", got)
+	}
+	if w := p.Mirrors[1].ConfiguredWeight(); w != 1 {
+		t.Errorf("default weight = %v; want 1", w)
+	}
+	if !p.Appends() || cfg.Pools[2].Appends() {
+		t.Errorf("append_path defaults wrong")
+	}
+	if p.IPv4Prefix != 32 || p.IPv6Prefix != 64 {
+		t.Errorf("prefixes = %d, %d; want 32, 64", p.IPv4Prefix, p.IPv6Prefix)
+	}
+	if time.Duration(cfg.Health.Timeout) != 2*time.Second || cfg.Health.Method != "GET" {
+		t.Errorf("health = %+v", cfg.Health)
+	}
+	if len(cfg.Trusted) != 2 || cfg.Trusted[0].String() != "127.0.0.1/32" {
+		t.Errorf("trusted = %v", cfg.Trusted)
+	}
+	if len(cfg.SHA256) != 64 {
+		t.Errorf("sha256 = %q", cfg.SHA256)
+	}
+}
+
+func TestLoadBadConfigs(t *testing.T) {
+	tests := []struct {
+		file    string
+		wantErr []string
+	}{
+		{"bad-syntax.json", []string{"testdata/bad-syntax.json: invalid JSON: the file ends too early"}},
+		{"bad-empty.json", []string{"testdata/bad-empty.json: pools: at least one pool is required"}},
+		{"bad-unknown-keys.json", []string{
+			"testdata/bad-unknown-keys.json: listne: unknown key",
+			"testdata/bad-unknown-keys.json: pools[0].mirrors[0].wieght: unknown key",
+		}},
+		{"bad-mirrors.json", []string{
+			`pools[0].mirrors[1].name: duplicate mirror name "a" in pool (also mirrors[0])`,
+			`pools[0].mirrors[2].url: must be an absolute http or https URL, got "ftp://c.example"`,
+			`pools[0].mirrors[3].url: must be an absolute http or https URL, got "/relative"`,
+			`pools[0].mirrors[4].name: must be 1-64 letters, digits, '.', '_' or '-', got "e e"`,
+			`pools[0].mirrors[4].url: must not contain a query when append_path is true`,
+			`pools[0].mirrors[4].weight: must be between 0 and 1000000, got -1`,
+			`pools[0].mirrors[4].country: must be an ISO 3166-1 alpha-2 code such as "DE", got "GERMANY"`,
+			`pools[0].mirrors[5].weight: must be a number`,
+			`pools[0].mirrors[5]: lat and lon must be given together`,
+		}},
+		{"bad-routes.json", []string{
+			`pools[0].routes[1]: must start with /, got "nope"`,
+			`pools[0].routes[2]: route "/healthz" is already used by a built-in endpoint`,
+			`pools[1].routes[0]: route "/get/*file" is already used by pools[0] (one)`,
+			`pools[1].routes[1]: route "/get/:name" collides with another route`,
+			`pools[2].name: duplicate pool name "one" (also pools[0])`,
+			`pools[2].strategy: unknown strategy "fastest" (want random, roundrobin, iphash or geo)`,
+			`pools[2].mirrors: at least one mirror is required`,
+		}},
+		{"bad-schedules.json", []string{
+			`health.schedule: bad cron spec "every five seconds"`,
+			`health.timeout: must be a duration such as "2s": "soon" does not parse`,
+			`health.threshold: must be between 1 and window (3), got 4`,
+			`feedback.schedule: bad cron spec "@every 10x"`,
+			`trusted_proxies[0]: must be an IP address or CIDR prefix, got "10.0.0.0/33"`,
+			`pools[0].mirrors[0].snmp.target: port must be 1-65535, got "99999"`,
+			`pools[0].mirrors[0].snmp.version: must be "1", "2c" or "3", got "4"`,
+			`pools[0].mirrors[0].snmp: exactly one of interface (a name) or if_index is required`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			_, err := Load(filepath.Join("testdata", tt.file), Overrides{})
+			if err == nil {
+				t.Fatalf("Load(%s) succeeded; want errors", tt.file)
+			}
+			var list Errors
+			if !errors.As(err, &list) {
+				t.Fatalf("error is %T; want Errors", err)
+			}
+			msg := err.Error()
+			for _, want := range tt.wantErr {
+				if !strings.Contains(msg, want) {
+					t.Errorf("errors of %s lack %q; got:\n%s", tt.file, want, msg)
+				}
+			}
+			for _, e := range list {
+				if e.File != filepath.Join("testdata", tt.file) {
+					t.Errorf("error %q does not name the file", e)
+				}
+			}
+		})
+	}
+}
+
+func TestOverrides(t *testing.T) {
+	cfg, err := Load("testdata/good.json", Overrides{Listen: "127.0.0.1:9", Redis: "redis://127.0.0.1:6379/0", GeoIP: "x.mmdb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:9" || cfg.Redis != "redis://127.0.0.1:6379/0" || cfg.GeoIP != "x.mmdb" {
+		t.Errorf("overrides not applied: %q %q %q", cfg.Listen, cfg.Redis, cfg.GeoIP)
+	}
+}
+
+func TestMissingFile(t *testing.T) {
+	_, err := Load("testdata/nope.json", Overrides{})
+	if err == nil || !strings.Contains(err.Error(), "testdata/nope.json") {
+		t.Errorf("Load(missing) = %v; want an error naming the file", err)
+	}
+}
+
+// FuzzParseConfig checks that no input makes Parse panic, and that a
+// configuration it accepts survives a round trip through JSON.
+func FuzzParseConfig(f *testing.F) {
+	for _, name := range []string{"good.json", "bad-mirrors.json", "bad-routes.json", "bad-schedules.json"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := Parse("fuzz.json", data, Overrides{})
+		if err != nil {
+			return
+		}
+		out, err := json.Marshal(cfg)
+		if err != nil {
+			t.Fatalf("Marshal: %v", err)
+		}
+		again, err := Parse("again.json", out, Overrides{})
+		if err != nil {
+			t.Fatalf("round trip rejected: %v\n%s", err, out)
+		}
+		out2, _ := json.Marshal(again)
+		if string(out) != string(out2) {
+			t.Fatalf("round trip changed the configuration:\n%s\n%s", out, out2)
+		}
+	})
+}

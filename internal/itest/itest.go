@@ -1,0 +1,239 @@
+// Package itest starts the real components integration tests use (the
+// dispatcher binary, redis-server, snmpsimd) on free loopback ports and
+// stops them when the test ends.
+//
+// A missing program fails the test when CI=true and skips it otherwise,
+// with a message that says what to install.
+package itest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Need returns the path of program, or ends the test: Fatal under CI=true,
+// Skip otherwise. pkg names the Debian package that provides it.
+func Need(t testing.TB, program, pkg string) string {
+	t.Helper()
+	for _, dir := range []string{"", "/usr/sbin/", "/usr/bin/", "/usr/local/bin/"} {
+		if p, err := exec.LookPath(dir + program); err == nil {
+			return p
+		}
+	}
+	msg := fmt.Sprintf("%s not found: install Debian package %s (scripts/test.sh does)", program, pkg)
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
+func FreeUDPPort(t testing.TB) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// Binary builds cmd/dispatcher once per test process and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "dispatcher-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "dispatcher")
+		out, err := exec.Command("go", "build", "-o", buildPath, moduleRoot()+"/cmd/dispatcher").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+func moduleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Process is a program started by a test.
+type Process struct {
+	Cmd  *exec.Cmd
+	Addr string // host:port it serves on, when known
+	mu   sync.Mutex
+	out  strings.Builder
+}
+
+// Output returns what the process wrote to stdout and stderr so far.
+func (p *Process) Output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+func (p *Process) collect(r io.Reader) {
+	s := bufio.NewScanner(r)
+	s.Buffer(make([]byte, 64<<10), 1<<20)
+	for s.Scan() {
+		p.mu.Lock()
+		p.out.WriteString(s.Text() + "\n")
+		p.mu.Unlock()
+	}
+}
+
+// Start runs name with args and stops it (SIGTERM, then SIGKILL) when the
+// test ends.
+func Start(t testing.TB, env []string, name string, args ...string) *Process {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, _ := cmd.StdoutPipe()
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p := &Process{Cmd: cmd}
+	go p.collect(stdout)
+	go p.collect(stderr)
+	t.Cleanup(func() { p.Stop() })
+	return p
+}
+
+// Signal sends sig to the process.
+func (p *Process) Signal(sig os.Signal) error { return p.Cmd.Process.Signal(sig) }
+
+// Stop ends the process and waits for it.
+func (p *Process) Stop() {
+	if p.Cmd.ProcessState != nil {
+		return
+	}
+	// A stopped (SIGSTOPped) process must be continued to see SIGTERM.
+	syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGCONT)
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { p.Cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// Kill ends the process at once with SIGKILL and waits for it.
+func (p *Process) Kill() {
+	if p.Cmd.ProcessState != nil {
+		return
+	}
+	syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+	p.Cmd.Wait()
+}
+
+// WaitTCP waits until addr accepts connections.
+func WaitTCP(t testing.TB, addr string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s did not accept connections within %s", addr, within)
+}
+
+// Dispatcher starts the dispatcher binary on configFile, listening on a
+// free port, and waits until /healthz answers.
+func Dispatcher(t testing.TB, configFile string, env []string, args ...string) *Process {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	all := append([]string{"-config", configFile, "-listen", addr}, args...)
+	p := Start(t, env, Binary(t), all...)
+	p.Addr = addr
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		if p.Cmd.ProcessState != nil {
+			break
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	t.Fatalf("dispatcher did not come up on %s:\n%s", addr, p.Output())
+	return nil
+}
+
+// NoRedirectClient is an HTTP client that returns 3xx answers as they are.
+func NoRedirectClient(timeout time.Duration) *http.Client {
+	return &http.Client{
+		Timeout: timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+		Transport: &http.Transport{MaxIdleConnsPerHost: 64},
+	}
+}
+
+// WaitFor polls cond until it holds or within passes.
+func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	for {
+		if cond() {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

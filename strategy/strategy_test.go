@@ -1,0 +1,446 @@
+package strategy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// testPool builds a pool of mirrors m0, m1 … with the given effective weights.
+func testPool(s Strategy, weights ...float64) *Pool {
+	ms := make([]Mirror, len(weights))
+	for i, w := range weights {
+		ms[i] = Mirror{Name: fmt.Sprintf("m%d", i), URL: fmt.Sprintf("http://m%d.example", i), Weight: w, Effective: w}
+	}
+	return NewPool(PoolSpec{Name: "test", Strategy: s, Mirrors: ms})
+}
+
+func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func TestRandomDistribution(t *testing.T) {
+	tests := []struct {
+		name    string
+		weights []float64
+	}{
+		{"1:2:3", []float64{1, 2, 3}},
+		{"equal", []float64{1, 1, 1, 1}},
+		{"fractional", []float64{0.25, 0.5, 0.25}},
+		{"zero is skipped", []float64{0, 1, 3}},
+	}
+	const draws = 10000
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testPool(&Random{rand: rand.New(rand.NewPCG(1, 2)).Uint64}, tt.weights...)
+			got := make([]int, len(tt.weights))
+			for range draws {
+				m, err := p.Strategy.Pick(context.Background(), p, Client{})
+				if err != nil {
+					t.Fatalf("Pick: %v", err)
+				}
+				got[m.Index]++
+			}
+			checkShares(t, got, tt.weights, 0.05)
+		})
+	}
+}
+
+// checkShares fails when a count is off its weight's share by more than
+// tol (relative), or when a zero weight got anything.
+func checkShares(t *testing.T, got []int, weights []float64, tol float64) {
+	t.Helper()
+	var total, sum float64
+	for i := range got {
+		total += float64(got[i])
+		sum += weights[i]
+	}
+	for i, w := range weights {
+		want := total * w / sum
+		if w == 0 {
+			if got[i] != 0 {
+				t.Errorf("mirror %d with weight 0 got %d picks", i, got[i])
+			}
+			continue
+		}
+		if math.Abs(float64(got[i])-want)/want > tol {
+			t.Errorf("mirror %d: %d picks; want %.0f ± %.0f%% (weights %v, counts %v)", i, got[i], want, tol*100, weights, got)
+		}
+	}
+}
+
+func TestRoundRobinNginxOrder(t *testing.T) {
+	p := testPool(new(RoundRobin), 5, 1, 1)
+	var names []string
+	for range 14 {
+		m, err := p.Strategy.Pick(context.Background(), p, Client{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, strings.TrimPrefix(m.Name, "m"))
+	}
+	// nginx's smooth weighted round robin: a a b a c a a, twice.
+	if got, want := strings.Join(names, " "), "0 0 1 0 2 0 0 0 0 1 0 2 0 0"; got != want {
+		t.Errorf("sequence = %q; want %q", got, want)
+	}
+}
+
+func TestRoundRobinWindow(t *testing.T) {
+	tests := []struct {
+		name    string
+		weights []float64
+	}{
+		{"equal", []float64{1, 1, 1}},
+		{"5 1 1", []float64{5, 1, 1}},
+		{"1 2 3", []float64{1, 2, 3}},
+		{"with zero", []float64{3, 0, 2, 7}},
+		{"large", []float64{100, 1, 37, 12}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testPool(new(RoundRobin), tt.weights...)
+			var sum int
+			for _, w := range tt.weights {
+				sum += int(w)
+			}
+			seq := make([]int, 3*sum)
+			for i := range seq {
+				m, err := p.Strategy.Pick(context.Background(), p, Client{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				seq[i] = m.Index
+			}
+			// Every window of sum consecutive picks, starting anywhere,
+			// holds each mirror exactly weight times.
+			for start := 0; start+sum <= len(seq); start++ {
+				counts := make([]int, len(tt.weights))
+				for _, i := range seq[start : start+sum] {
+					counts[i]++
+				}
+				for i, w := range tt.weights {
+					if counts[i] != int(w) {
+						t.Fatalf("window at %d: mirror %d picked %d times; want %v (counts %v)", start, i, counts[i], w, counts)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestRoundRobinFractionalWeights(t *testing.T) {
+	p := testPool(new(RoundRobin), 0.83, 1, 0.5)
+	got := make([]int, 3)
+	for range 2330 {
+		m, _ := p.Strategy.Pick(context.Background(), p, Client{})
+		got[m.Index]++
+	}
+	checkShares(t, got, []float64{0.83, 1, 0.5}, 0.01)
+}
+
+func TestIntegerWeights(t *testing.T) {
+	tests := []struct {
+		in   []float64
+		want []int64
+	}{
+		{[]float64{5, 1, 1}, []int64{5, 1, 1}},
+		{[]float64{2, 4, 6}, []int64{1, 2, 3}},
+		{[]float64{0.5, 1}, []int64{1, 2}},
+		{[]float64{0.83, 1}, []int64{83, 100}},
+		{[]float64{1e-9, 1}, []int64{1, 1000}},
+	}
+	for _, tt := range tests {
+		got := integerWeights(tt.in)
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("integerWeights(%v) = %v; want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestIPHashSticky(t *testing.T) {
+	p := testPool(new(IPHash), 1, 1, 1, 1)
+	for _, a := range []string{"192.0.2.1", "198.51.100.77", "2001:db8::1", "10.1.2.3"} {
+		first, _ := p.Strategy.Pick(context.Background(), p, Client{IP: ip(a)})
+		for range 20 {
+			m, _ := p.Strategy.Pick(context.Background(), p, Client{IP: ip(a)})
+			if m != first {
+				t.Fatalf("Pick(%s) = %s, then %s; want the same mirror", a, first.Name, m.Name)
+			}
+		}
+	}
+}
+
+func TestIPHashPrefix(t *testing.T) {
+	ms := []Mirror{{Name: "a", Effective: 1}, {Name: "b", Effective: 1}, {Name: "c", Effective: 1}, {Name: "d", Effective: 1}}
+	p := NewPool(PoolSpec{Strategy: new(IPHash), Mirrors: ms, IPv4Prefix: 24, IPv6Prefix: 48})
+	for _, pair := range [][2]string{{"192.0.2.1", "192.0.2.254"}, {"2001:db8:1::1", "2001:db8:1:ffff::9"}} {
+		a, _ := p.Strategy.Pick(context.Background(), p, Client{IP: ip(pair[0])})
+		b, _ := p.Strategy.Pick(context.Background(), p, Client{IP: ip(pair[1])})
+		if a != b {
+			t.Errorf("%s and %s share a prefix but got %s and %s", pair[0], pair[1], a.Name, b.Name)
+		}
+	}
+	// Mapped IPv4 is the same client as plain IPv4.
+	a, _ := p.Strategy.Pick(context.Background(), p, Client{IP: ip("192.0.2.9")})
+	b, _ := p.Strategy.Pick(context.Background(), p, Client{IP: ip("::ffff:192.0.2.9")})
+	if a != b {
+		t.Errorf("192.0.2.9 and ::ffff:192.0.2.9 got %s and %s", a.Name, b.Name)
+	}
+}
+
+func TestIPHashMinimalDisruption(t *testing.T) {
+	weights := []float64{1, 2, 1, 3, 1}
+	before := testPool(new(IPHash), weights...)
+	// The same mirrors without m3.
+	ms := append([]Mirror(nil), before.Mirrors[:3]...)
+	ms = append(ms, before.Mirrors[4])
+	after := NewPool(PoolSpec{Strategy: new(IPHash), Mirrors: ms})
+	r := rand.New(rand.NewPCG(3, 4))
+	moved, onRemoved := 0, 0
+	for range 20000 {
+		a := netip.AddrFrom4([4]byte{byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))})
+		m1, _ := before.Strategy.Pick(context.Background(), before, Client{IP: a})
+		m2, _ := after.Strategy.Pick(context.Background(), after, Client{IP: a})
+		if m1.Name == "m3" {
+			onRemoved++
+			continue
+		}
+		if m1.Name != m2.Name {
+			moved++
+		}
+	}
+	if moved != 0 {
+		t.Errorf("removing m3 moved %d clients of other mirrors; want 0", moved)
+	}
+	if onRemoved == 0 {
+		t.Errorf("no client was on m3; the test proves nothing")
+	}
+}
+
+func TestIPHashWeights(t *testing.T) {
+	weights := []float64{1, 2, 3}
+	p := testPool(new(IPHash), weights...)
+	got := make([]int, 3)
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 30000 {
+		a := netip.AddrFrom4([4]byte{byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))})
+		m, _ := p.Strategy.Pick(context.Background(), p, Client{IP: a})
+		got[m.Index]++
+	}
+	checkShares(t, got, weights, 0.05)
+}
+
+func TestIPHashProcessIndependent(t *testing.T) {
+	// Fixed expectations: a change of hash that makes replicas disagree
+	// across versions or processes fails here.
+	p := testPool(new(IPHash), 1, 1, 1, 1, 1)
+	var got []string
+	for _, a := range []string{"192.0.2.1", "192.0.2.2", "198.51.100.1", "2001:db8::1"} {
+		m, _ := p.Strategy.Pick(context.Background(), p, Client{IP: ip(a)})
+		got = append(got, m.Name)
+	}
+	if k1, k2 := hashString("m0"), mix(fnvBytes(fnvOffset, []byte("m0"))); k1 != k2 {
+		t.Fatalf("hashString disagrees with fnvBytes: %x vs %x", k1, k2)
+	}
+	// FNV-1a of "a" is documented: 0xaf63dc4c8601ec8c.
+	if h := fnvBytes(fnvOffset, []byte("a")); h != 0xaf63dc4c8601ec8c {
+		t.Fatalf("fnv1a(a) = %x; want af63dc4c8601ec8c", h)
+	}
+	want := pinnedIPHash
+	if strings.Join(got, " ") != want {
+		t.Errorf("picks = %q; want %q (the hash changed: replicas of different versions would disagree)", strings.Join(got, " "), want)
+	}
+}
+
+// pinnedIPHash is the expected output of TestIPHashProcessIndependent.
+const pinnedIPHash = "m4 m4 m2 m2"
+
+func TestNoUsableMirror(t *testing.T) {
+	for _, s := range []Strategy{new(Random), new(RoundRobin), new(IPHash)} {
+		for _, weights := range [][]float64{{0, 0}, {}} {
+			p := testPool(s, weights...)
+			if _, err := s.Pick(context.Background(), p, Client{IP: ip("192.0.2.1")}); !errors.Is(err, ErrNoMirror) {
+				t.Errorf("%T.Pick(weights %v) error = %v; want ErrNoMirror", s, weights, err)
+			}
+		}
+	}
+}
+
+func TestZeroWeightNeverPicked(t *testing.T) {
+	for _, s := range []Strategy{new(Random), new(RoundRobin), new(IPHash)} {
+		p := testPool(s, 0, 1, 0, 2)
+		for i := range 2000 {
+			a := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
+			m, err := s.Pick(context.Background(), p, Client{IP: a})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Effective == 0 {
+				t.Fatalf("%T picked %s with weight 0", s, m.Name)
+			}
+		}
+	}
+}
+
+func TestSecureAndIPv6Preference(t *testing.T) {
+	ms := []Mirror{
+		{Name: "plain4", Effective: 1},
+		{Name: "tls4", Effective: 1, HTTPS: true},
+		{Name: "plain6", Effective: 1, IPv6: true},
+		{Name: "tls6", Effective: 1, HTTPS: true, IPv6: true},
+	}
+	tests := []struct {
+		name   string
+		client Client
+		allow  []string
+	}{
+		{"plain v4", Client{IP: ip("192.0.2.1")}, []string{"plain4", "tls4", "plain6", "tls6"}},
+		{"secure v4", Client{IP: ip("192.0.2.1"), Secure: true}, []string{"tls4", "tls6"}},
+		{"plain v6", Client{IP: ip("2001:db8::1")}, []string{"plain6", "tls6"}},
+		{"secure v6", Client{IP: ip("2001:db8::1"), Secure: true}, []string{"tls6"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, s := range []Strategy{new(Random), new(RoundRobin), new(IPHash)} {
+				p := NewPool(PoolSpec{Strategy: s, Mirrors: ms})
+				for range 50 {
+					m, _ := s.Pick(context.Background(), p, tt.client)
+					if !contains(tt.allow, m.Name) {
+						t.Fatalf("%T.Pick = %s; want one of %v", s, m.Name, tt.allow)
+					}
+				}
+			}
+		})
+	}
+	// With no https mirror usable, a secure client still gets a mirror.
+	p := NewPool(PoolSpec{Strategy: new(Random), Mirrors: ms[:1]})
+	if m, err := p.Strategy.Pick(context.Background(), p, Client{Secure: true}); err != nil || m.Name != "plain4" {
+		t.Errorf("secure client with only plain mirrors: got %v, %v; want plain4", m, err)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRank(t *testing.T) {
+	p := testPool(new(Random), 1, 3, 0, 2)
+	got := Rank(p, Client{}, nil, 0)
+	if fmt.Sprint(got) != "[1 3 0]" {
+		t.Errorf("Rank = %v; want [1 3 0] (heaviest first, weight 0 left out)", got)
+	}
+	if got := Rank(p, Client{}, nil, 2); fmt.Sprint(got) != "[1 3]" {
+		t.Errorf("Rank(limit 2) = %v; want [1 3]", got)
+	}
+	h := testPool(new(IPHash), 1, 1, 1)
+	c := Client{IP: ip("192.0.2.1")}
+	first, _ := h.Strategy.Pick(context.Background(), h, c)
+	if r := Rank(h, c, nil, 0); len(r) != 3 || r[0] != first.Index {
+		t.Errorf("IPHash Rank = %v; want 3 entries starting with the pick %d", r, first.Index)
+	}
+}
+
+func TestConcurrentPickAndStore(t *testing.T) {
+	var st State
+	st.Store(&Snapshot{Pools: []*Pool{testPool(new(RoundRobin), 1, 2, 3)}})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				p := st.Load().Pools[0]
+				c := Client{IP: netip.AddrFrom4([4]byte{10, byte(g), byte(i >> 8), byte(i)})}
+				for _, s := range []Strategy{new(Random), new(RoundRobin), new(IPHash)} {
+					if _, err := s.Pick(context.Background(), p, c); err != nil && !errors.Is(err, ErrNoMirror) {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	for i := range 200 {
+		st.Store(&Snapshot{Version: uint64(i), Pools: []*Pool{testPool(new(RoundRobin), float64(i%3), 1, 2)}})
+	}
+	wg.Wait()
+}
+
+func ExampleRoundRobin_Pick() {
+	p := NewPool(PoolSpec{
+		Strategy: new(RoundRobin),
+		Mirrors: []Mirror{
+			{Name: "a", Effective: 5},
+			{Name: "b", Effective: 1},
+			{Name: "c", Effective: 1},
+		},
+	})
+	for range 7 {
+		m, _ := p.Strategy.Pick(context.Background(), p, Client{})
+		fmt.Print(m.Name, " ")
+	}
+	fmt.Println()
+	// Output: a a b a c a a
+}
+
+func benchPool(s Strategy, n int) *Pool {
+	ms := make([]Mirror, n)
+	for i := range ms {
+		w := float64(1 + i%3)
+		ms[i] = Mirror{Name: fmt.Sprintf("mirror-%d", i), Weight: w, Effective: w}
+	}
+	return NewPool(PoolSpec{Strategy: s, Mirrors: ms})
+}
+
+func BenchmarkPick(b *testing.B) {
+	for _, s := range []struct {
+		name string
+		s    Strategy
+	}{{"random", new(Random)}, {"roundrobin", new(RoundRobin)}, {"iphash", new(IPHash)}} {
+		for _, n := range []int{3, 100, 10000} {
+			b.Run(fmt.Sprintf("%s/%d", s.name, n), func(b *testing.B) {
+				p := benchPool(s.s, n)
+				c := Client{IP: ip("192.0.2.1")}
+				ctx := context.Background()
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					if _, err := s.s.Pick(ctx, p, c); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestAliasTablesExact(t *testing.T) {
+	for _, weights := range [][]float64{{1, 2, 3}, {0.1, 5, 0.2, 7, 1}, {1, 1, 2}, {1000, 1}} {
+		p := testPool(new(Random), weights...)
+		s := p.sets[0]
+		n := float64(len(s.idx))
+		implied := make([]float64, len(s.idx))
+		for col := range s.idx {
+			keep := float64(s.prob[col]) / (1 << 32)
+			if s.prob[col] == math.MaxUint32 {
+				keep = 1
+			}
+			implied[col] += keep / n
+			implied[s.alias[col]] += (1 - keep) / n
+		}
+		for k, w := range s.w {
+			if want := w / s.total; math.Abs(implied[k]-want) > 1e-6 {
+				t.Errorf("weights %v: mirror %d has probability %.7f; want %.7f", weights, k, implied[k], want)
+			}
+		}
+	}
+}
