@@ -13,10 +13,21 @@ import (
 // no trusted prefixes the forwarding headers are never read. The zero Addr
 // means the peer address itself did not parse (a unix socket, say).
 func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
+	ip, _ := resolveClient(r, trusted)
+	return ip
+}
+
+// resolveClient returns ClientIP and IsSecure with one parse of the peer.
+func resolveClient(r *http.Request, trusted []netip.Prefix) (netip.Addr, bool) {
 	peer := parseHostPort(r.RemoteAddr)
 	if !isTrusted(peer, trusted) {
-		return peer
+		return peer, r.TLS != nil
 	}
+	return forwardedFor(r, peer, trusted), forwardedSecure(r)
+}
+
+// forwardedFor reads the client address from the headers of a trusted peer.
+func forwardedFor(r *http.Request, peer netip.Addr, trusted []netip.Prefix) netip.Addr {
 	if vals := r.Header.Values("X-Forwarded-For"); len(vals) > 0 {
 		if a, ok := rightmostUntrusted(vals, trusted, parseXFFElement); ok {
 			return a
@@ -34,11 +45,14 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
 // IsSecure reports whether the client reached us over HTTPS: directly, or
 // through a trusted proxy that says so in X-Forwarded-Proto or Forwarded.
 func IsSecure(r *http.Request, trusted []netip.Prefix) bool {
+	_, secure := resolveClient(r, trusted)
+	return secure
+}
+
+// forwardedSecure reads the scheme from the headers of a trusted peer.
+func forwardedSecure(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
-	}
-	if !isTrusted(parseHostPort(r.RemoteAddr), trusted) {
-		return false
 	}
 	if v := r.Header.Values("X-Forwarded-Proto"); len(v) > 0 {
 		last := v[len(v)-1]

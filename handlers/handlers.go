@@ -96,6 +96,8 @@ type Handler struct {
 	op      Operator
 	token   string
 	dash    fs.FS
+	// accessLog writes one Info line per request.
+	accessLog bool
 }
 
 // New builds the gin engine serving every pool route and operator endpoint.
@@ -124,12 +126,10 @@ func New(o Options) *gin.Engine {
 	r.RedirectTrailingSlash = false // "//evil.example/" must not become Location: //evil.example
 	r.RedirectFixedPath = false
 	r.HandleMethodNotAllowed = true
+	h.accessLog = o.AccessLog
 	r.Use(h.recovery)
-	if o.AccessLog {
-		r.Use(h.accessLog)
-	}
-	r.NoRoute(func(c *gin.Context) { c.String(http.StatusNotFound, "404 not found\n") })
-	r.NoMethod(func(c *gin.Context) { c.String(http.StatusMethodNotAllowed, "405 method not allowed\n") })
+	r.NoRoute(h.logged(func(c *gin.Context) { c.String(http.StatusNotFound, "404 not found\n") }))
+	r.NoMethod(h.logged(func(c *gin.Context) { c.String(http.StatusMethodNotAllowed, "405 method not allowed\n") }))
 	h.Routes(r)
 	return r
 }
@@ -137,11 +137,16 @@ func New(o Options) *gin.Engine {
 // Routes registers every endpoint on r.
 func (h *Handler) Routes(r gin.IRouter) {
 	for i, p := range h.pools {
+		// Pool routes write their own access-log line: they know the
+		// client and the mirror without computing them again.
 		f := h.redirect(i)
 		for _, route := range p.Routes {
 			r.GET(route, f)
 			r.HEAD(route, f)
 		}
+	}
+	if h.accessLog {
+		r = r.Group("/", h.accessLogMiddleware)
 	}
 	r.GET("/healthz", h.healthz)
 	r.HEAD("/healthz", h.healthz)
@@ -157,63 +162,87 @@ func (h *Handler) Routes(r gin.IRouter) {
 // bufPool recycles the buffers a redirect is built in.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
+// Header values that never change, shared by every response. net/http
+// only reads them; Header().Set replaces a slice rather than writing to it.
+var (
+	hdrNoStore = []string{"no-store"}
+	hdrHTML    = []string{"text/html; charset=utf-8"}
+)
+
 // redirect returns the handler of pool pi's routes.
 func (h *Handler) redirect(pi int) gin.HandlerFunc {
-	pool := h.pools[pi]
 	return func(c *gin.Context) {
-		r := c.Request
-		cl := strategy.Client{IP: ClientIP(r, h.trusted), Secure: IsSecure(r, h.trusted)}
-		ctl := parseControls(r.URL.RawQuery)
-		h.locate(&cl, ctl.country)
-		p := h.state.Load().Pools[pi]
-		if ctl.mirrorlist {
-			h.mirrorlist(c, pool, p, cl)
+		if !h.accessLog {
+			h.serveRedirect(c, pi)
 			return
 		}
-		m := p.Find(ctl.mirror)
-		if m == nil || !m.Usable() {
-			var err error
-			if m, err = p.Strategy.Pick(r.Context(), p, cl); err != nil {
-				if h.noMir != nil && h.noMir[pi] != nil {
-					h.noMir[pi].Add(1)
-				}
-				h.noMirror(c, pool)
-				return
-			}
-		}
-		bp := bufPool.Get().(*[]byte)
-		defer bufPool.Put(bp)
-		buf, err := appendLocation((*bp)[:0], m.URL, pool.AppendPath, r.URL.Path, r.URL.EscapedPath(), r.URL.RawQuery)
-		if err != nil {
-			c.String(http.StatusBadRequest, "400 bad request: %v\n", err)
-			return
-		}
-		loc := string(buf)
-		hdr := c.Writer.Header()
-		hdr["Location"] = []string{loc}
-		hdr["Cache-Control"] = []string{"no-store"}
-		hdr["X-Mirror"] = []string{m.Name}
-		hdr["Content-Type"] = []string{"text/html; charset=utf-8"}
-		if pool.AppendPath && p.Usable() > 1 {
-			if link := h.link(p, cl, m, buf, r); link != "" {
-				hdr["Link"] = []string{link}
-			}
-		}
-		if h.counts != nil {
-			if n := h.counts[pi][m.Index]; n != nil {
-				n.Add(1)
-			}
-		}
-		body := append(buf[:0], `<a href="`...)
-		body = appendHTMLEscaped(body, loc)
-		body = append(body, "\">Found</a>.\n"...)
-		hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
-		c.Writer.WriteHeader(http.StatusFound)
-		if r.Method != http.MethodHead {
-			c.Writer.Write(body) //nolint:errcheck // the client went away; nothing to do
-		}
-		*bp = body
+		start := time.Now()
+		ip, mirror := h.serveRedirect(c, pi)
+		h.logRequest(c, start, ip, mirror)
 	}
+}
+
+// serveRedirect answers one request on a pool route and returns the client
+// address and the mirror name ("" when none) for the access log.
+func (h *Handler) serveRedirect(c *gin.Context, pi int) (netip.Addr, string) {
+	pool := &h.pools[pi]
+	r := c.Request
+	var cl strategy.Client
+	cl.IP, cl.Secure = resolveClient(r, h.trusted)
+	ctl := parseControls(r.URL.RawQuery)
+	h.locate(&cl, ctl.country)
+	p := h.state.Load().Pools[pi]
+	req, ok := newReqPath(r.URL)
+	if !ok {
+		c.String(http.StatusBadRequest, "400 bad request: %v\n", errBadPath)
+		return cl.IP, ""
+	}
+	if ctl.mirrorlist {
+		h.mirrorlist(c, pool, p, cl, &req)
+		return cl.IP, ""
+	}
+	m := p.Find(ctl.mirror)
+	if m == nil || !m.Usable() {
+		var err error
+		if m, err = p.Strategy.Pick(r.Context(), p, cl); err != nil {
+			if h.noMir != nil && h.noMir[pi] != nil {
+				h.noMir[pi].Add(1)
+			}
+			return cl.IP, h.noMirror(c, pool)
+		}
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := req.appendLocation((*bp)[:0], m.URL, pool.AppendPath)
+	// One allocation holds the two per-response header values.
+	vals := new([2]string)
+	vals[0], vals[1] = string(buf), m.Name
+	hdr := c.Writer.Header()
+	hdr["Location"] = vals[0:1:1]
+	hdr["X-Mirror"] = vals[1:2:2]
+	hdr["Cache-Control"] = hdrNoStore
+	hdr["Content-Type"] = hdrHTML
+	if pool.AppendPath && p.Usable() > 1 {
+		if link := h.link(p, cl, m, buf, &req); link != "" {
+			hdr["Link"] = []string{link}
+		}
+	}
+	if h.counts != nil {
+		if n := h.counts[pi][m.Index]; n != nil {
+			n.Add(1)
+		}
+	}
+	c.Writer.WriteHeader(http.StatusFound)
+	if r.Method != http.MethodHead {
+		// net/http adds the Content-Length of a body this small.
+		body := append(buf[:0], `<a href="`...)
+		body = appendHTMLEscaped(body, vals[0])
+		body = append(body, "\">Found</a>.\n"...)
+		c.Writer.Write(body) //nolint:errcheck // the client went away; nothing to do
+		buf = body
+	}
+	*bp = buf
+	return cl.IP, m.Name
 }
 
 // maxLinks is how many alternatives a 302 names in its Link header.
@@ -221,7 +250,7 @@ const maxLinks = 3
 
 // link builds the RFC 6249 Link header naming the next best mirrors after
 // picked, so that download managers can fail over.
-func (h *Handler) link(p *strategy.Pool, cl strategy.Client, picked *strategy.Mirror, scratch []byte, r *http.Request) string {
+func (h *Handler) link(p *strategy.Pool, cl strategy.Client, picked *strategy.Mirror, scratch []byte, req *reqPath) string {
 	var rankBuf [maxLinks + 1]int
 	ranked := strategy.Rank(p, cl, rankBuf[:0], maxLinks+1)
 	out := scratch[:0]
@@ -235,7 +264,7 @@ func (h *Handler) link(p *strategy.Pool, cl strategy.Client, picked *strategy.Mi
 			out = append(out, ", "...)
 		}
 		out = append(out, '<')
-		out, _ = appendLocation(out, m.URL, true, r.URL.Path, r.URL.EscapedPath(), r.URL.RawQuery)
+		out = req.appendLocation(out, m.URL, true)
 		out = append(out, ">; rel=duplicate; pri="...)
 		out = strconv.AppendInt(out, int64(n+1), 10)
 		n++
@@ -244,17 +273,18 @@ func (h *Handler) link(p *strategy.Pool, cl strategy.Client, picked *strategy.Mi
 }
 
 // noMirror answers when no mirror of the pool is usable: a 302 to the
-// fallback, else 503.
-func (h *Handler) noMirror(c *gin.Context, pool Pool) {
+// fallback, else 503. It returns what the access log names as the mirror.
+func (h *Handler) noMirror(c *gin.Context, pool *Pool) string {
 	hdr := c.Writer.Header()
-	hdr["Cache-Control"] = []string{"no-store"}
+	hdr["Cache-Control"] = hdrNoStore
 	if pool.Fallback != "" {
 		hdr["X-Mirror"] = []string{"fallback"}
 		c.Redirect(http.StatusFound, pool.Fallback)
-		return
+		return "fallback"
 	}
 	hdr["Retry-After"] = []string{"10"}
 	c.String(http.StatusServiceUnavailable, "503 no mirror of pool %s is available\n", pool.Name)
+	return ""
 }
 
 func (h *Handler) locate(cl *strategy.Client, country string) {
@@ -310,18 +340,47 @@ func (h *Handler) recovery(c *gin.Context) {
 	c.Next()
 }
 
-func (h *Handler) accessLog(c *gin.Context) {
+// accessLogMiddleware logs the operator endpoints.
+func (h *Handler) accessLogMiddleware(c *gin.Context) {
 	start := time.Now()
 	c.Next()
+	h.logRequest(c, start, ClientIP(c.Request, h.trusted), "")
+}
+
+// logged wraps f with the access log when it is on.
+func (h *Handler) logged(f gin.HandlerFunc) gin.HandlerFunc {
+	if !h.accessLog {
+		return f
+	}
+	return func(c *gin.Context) {
+		start := time.Now()
+		f(c)
+		h.logRequest(c, start, ClientIP(c.Request, h.trusted), "")
+	}
+}
+
+// logRequest writes the access-log line of one request. It builds the
+// record itself: slog.Logger would capture the caller's program counter,
+// which costs more than the rest of the line.
+func (h *Handler) logRequest(c *gin.Context, start time.Time, ip netip.Addr, mirror string) {
 	r := c.Request
-	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+	ctx := r.Context()
+	if !h.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	now := time.Now()
+	rec := slog.NewRecord(now, slog.LevelInfo, "request", 0)
+	rec.AddAttrs(
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.Int("status", c.Writer.Status()),
-		slog.String("client_ip", ClientIP(r, h.trusted).String()),
-		slog.String("mirror", c.Writer.Header().Get("X-Mirror")),
-		slog.Float64("duration_seconds", time.Since(start).Seconds()),
+		slog.String("client_ip", ip.String()),
+		slog.String("mirror", mirror),
+		// Microseconds as an integer: slog writes floats through
+		// encoding/json, which costs more than the rest of the line.
+		slog.Int64("duration_us", now.Sub(start).Microseconds()),
 	)
+	h.log.Handler().Handle(ctx, rec) //nolint:errcheck // the log writer reports its own failures
 }
 
 func (h *Handler) healthz(c *gin.Context) { c.String(http.StatusOK, "ok\n") }

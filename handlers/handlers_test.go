@@ -255,7 +255,6 @@ func TestForwardedFor(t *testing.T) {
 	}
 }
 
-
 func TestLinkHeader(t *testing.T) {
 	srv, _ := newServer(t, testConfig, "")
 	w := do(srv, "GET", "/get/x.iso?mirror=a", "", nil)

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 )
 
@@ -14,6 +15,23 @@ var errBadPath = errors.New("path has a dot segment")
 // from the Location.
 var controlParams = [...]string{"country", "mirror", "mirrorlist"}
 
+// reqPath is the part of a request a Location is built from: its escaped
+// path (url.URL.EscapedPath, computed once) and its query.
+type reqPath struct{ escaped, query string }
+
+// newReqPath checks the request path once; ok is false for a path with a
+// dot segment.
+func newReqPath(u *url.URL) (reqPath, bool) {
+	if hasDotSegment(u.Path) {
+		return reqPath{}, false
+	}
+	return reqPath{escaped: u.EscapedPath(), query: u.RawQuery}, true
+}
+
+func (q *reqPath) appendLocation(dst []byte, base string, appendPath bool) []byte {
+	return appendLocation(dst, base, appendPath, q.escaped, q.query)
+}
+
 // appendLocation appends to dst the Location for a mirror whose base URL is
 // base: base, then (when appendPath is set) the request path and query.
 //
@@ -22,13 +40,10 @@ var controlParams = [...]string{"country", "mirror", "mirrorlist"}
 // so that no byte of the request can end the header (CR, LF), start a new
 // authority (a leading "//" collapses to "/", "\" is escaped), or add a
 // fragment ("#" is escaped). escapedPath is the request's escaped path
-// (url.URL.EscapedPath); path is its decoded form, checked for dot segments.
-func appendLocation(dst []byte, base string, appendPath bool, path, escapedPath, rawQuery string) ([]byte, error) {
+// (url.URL.EscapedPath), already checked by newReqPath.
+func appendLocation(dst []byte, base string, appendPath bool, escapedPath, rawQuery string) []byte {
 	if !appendPath {
-		return append(dst, base...), nil
-	}
-	if hasDotSegment(path) {
-		return dst, errBadPath
+		return append(dst, base...)
 	}
 	dst = append(dst, strings.TrimSuffix(base, "/")...)
 	p := strings.TrimLeft(escapedPath, "/")
@@ -37,7 +52,7 @@ func appendLocation(dst []byte, base string, appendPath bool, path, escapedPath,
 	if rawQuery != "" {
 		dst = appendQuery(dst, rawQuery)
 	}
-	return dst, nil
+	return dst
 }
 
 // appendQuery appends "?" and rawQuery without the control parameters,
@@ -114,6 +129,10 @@ func isHex(c byte) bool {
 }
 
 func hasDotSegment(path string) bool {
+	// A dot segment follows a slash or starts the path.
+	if !strings.Contains(path, "/.") && !strings.HasPrefix(path, ".") {
+		return false
+	}
 	for path != "" {
 		var seg string
 		seg, path, _ = strings.Cut(path, "/")

@@ -22,17 +22,13 @@ type mirrorlistEntry struct {
 // mirrorlist answers ?mirrorlist: 200 with the pool's usable mirrors ranked
 // for this client, as JSON when the client accepts application/json and as
 // HTML otherwise.
-func (h *Handler) mirrorlist(c *gin.Context, pool Pool, p *strategy.Pool, cl strategy.Client) {
+func (h *Handler) mirrorlist(c *gin.Context, pool *Pool, p *strategy.Pool, cl strategy.Client, req *reqPath) {
 	r := c.Request
 	ranked := strategy.Rank(p, cl, nil, 0)
 	list := make([]mirrorlistEntry, 0, len(ranked))
 	for n, i := range ranked {
 		m := &p.Mirrors[i]
-		loc, err := appendLocation(nil, m.URL, pool.AppendPath, r.URL.Path, r.URL.EscapedPath(), r.URL.RawQuery)
-		if err != nil {
-			c.String(http.StatusBadRequest, "400 bad request: %v\n", err)
-			return
-		}
+		loc := req.appendLocation(nil, m.URL, pool.AppendPath)
 		list = append(list, mirrorlistEntry{Rank: n + 1, Name: m.Name, URL: string(loc),
 			Country: m.Country, Continent: m.Continent, Weight: m.Effective})
 	}

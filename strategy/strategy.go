@@ -137,7 +137,7 @@ type set struct {
 	equal bool     // all weights equal: picks need no tables
 	prob  []uint32 // alias method: chance (of 2^32) to keep a column
 	alias []int32  // alias method: the column's other outcome
-	seq   []int32 // smooth weighted round robin order over idx (nil when equal)
+	seq   []int32  // smooth weighted round robin order over idx (nil when equal)
 }
 
 // NewPool builds a pool; ms is copied. It costs O(mirrors) plus, for an

@@ -1,0 +1,68 @@
+package handlers_test
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/dispatcher/dispatcher/server"
+)
+
+// nullWriter is a ResponseWriter that keeps nothing, so that benchmarks
+// measure the handler and not a recorder.
+type nullWriter struct{ h http.Header }
+
+func (w *nullWriter) Header() http.Header         { return w.h }
+func (w *nullWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *nullWriter) WriteHeader(int)             {}
+
+func benchServe(b *testing.B, h http.Handler, target string) {
+	req, _ := http.NewRequest("GET", target, nil)
+	req.RemoteAddr = "192.0.2.1:4242"
+	w := &nullWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		h.ServeHTTP(w, req)
+	}
+}
+
+// BenchmarkRedirect compares, in one run, a bare gin handler answering 302
+// (the floor any gin redirector pays) with the dispatcher's pools. The
+// dispatcher logs every request, as it does by default, to io.Discard.
+func BenchmarkRedirect(b *testing.B) {
+	gin.SetMode(gin.ReleaseMode)
+	bare := gin.New()
+	bare.GET("/*path", func(c *gin.Context) { c.Redirect(http.StatusFound, "http://mirror.example"+c.Request.URL.Path) })
+	b.Run("gin-baseline", func(b *testing.B) { benchServe(b, bare, "/pub/x.iso") })
+
+	path := filepath.Join(b.TempDir(), "mirrors.json")
+	cfg := `{"pools": [
+	  {"name": "random", "routes": ["/pub/*file"], "strategy": "random",
+	   "mirrors": [{"name": "a", "url": "http://a.example"}, {"name": "b", "url": "http://b.example", "weight": 2}, {"name": "c", "url": "http://c.example"}]},
+	  {"name": "rr", "routes": ["/rr/*file"], "strategy": "roundrobin",
+	   "mirrors": [{"name": "a", "url": "http://a.example"}, {"name": "b", "url": "http://b.example", "weight": 2}, {"name": "c", "url": "http://c.example"}]},
+	  {"name": "hash", "routes": ["/h/*file"], "strategy": "iphash",
+	   "mirrors": [{"name": "a", "url": "http://a.example"}, {"name": "b", "url": "http://b.example", "weight": 2}, {"name": "c", "url": "http://c.example"}]}]}`
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	srv, err := server.New(server.Options{ConfigPath: path, Log: log, AccessLog: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("dispatcher-random", func(b *testing.B) { benchServe(b, srv, "/pub/x.iso") })
+	b.Run("dispatcher-roundrobin", func(b *testing.B) { benchServe(b, srv, "/rr/x.iso") })
+	b.Run("dispatcher-iphash", func(b *testing.B) { benchServe(b, srv, "/h/x.iso") })
+	quiet, err := server.New(server.Options{ConfigPath: path, Log: log})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("dispatcher-random-nolog", func(b *testing.B) { benchServe(b, quiet, "/pub/x.iso") })
+}
