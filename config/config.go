@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/dispatcher/dispatcher/store"
 )
 
 // Strategy names accepted in pools[].strategy.
@@ -52,6 +54,7 @@ type Config struct {
 	Listen         string    `json:"listen"`
 	Redis          string    `json:"redis"`
 	RedisTimeout   Duration  `json:"redis_timeout"`
+	RedisPrefix    string    `json:"redis_prefix"`
 	GeoIP          string    `json:"geoip"`
 	TrustedProxies []string  `json:"trusted_proxies"`
 	Health         *Health   `json:"health"`
@@ -263,8 +266,16 @@ func (cfg *Config) validate(c *collector) {
 	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
 		c.add("listen", "must be host:port or :port, got %q", cfg.Listen)
 	}
-	if cfg.RedisTimeout < 0 {
-		c.add("redis_timeout", "must be positive")
+	if cfg.RedisTimeout < 0 || time.Duration(cfg.RedisTimeout) > 10*time.Second {
+		c.add("redis_timeout", "must be between 0 and 10s, got %s", time.Duration(cfg.RedisTimeout))
+	}
+	if cfg.Redis != "" {
+		if _, err := store.ParseURL(cfg.Redis); err != nil {
+			c.add("redis", "%v", err)
+		}
+	}
+	if cfg.RedisPrefix != "" && strings.ContainsAny(cfg.RedisPrefix, " \t\r\n") {
+		c.add("redis_prefix", "must not contain white space, got %q", cfg.RedisPrefix)
 	}
 	for i, s := range cfg.TrustedProxies {
 		p, err := parsePrefix(s)

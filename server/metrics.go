@@ -127,4 +127,18 @@ func (s *Server) writeRedisMetrics(w *bufio.Writer, st *handlers.Status) {
 	sample(w, "dispatcher_redis_connected", b2f(st.Redis.Connected))
 	family(w, "dispatcher_redis_fallbacks_total", "counter", "Round-robin positions taken from the in-process counter because Redis did not answer in time.")
 	sample(w, "dispatcher_redis_fallbacks_total", st.Redis.Fallbacks)
+	if s.store == nil {
+		return
+	}
+	_, trips, positions := s.store.Stats()
+	family(w, "dispatcher_redis_roundtrips_total", "counter", "INCRBY calls made for round-robin positions (one serves a whole batch).")
+	sample(w, "dispatcher_redis_roundtrips_total", trips)
+	family(w, "dispatcher_redis_positions_total", "counter", "Round-robin positions obtained from Redis.")
+	sample(w, "dispatcher_redis_positions_total", positions)
+	family(w, "dispatcher_shared_redirects", "gauge", "Fleet-wide redirects per mirror from Redis, plus this instance's unflushed ones.")
+	for _, p := range st.Pools {
+		for _, m := range p.Mirrors {
+			sample(w, "dispatcher_shared_redirects", m.Redirects, "pool", p.Name, "mirror", m.Name)
+		}
+	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dispatcher/dispatcher/config"
 	"github.com/dispatcher/dispatcher/handlers"
+	"github.com/dispatcher/dispatcher/store"
 	"github.com/dispatcher/dispatcher/strategy"
 )
 
@@ -51,9 +52,22 @@ type Server struct {
 	drained  map[mirrorKey]bool           // set by the admin API
 
 	reloadsOK, reloadsFailed atomic.Uint64
+
+	// store is nil when no Redis is configured.
+	store *store.Store
+	// shared redirect counts: fleet totals read from Redis, and how much
+	// of each local counter has been added to them. Guarded by mu.
+	sharedCounts map[mirrorKey]uint64
+	flushed      map[mirrorKey]uint64
+	// pendingDrains are admin changes not yet written to Redis.
+	pendingDrains map[mirrorKey]bool
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
-type mirrorKey struct{ pool, mirror string }
+// mirrorKey names a mirror of a pool.
+type mirrorKey = store.MirrorKey
 
 // generation is one loaded configuration with everything built from it.
 // Only state changes after it is published.
@@ -80,10 +94,22 @@ func New(opts Options) (*Server, error) {
 		counts:   map[mirrorKey]*atomic.Uint64{},
 		noMirror: map[string]*atomic.Uint64{},
 		drained:  map[mirrorKey]bool{},
+
+		sharedCounts:  map[mirrorKey]uint64{},
+		flushed:       map[mirrorKey]uint64{},
+		pendingDrains: map[mirrorKey]bool{},
 	}
 	cfg, err := config.Load(opts.ConfigPath, opts.Overrides)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Redis != "" {
+		s.store, err = store.Open(store.Options{URL: cfg.Redis, Budget: time.Duration(cfg.RedisTimeout), Prefix: cfg.RedisPrefix, Log: s.log})
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		s.log.Info("no redis configured: round-robin counters, redirect counts and drains live in this process")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -114,6 +140,9 @@ func (s *Server) Reload(ctx context.Context) error {
 	if cfg.Listen != old.Listen {
 		s.log.Warn("listen address changed; restart to apply", "listen", old.Listen, "configured", cfg.Listen)
 	}
+	if cfg.Redis != old.Redis || cfg.RedisPrefix != old.RedisPrefix {
+		s.log.Warn("redis settings changed; restart to apply")
+	}
 	s.install(cfg)
 	s.reloadsOK.Add(1)
 	s.log.Info("configuration reloaded", "file", cfg.File, "config_sha256", cfg.SHA256, "pools", len(cfg.Pools))
@@ -130,7 +159,7 @@ func (s *Server) install(cfg *config.Config) {
 		})
 		row := make([]*atomic.Uint64, len(p.Mirrors))
 		for j, m := range p.Mirrors {
-			row[j] = s.counter(mirrorKey{p.Name, m.Name})
+			row[j] = s.counter(mirrorKey{Pool: p.Name, Mirror: m.Name})
 		}
 		g.counts = append(g.counts, row)
 		nm := s.noMirror[p.Name]
@@ -167,6 +196,9 @@ func (s *Server) counter(k mirrorKey) *atomic.Uint64 {
 
 // sequence returns the round-robin sequence of a pool, created once.
 func (s *Server) sequence(pool string) strategy.Sequence {
+	if s.store != nil {
+		return s.store.Sequence(pool)
+	}
 	seq := s.seqs[pool]
 	if seq == nil {
 		seq = new(strategy.LocalSequence)
@@ -228,7 +260,7 @@ func isHTTPS(m *config.Mirror) bool {
 
 // enabled reports whether a mirror is enabled in the file and not drained.
 func (s *Server) enabled(pool string, m *config.Mirror) bool {
-	return m.IsEnabled() && !s.drained[mirrorKey{pool, m.Name}]
+	return m.IsEnabled() && !s.drained[mirrorKey{Pool: pool, Mirror: m.Name}]
 }
 
 // rebuild publishes a fresh snapshot of the current generation.
@@ -241,19 +273,27 @@ func (s *Server) rebuild() {
 
 // SetEnabled implements handlers.Operator: drain or re-enable a mirror. A
 // drain holds across reloads until the mirror is enabled again.
-func (s *Server) SetEnabled(_ context.Context, pool, mirror string, enabled bool) error {
+func (s *Server) SetEnabled(ctx context.Context, pool, mirror string, enabled bool) error {
 	g := s.gen.Load()
 	if !hasMirror(g.cfg, pool, mirror) {
 		return fmt.Errorf("pool %q mirror %q: %w", pool, mirror, handlers.ErrNotFound)
 	}
+	k := mirrorKey{Pool: pool, Mirror: mirror}
 	s.mu.Lock()
 	if enabled {
-		delete(s.drained, mirrorKey{pool, mirror})
+		delete(s.drained, k)
 	} else {
-		s.drained[mirrorKey{pool, mirror}] = true
+		s.drained[k] = true
+	}
+	if s.store != nil {
+		s.pendingDrains[k] = !enabled
 	}
 	s.mu.Unlock()
 	s.rebuild()
+	if s.store != nil {
+		// Shared now if Redis answers; else by the next sync.
+		s.flushDrains(ctx)
+	}
 	s.log.Info("mirror state changed by admin", "pool", pool, "mirror", mirror, "enabled", enabled)
 	return nil
 }
@@ -289,7 +329,14 @@ func (s *Server) Ready() (bool, string) {
 	if g == nil {
 		return false, "configuration not loaded"
 	}
-	return true, fmt.Sprintf("ready: config %s, state in process (no redis configured)", g.cfg.SHA256[:12])
+	switch {
+	case s.store == nil:
+		return true, fmt.Sprintf("ready: config %s; state in process (no redis configured)", g.cfg.SHA256[:12])
+	case s.store.Connected():
+		return true, fmt.Sprintf("ready: config %s; state shared through redis", g.cfg.SHA256[:12])
+	default:
+		return true, fmt.Sprintf("ready: config %s; degraded: redis unreachable, state in process until it answers (%s)", g.cfg.SHA256[:12], s.store.LastError())
+	}
 }
 
 // Status implements handlers.Operator.
@@ -301,7 +348,14 @@ func (s *Server) Status() *handlers.Status {
 		ConfigFile:      g.cfg.File,
 		Started:         s.started.UTC(),
 		SnapshotVersion: snap.Version,
-		Redis:           handlers.RedisStatus{Configured: g.cfg.Redis != ""},
+		Redis:           handlers.RedisStatus{Configured: s.store != nil},
+	}
+	if s.store != nil {
+		st.Redis.Connected = s.store.Connected()
+		st.Redis.Fallbacks, _, _ = s.store.Stats()
+		if !st.Redis.Connected {
+			st.Redis.Error = s.store.LastError()
+		}
 	}
 	for i, cp := range g.cfg.Pools {
 		p := snap.Pools[i]
@@ -317,7 +371,7 @@ func (s *Server) Status() *handlers.Status {
 				Up:              true,
 				Weight:          m.Weight,
 				EffectiveWeight: m.Effective,
-				Redirects:       g.counts[i][j].Load(),
+				Redirects:       s.redirects(mirrorKey{Pool: cp.Name, Mirror: m.Name}, g.counts[i][j]),
 			})
 		}
 		st.Pools = append(st.Pools, ps)
@@ -333,10 +387,32 @@ func (s *Server) enabledNow(pool string, m *config.Mirror) bool {
 
 // Start starts the background work (health probes, SNMP polls, the shared
 // store). Stop ends it.
-func (s *Server) Start(ctx context.Context) error { return nil }
+func (s *Server) Start(ctx context.Context) error {
+	ctx, s.cancel = context.WithCancel(ctx)
+	if s.store != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.syncLoop(ctx, 500*time.Millisecond)
+		}()
+	}
+	return nil
+}
 
-// Stop ends the background work started by Start and waits for it.
-func (s *Server) Stop() {}
+// Stop ends the background work started by Start, waits for it, and
+// closes the store after a last flush of the counts.
+func (s *Server) Stop() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+	if s.store != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		s.syncShared(ctx)
+		cancel()
+		s.store.Close() //nolint:errcheck // closing connections at exit
+	}
+}
 
 // CheckResources checks what the configuration names outside itself (the
 // geo database) for -check.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/dispatcher/dispatcher/config"
 	"github.com/dispatcher/dispatcher/server"
+	"github.com/dispatcher/dispatcher/store"
 	"github.com/dispatcher/dispatcher/web"
 )
 
@@ -103,6 +104,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logOut := newBufferedWriter(stderr, 100*time.Millisecond)
 	defer logOut.Close()
 	log := slog.New(slog.NewJSONHandler(logOut, nil))
+	store.SetLogger(log)
 
 	srv, err := server.New(server.Options{
 		ConfigPath: path,

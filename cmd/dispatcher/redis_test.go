@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dispatcher/dispatcher/internal/itest"
+)
+
+const rrConfig = `{"redis_timeout": "%s", "pools": [
+  {"name": "home", "routes": ["/"], "strategy": "roundrobin",
+   "mirrors": [{"name": "a", "url": "http://a.example", "weight": 5},
+               {"name": "b", "url": "http://b.example"}, {"name": "c", "url": "http://c.example"}]},
+  {"name": "eq", "routes": ["/eq/*file"], "strategy": "roundrobin",
+   "mirrors": [{"name": "x", "url": "http://x.example"}, {"name": "y", "url": "http://y.example"},
+               {"name": "z", "url": "http://z.example"}]}]}`
+
+// twoDispatchers starts two dispatchers sharing the Redis at addr.
+func twoDispatchers(t *testing.T, redisAddr, budget string, env ...string) (*itest.Process, *itest.Process) {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "mirrors.json")
+	writeFile(t, cfg, fmt.Sprintf(rrConfig, budget))
+	args := []string{"-redis", "redis://" + redisAddr + "/0", "-quiet"}
+	return itest.Dispatcher(t, cfg, env, args...), itest.Dispatcher(t, cfg, env, args...)
+}
+
+func mirrorOf(t *testing.T, c *http.Client, url string) string {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 302 {
+		t.Fatalf("GET %s = %d", url, resp.StatusCode)
+	}
+	return resp.Header.Get("X-Mirror")
+}
+
+// TestRedisOneCycle calls two instances alternately: together they follow
+// the one smooth weighted cycle a a b a c a a.
+func TestRedisOneCycle(t *testing.T) {
+	r := itest.Redis(t, 0)
+	a, b := twoDispatchers(t, r.Addr, "50ms")
+	c := itest.NoRedirectClient(5 * time.Second)
+	var got []string
+	for i := range 14 {
+		p := a
+		if i%2 == 1 {
+			p = b
+		}
+		got = append(got, mirrorOf(t, c, "http://"+p.Addr+"/"))
+	}
+	if s := strings.Join(got, " "); s != "a a b a c a a a a b a c a a" {
+		t.Errorf("alternating two instances gave %q; want one cycle a a b a c a a twice", s)
+	}
+}
+
+// TestRedisConcurrentShare sends 3,000 requests from 20 clients spread over
+// two instances: each of three equal mirrors gets a third, to 1%.
+func TestRedisConcurrentShare(t *testing.T) {
+	r := itest.Redis(t, 0)
+	a, b := twoDispatchers(t, r.Addr, "100ms")
+	c := itest.NoRedirectClient(5 * time.Second)
+	var mu sync.Mutex
+	counts := map[string]int{}
+	var wg sync.WaitGroup
+	for w := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := a
+			if w%2 == 1 {
+				p = b
+			}
+			for range 150 {
+				m := mirrorOf(t, c, "http://"+p.Addr+"/eq/f")
+				mu.Lock()
+				counts[m]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, m := range []string{"x", "y", "z"} {
+		if n := counts[m]; n < 990 || n > 1010 {
+			t.Errorf("mirror %s got %d of 3000; want 1000 ± 1%% (counts %v)", m, n, counts)
+		}
+	}
+	// Redirect counts are shared: both instances report the fleet total.
+	itest.WaitFor(t, 5*time.Second, "shared redirect counts", func() bool {
+		return totalRedirects(t, a, "eq") == 3000 && totalRedirects(t, b, "eq") == 3000
+	})
+}
+
+func status(t *testing.T, p *itest.Process) map[string]any {
+	t.Helper()
+	resp, err := http.Get("http://" + p.Addr + "/api/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func totalRedirects(t *testing.T, p *itest.Process, pool string) int {
+	st := status(t, p)
+	total := 0
+	for _, pp := range st["pools"].([]any) {
+		pm := pp.(map[string]any)
+		if pm["name"] != pool {
+			continue
+		}
+		for _, m := range pm["mirrors"].([]any) {
+			total += int(m.(map[string]any)["redirects"].(float64))
+		}
+	}
+	return total
+}
+
+func redisConnected(t *testing.T, p *itest.Process) bool {
+	return status(t, p)["redis"].(map[string]any)["connected"].(bool)
+}
+
+// TestRedisKilledAndBack kills Redis under load: no request fails or waits
+// much past the budget; when Redis is back on its port the instances share
+// the sequence again within 10 s.
+func TestRedisKilledAndBack(t *testing.T) {
+	r := itest.Redis(t, 0)
+	a, b := twoDispatchers(t, r.Addr, "20ms")
+	c := itest.NoRedirectClient(5 * time.Second)
+	const limit = 20*time.Millisecond + 250*time.Millisecond // budget + margin for a loaded CI machine
+	var failed, slow, total atomic.Int64
+	var worst atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := a
+			if w%2 == 1 {
+				p = b
+			}
+			for ctx.Err() == nil {
+				start := time.Now()
+				resp, err := c.Get("http://" + p.Addr + "/")
+				d := time.Since(start)
+				total.Add(1)
+				if err != nil || resp.StatusCode != 302 {
+					failed.Add(1)
+				}
+				if err == nil {
+					resp.Body.Close()
+				}
+				if d > limit {
+					slow.Add(1)
+				}
+				if int64(d) > worst.Load() {
+					worst.Store(int64(d))
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	port := r.Addr[strings.LastIndexByte(r.Addr, ':')+1:]
+	r.Kill()
+	time.Sleep(700 * time.Millisecond)
+	if redisConnected(t, a) {
+		t.Errorf("instance a says Redis is connected after it was killed")
+	}
+	var p int
+	fmt.Sscan(port, &p)
+	r2 := itest.Redis(t, p)
+	itest.WaitFor(t, 10*time.Second, "both instances back on Redis", func() bool {
+		return redisConnected(t, a) && redisConnected(t, b)
+	})
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	wg.Wait()
+	if failed.Load() > 0 || slow.Load() > 0 {
+		t.Errorf("%d of %d requests failed and %d took longer than %s (worst %s)", failed.Load(), total.Load(), slow.Load(), limit, time.Duration(worst.Load()))
+	}
+	// The sequence goes through the new Redis again.
+	rc := redis.NewClient(&redis.Options{Addr: r2.Addr})
+	defer rc.Close()
+	before, _ := rc.Get(context.Background(), "dispatcher:rr:home").Int64()
+	mirrorOf(t, c, "http://"+a.Addr+"/")
+	after, _ := rc.Get(context.Background(), "dispatcher:rr:home").Int64()
+	if after != before+1 {
+		t.Errorf("after Redis came back the counter went %d → %d; want +1", before, after)
+	}
+	for _, name := range []string{"a", "b"} {
+		out := map[string]*itest.Process{"a": a, "b": b}[name].Output()
+		if n := strings.Count(out, "redis unreachable"); n != 1 {
+			t.Errorf("instance %s logged the outage %d times; want once:\n%s", name, n, out)
+		}
+		if !strings.Contains(out, "redis reachable again") {
+			t.Errorf("instance %s did not log the return of Redis", name)
+		}
+	}
+	metrics, err := http.Get("http://" + a.Addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(metrics.Body)
+	metrics.Body.Close()
+	if !strings.Contains(string(body), "dispatcher_redis_fallbacks_total ") || strings.Contains(string(body), "dispatcher_redis_fallbacks_total 0\n") {
+		t.Errorf("metrics show no fallbacks after an outage")
+	}
+	t.Logf("%d requests, 0 failed, worst %s, across a Redis outage", total.Load(), time.Duration(worst.Load()))
+}
+
+// TestRedisSharedDrain drains a mirror on one instance; the other stops
+// sending to it.
+func TestRedisSharedDrain(t *testing.T) {
+	r := itest.Redis(t, 0)
+	a, b := twoDispatchers(t, r.Addr, "50ms", "DISPATCHER_ADMIN_TOKEN=tok")
+	req, _ := http.NewRequest("POST", "http://"+a.Addr+"/api/pools/eq/mirrors/x/drain", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("drain: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	c := itest.NoRedirectClient(5 * time.Second)
+	itest.WaitFor(t, 5*time.Second, "instance b to see the drain", func() bool {
+		for range 6 {
+			if mirrorOf(t, c, "http://"+b.Addr+"/eq/f") == "x" {
+				return false
+			}
+		}
+		return true
+	})
+}

@@ -1,0 +1,104 @@
+package server
+
+import (
+	"context"
+	"maps"
+	"sync/atomic"
+	"time"
+)
+
+// syncLoop exchanges the shared state with Redis every interval until ctx
+// ends: redirect counts out and totals back, drains both ways.
+func (s *Server) syncLoop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.syncShared(ctx)
+		}
+	}
+}
+
+// syncShared is one exchange. Failures leave the local state as it is for
+// the next exchange; the store logs the change of connection state.
+func (s *Server) syncShared(ctx context.Context) {
+	s.flushCounts(ctx)
+	if !s.flushDrains(ctx) {
+		return
+	}
+	drained, err := s.store.Drained(ctx)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	changed := !maps.Equal(drained, s.drained)
+	if changed {
+		s.drained = drained
+	}
+	s.mu.Unlock()
+	if changed {
+		s.log.Info("drained mirrors changed in redis", "drained", len(drained))
+		s.rebuild()
+	}
+}
+
+// flushCounts adds what the local counters gained since the last flush to
+// the shared counts and reads back the fleet totals. A failed flush keeps
+// the gains for the next one.
+func (s *Server) flushCounts(ctx context.Context) {
+	s.mu.Lock()
+	now := make(map[mirrorKey]uint64, len(s.counts))
+	deltas := make(map[mirrorKey]uint64, len(s.counts))
+	for k, c := range s.counts {
+		v := c.Load()
+		now[k] = v
+		if d := v - s.flushed[k]; d > 0 {
+			deltas[k] = d
+		}
+	}
+	s.mu.Unlock()
+	totals, err := s.store.AddCounts(ctx, deltas)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	for k, v := range now {
+		s.flushed[k] = v
+	}
+	s.sharedCounts = totals
+	s.mu.Unlock()
+}
+
+// flushDrains writes pending admin drains to Redis and reports whether
+// none is left pending.
+func (s *Server) flushDrains(ctx context.Context) bool {
+	s.mu.Lock()
+	pending := maps.Clone(s.pendingDrains)
+	s.mu.Unlock()
+	for k, drained := range pending {
+		if err := s.store.SetDrained(ctx, k, drained); err != nil {
+			return false
+		}
+		s.mu.Lock()
+		if s.pendingDrains[k] == drained {
+			delete(s.pendingDrains, k)
+		}
+		s.mu.Unlock()
+	}
+	return true
+}
+
+// redirects is the count shown in /api/status: with Redis, the fleet total
+// plus what this instance has not flushed yet; without, the local count.
+func (s *Server) redirects(k mirrorKey, local *atomic.Uint64) uint64 {
+	v := local.Load()
+	if s.store == nil {
+		return v
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sharedCounts[k] + v - s.flushed[k]
+}

@@ -1,0 +1,225 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dispatcher/dispatcher/internal/itest"
+)
+
+func TestParseURL(t *testing.T) {
+	tests := []struct {
+		url       string
+		wantAddrs []string
+		master    string
+		cluster   bool
+		db        int
+		wantErr   bool
+	}{
+		{"redis://127.0.0.1:6379/0", []string{"127.0.0.1:6379"}, "", false, 0, false},
+		{"redis://:pw@10.0.0.1:6380/3", []string{"10.0.0.1:6380"}, "", false, 3, false},
+		{"rediss://cache.example:6380", []string{"cache.example:6380"}, "", false, 0, false},
+		{"redis+sentinel://10.0.0.1:26379/2?master_name=mymaster&addr=10.0.0.2:26379", []string{"10.0.0.1:26379", "10.0.0.2:26379"}, "mymaster", false, 2, false},
+		{"redis+cluster://10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000", []string{"10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000"}, "", true, 0, false},
+		{"redis+sentinel://10.0.0.1:26379", nil, "", false, 0, true},
+		{"memcache://10.0.0.1:11211", nil, "", false, 0, true},
+		{"redis+ring://10.0.0.1", nil, "", false, 0, true},
+		{"redis://10.0.0.1/x", nil, "", false, 0, true},
+	}
+	for _, tt := range tests {
+		o, err := ParseURL(tt.url)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("ParseURL(%q) error = %v; wantErr %v", tt.url, err, tt.wantErr)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if !slices.Equal(o.Addrs, tt.wantAddrs) || o.MasterName != tt.master || o.IsClusterMode != tt.cluster || o.DB != tt.db {
+			t.Errorf("ParseURL(%q) = addrs %v master %q cluster %v db %d; want %v %q %v %d",
+				tt.url, o.Addrs, o.MasterName, o.IsClusterMode, o.DB, tt.wantAddrs, tt.master, tt.cluster, tt.db)
+		}
+	}
+	for _, bad := range []string{"redis://user:hunter2@[bad", "memcache://user:hunter2@host:1", "redis+sentinel://u:hunter2@h:1"} {
+		if _, err := ParseURL(bad); err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("ParseURL(%q) error %v: want an error that does not show the password", bad, err)
+		}
+	}
+}
+
+func open(t *testing.T, url string, budget time.Duration) *Store {
+	t.Helper()
+	s, err := Open(Options{URL: url, Budget: budget, CheckEvery: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestSequenceBatching draws positions from 50 goroutines: every value is
+// handed out once, none is lost, and Redis sees far fewer calls than
+// positions.
+func TestSequenceBatching(t *testing.T) {
+	r := itest.Redis(t, 0)
+	s := open(t, "redis://"+r.Addr+"/0", 50*time.Millisecond)
+	q := s.Sequence("pool")
+	const workers, each = 50, 400
+	var mu sync.Mutex
+	var got []uint64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]uint64, 0, each)
+			for range each {
+				local = append(local, q.Next(context.Background()))
+			}
+			mu.Lock()
+			got = append(got, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	slices.Sort(got)
+	for i, v := range got {
+		if v != uint64(i+1) {
+			t.Fatalf("position %d is %d; want %d (lost or repeated values)", i, v, i+1)
+		}
+	}
+	fallbacks, trips, positions := s.Stats()
+	if fallbacks != 0 || positions != workers*each {
+		t.Errorf("fallbacks %d, positions %d; want 0, %d", fallbacks, positions, workers*each)
+	}
+	if trips*2 > positions {
+		t.Errorf("%d round trips for %d positions; want batching to save at least half", trips, positions)
+	}
+	t.Logf("%d positions in %d round trips (%.1f per 1,000)", positions, trips, 1000*float64(trips)/float64(positions))
+	val, err := s.Client().Get(context.Background(), s.Key("rr:pool")).Uint64()
+	if err != nil || val != workers*each {
+		t.Errorf("redis key = %d, %v; want %d", val, err, workers*each)
+	}
+}
+
+// TestSequenceTimeouts points the store at Redis that hangs in two ways: a
+// listener that never answers, and a redis-server stopped with SIGSTOP.
+// No call may wait much past the budget, and positions keep coming.
+func TestSequenceTimeouts(t *testing.T) {
+	const budget = 20 * time.Millisecond
+	check := func(t *testing.T, s *Store) {
+		t.Helper()
+		q := s.Sequence("p")
+		prev := uint64(0)
+		for i := range 50 {
+			start := time.Now()
+			v := q.Next(context.Background())
+			if d := time.Since(start); d > budget+150*time.Millisecond {
+				t.Fatalf("call %d took %s; budget %s", i, d, budget)
+			}
+			if v <= prev {
+				t.Fatalf("position %d after %d: not increasing", v, prev)
+			}
+			prev = v
+		}
+		if s.Connected() {
+			t.Errorf("store says connected to a Redis that does not answer")
+		}
+		if f, _, _ := s.Stats(); f == 0 {
+			t.Errorf("no fallback counted")
+		}
+	}
+	t.Run("silent listener", func(t *testing.T) {
+		check(t, open(t, "redis://"+itest.SilentListener(t)+"/0", budget))
+	})
+	t.Run("SIGSTOP", func(t *testing.T) {
+		r := itest.Redis(t, 0)
+		s := open(t, "redis://"+r.Addr+"/0", budget)
+		if v := s.Sequence("p").Next(context.Background()); v != 1 || !s.Connected() {
+			t.Fatalf("first position %d, connected %v", v, s.Connected())
+		}
+		if err := r.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		check(t, s)
+		if err := r.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		itest.WaitFor(t, 10*time.Second, "reconnect after SIGCONT", s.Connected)
+		before, _ := s.Client().Get(context.Background(), s.Key("rr:p")).Uint64()
+		s.Sequence("p").Next(context.Background())
+		after, _ := s.Client().Get(context.Background(), s.Key("rr:p")).Uint64()
+		if after != before+1 {
+			t.Errorf("after SIGCONT the sequence did not go through Redis (%d → %d)", before, after)
+		}
+	})
+}
+
+func TestSharedCountsAndDrains(t *testing.T) {
+	r := itest.Redis(t, 0)
+	a := open(t, "redis://"+r.Addr+"/0", 50*time.Millisecond)
+	b := open(t, "redis://"+r.Addr+"/0", 50*time.Millisecond)
+	k := MirrorKey{"php", "de"}
+	if _, err := a.AddCounts(context.Background(), map[MirrorKey]uint64{k: 5}); err != nil {
+		t.Fatal(err)
+	}
+	totals, err := b.AddCounts(context.Background(), map[MirrorKey]uint64{k: 2, {"php", "us"}: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if totals[k] != 7 || totals[MirrorKey{"php", "us"}] != 1 {
+		t.Errorf("totals = %v; want php/de 7, php/us 1", totals)
+	}
+	if err := a.SetDrained(context.Background(), k, true); err != nil {
+		t.Fatal(err)
+	}
+	d, err := b.Drained(context.Background())
+	if err != nil || !d[k] || len(d) != 1 {
+		t.Errorf("Drained = %v, %v; want {php/de}", d, err)
+	}
+	a.SetDrained(context.Background(), k, false)
+	if d, _ := b.Drained(context.Background()); len(d) != 0 {
+		t.Errorf("after enable Drained = %v; want empty", d)
+	}
+}
+
+// TestSentinel starts a master and a redis-sentinel that watches it, and
+// reaches the master through the sentinel URL.
+func TestSentinel(t *testing.T) {
+	sentinel := itest.Need(t, "redis-sentinel", "redis-sentinel")
+	master := itest.Redis(t, 0)
+	port := itest.FreePort(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "sentinel.conf")
+	host, mport, _ := net.SplitHostPort(master.Addr)
+	cfg := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor mymaster %s %s 1\n", port, dir, host, mport)
+	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	itest.Start(t, nil, sentinel, conf)
+	itest.WaitTCP(t, fmt.Sprintf("127.0.0.1:%d", port), 10*time.Second)
+	s := open(t, fmt.Sprintf("redis+sentinel://127.0.0.1:%d/0?master_name=mymaster", port), 500*time.Millisecond)
+	itest.WaitFor(t, 10*time.Second, "sentinel connection", s.Connected)
+	q := s.Sequence("sent")
+	for i := 1; i <= 3; i++ {
+		if v := q.Next(context.Background()); v != uint64(i) {
+			t.Fatalf("position %d = %d", i, v)
+		}
+	}
+	direct := redis.NewClient(&redis.Options{Addr: master.Addr})
+	defer direct.Close()
+	if v, err := direct.Get(context.Background(), "dispatcher:rr:sent").Result(); err != nil || v != "3" {
+		t.Errorf("master key = %q, %v; want 3 (the sentinel URL must reach the master)", v, err)
+	}
+}
