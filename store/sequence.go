@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"runtime"
 	"sync"
 
 	"github.com/dispatcher/dispatcher/strategy"
@@ -78,6 +79,12 @@ func (q *Sequence) Next(ctx context.Context) uint64 {
 // lead takes the queue (self among it), fetches positions for all of it,
 // hands them out, and passes the lead to the first request queued since.
 func (q *Sequence) lead(ctx context.Context, self *waiter) uint64 {
+	// Let the requests that are ready to run join this batch first. Without
+	// this, a Redis on the same CPU answers each call before the next
+	// request is read, and every request pays its own round trip
+	// (measured: 1.1 positions per round trip and 24k redirects/s with
+	// redis-server and the dispatcher on one core; 26 and 55k with it).
+	runtime.Gosched()
 	q.mu.Lock()
 	batch := q.queue
 	q.queue, q.spare = q.spare[:0], nil

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dispatcher/dispatcher/internal/itest"
+	"github.com/dispatcher/dispatcher/strategy"
 )
 
 func TestParseURL(t *testing.T) {
@@ -223,3 +224,38 @@ func TestSentinel(t *testing.T) {
 		t.Errorf("master key = %q, %v; want 3 (the sentinel URL must reach the master)", v, err)
 	}
 }
+
+// BenchmarkSequence compares, in one run, the in-process counter with the
+// shared one under parallel callers.
+func BenchmarkSequence(b *testing.B) {
+	b.Run("local", func(b *testing.B) {
+		var q strategyLocal
+		b.ReportAllocs()
+		b.SetParallelism(25)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				q.Next(context.Background())
+			}
+		})
+	})
+	r := itest.Redis(b, 0)
+	s, err := Open(Options{URL: "redis://" + r.Addr + "/0", Budget: 50 * time.Millisecond})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.Run("redis", func(b *testing.B) {
+		q := s.Sequence("bench")
+		_, trips0, pos0 := s.Stats()
+		b.ReportAllocs()
+		b.SetParallelism(25)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				q.Next(context.Background())
+			}
+		})
+		_, trips, pos := s.Stats()
+		b.ReportMetric(1000*float64(trips-trips0)/float64(max(1, pos-pos0)), "trips/1000")
+	})
+}
+type strategyLocal = strategy.LocalSequence

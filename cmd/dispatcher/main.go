@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // served only on DISPATCHER_PPROF
 	"os"
 	"os/signal"
 	"syscall"
@@ -140,6 +141,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "config", cfg.File, "config_sha256", cfg.SHA256, "version", version)
+
+	if addr := getenv("DISPATCHER_PPROF"); addr != "" {
+		// Profiling, on its own listener so it is never on the public port.
+		pl, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("DISPATCHER_PPROF %s: %w", addr, err)
+		}
+		ps := &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 5 * time.Second}
+		go ps.Serve(pl) //nolint:errcheck // ends with the process
+		defer ps.Close()
+		log.Info("pprof listening", "addr", pl.Addr().String())
+	}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
