@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/dispatcher/dispatcher/config"
+	"github.com/dispatcher/dispatcher/feedback"
 	"github.com/dispatcher/dispatcher/handlers"
 	"github.com/dispatcher/dispatcher/store"
 	"github.com/dispatcher/dispatcher/strategy"
@@ -55,6 +56,8 @@ type Server struct {
 
 	// store is nil when no Redis is configured.
 	store *store.Store
+	// monitor runs the health probes and SNMP polls.
+	monitor *feedback.Monitor
 	// shared redirect counts: fleet totals read from Redis, and how much
 	// of each local counter has been added to them. Guarded by mu.
 	sharedCounts map[mirrorKey]uint64
@@ -111,6 +114,10 @@ func New(opts Options) (*Server, error) {
 	} else {
 		s.log.Info("no redis configured: round-robin counters, redirect counts and drains live in this process")
 	}
+	s.monitor = feedback.New(feedback.Options{Log: s.log, Store: s.store, OnChange: s.rebuild})
+	if err := s.monitor.Configure(cfg); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.install(cfg)
@@ -134,14 +141,18 @@ func (s *Server) Reload(ctx context.Context) error {
 		s.log.Error("reload rejected; keeping the current configuration", "file", s.opts.ConfigPath, "err", err.Error())
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	old := s.gen.Load().cfg
 	if cfg.Listen != old.Listen {
 		s.log.Warn("listen address changed; restart to apply", "listen", old.Listen, "configured", cfg.Listen)
 	}
 	if cfg.Redis != old.Redis || cfg.RedisPrefix != old.RedisPrefix {
 		s.log.Warn("redis settings changed; restart to apply")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.monitor.Configure(cfg); err != nil {
+		s.reloadsFailed.Add(1)
+		return err
 	}
 	s.install(cfg)
 	s.reloadsOK.Add(1)
@@ -212,10 +223,20 @@ func (s *Server) sequence(pool string) strategy.Sequence {
 func (s *Server) snapshot(cfg *config.Config) *strategy.Snapshot {
 	s.version++
 	snap := &strategy.Snapshot{Version: s.version, Built: time.Now()}
+	now := time.Now()
+	var ramp time.Duration
+	if cfg.Health != nil {
+		ramp = time.Duration(cfg.Health.RampUp)
+	}
 	for _, p := range cfg.Pools {
 		ms := make([]strategy.Mirror, len(p.Mirrors))
+		usable := false
 		for j := range p.Mirrors {
-			ms[j] = s.mirror(p.Name, &p.Mirrors[j])
+			ms[j] = s.mirror(p.Name, &p.Mirrors[j], now, ramp)
+			usable = usable || ms[j].Effective > 0
+		}
+		if !usable {
+			s.unsaturate(p.Name, p.Mirrors, ms, now, ramp)
 		}
 		snap.Pools = append(snap.Pools, strategy.NewPool(strategy.PoolSpec{
 			Name:       p.Name,
@@ -231,7 +252,7 @@ func (s *Server) snapshot(cfg *config.Config) *strategy.Snapshot {
 
 // mirror turns a configured mirror into its strategy view with its
 // effective weight: weight × enabled × health × headroom.
-func (s *Server) mirror(pool string, m *config.Mirror) strategy.Mirror {
+func (s *Server) mirror(pool string, m *config.Mirror, now time.Time, ramp time.Duration) strategy.Mirror {
 	sm := strategy.Mirror{
 		Name:      m.Name,
 		URL:       m.URL,
@@ -247,8 +268,27 @@ func (s *Server) mirror(pool string, m *config.Mirror) strategy.Mirror {
 	}
 	if s.enabled(pool, m) {
 		sm.Effective = sm.Weight
+		if st, ok := s.monitor.State(mirrorKey{Pool: pool, Mirror: m.Name}); ok {
+			sm.Effective *= st.Factor(now, ramp)
+		}
 	}
 	return sm
+}
+
+// unsaturate gives the mirrors of a pool that are up and enabled but
+// saturated (headroom 0) the floor weight when no mirror of the pool is
+// usable otherwise: a busy pool sends clients somewhere rather than to
+// its fallback or a 503.
+func (s *Server) unsaturate(pool string, cms []config.Mirror, ms []strategy.Mirror, now time.Time, ramp time.Duration) {
+	for j := range cms {
+		m := &cms[j]
+		st, ok := s.monitor.State(mirrorKey{Pool: pool, Mirror: m.Name})
+		if !ok || !s.enabled(pool, m) || (st.Probed && !st.Up) || !st.Polled || st.Headroom > 0 {
+			continue
+		}
+		st.Headroom = feedback.DefaultLaw.Floor
+		ms[j].Effective = ms[j].Weight * st.Factor(now, ramp)
+	}
 }
 
 func isHTTPS(m *config.Mirror) bool {
@@ -362,7 +402,7 @@ func (s *Server) Status() *handlers.Status {
 		ps := handlers.PoolStatus{Name: cp.Name, Strategy: cp.Strategy, Routes: cp.Routes, Fallback: cp.Fallback, Usable: p.Usable()}
 		for j := range cp.Mirrors {
 			m := &p.Mirrors[j]
-			ps.Mirrors = append(ps.Mirrors, handlers.MirrorStatus{
+			ms := handlers.MirrorStatus{
 				Name:            m.Name,
 				URL:             m.URL,
 				Country:         m.Country,
@@ -372,11 +412,26 @@ func (s *Server) Status() *handlers.Status {
 				Weight:          m.Weight,
 				EffectiveWeight: m.Effective,
 				Redirects:       s.redirects(mirrorKey{Pool: cp.Name, Mirror: m.Name}, g.counts[i][j]),
-			})
+			}
+			if fs, ok := s.monitor.State(mirrorKey{Pool: cp.Name, Mirror: m.Name}); ok {
+				ms.Up = !fs.Probed || fs.Up
+				ms.LastProbe, ms.ProbeError = timePtr(fs.LastProbe), fs.ProbeError
+				ms.BandwidthBps, ms.CapacityBps, ms.Utilization = fs.BandwidthBps, fs.CapacityBps, fs.Utilization
+				ms.LastPoll, ms.PollError = timePtr(fs.LastPoll), fs.PollError
+			}
+			ps.Mirrors = append(ps.Mirrors, ms)
 		}
 		st.Pools = append(st.Pools, ps)
 	}
 	return st
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 func (s *Server) enabledNow(pool string, m *config.Mirror) bool {
@@ -389,6 +444,7 @@ func (s *Server) enabledNow(pool string, m *config.Mirror) bool {
 // store). Stop ends it.
 func (s *Server) Start(ctx context.Context) error {
 	ctx, s.cancel = context.WithCancel(ctx)
+	s.monitor.Start(ctx)
 	if s.store != nil {
 		s.wg.Add(1)
 		go func() {
@@ -405,6 +461,7 @@ func (s *Server) Stop() {
 	if s.cancel != nil {
 		s.cancel()
 	}
+	s.monitor.Stop()
 	s.wg.Wait()
 	if s.store != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

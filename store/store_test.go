@@ -258,4 +258,5 @@ func BenchmarkSequence(b *testing.B) {
 		b.ReportMetric(1000*float64(trips-trips0)/float64(max(1, pos-pos0)), "trips/1000")
 	})
 }
+
 type strategyLocal = strategy.LocalSequence

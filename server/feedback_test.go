@@ -1,0 +1,289 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/dispatcher/dispatcher/handlers"
+	"github.com/dispatcher/dispatcher/internal/itest"
+	"github.com/dispatcher/dispatcher/server"
+)
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.TestMode)
+	os.Exit(m.Run())
+}
+
+// start runs a server on cfg until the test ends.
+func start(t *testing.T, cfg string) *server.Server {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "mirrors.json")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Options{ConfigPath: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); srv.Stop() })
+	return srv
+}
+
+func mirrorStatus(t *testing.T, srv *server.Server, pool, name string) handlers.MirrorStatus {
+	t.Helper()
+	for _, p := range srv.Status().Pools {
+		if p.Name != pool {
+			continue
+		}
+		for _, m := range p.Mirrors {
+			if m.Name == name {
+				return m
+			}
+		}
+	}
+	t.Fatalf("no mirror %s/%s in status", pool, name)
+	return handlers.MirrorStatus{}
+}
+
+// redirect sends GET target and returns the X-Mirror and status.
+func redirect(srv http.Handler, target string) (string, int) {
+	req := httptest.NewRequest("GET", target, nil)
+	w := httptest.NewRecorder()
+	srv.ServeHTTP(w, req)
+	return w.Header().Get("X-Mirror"), w.Code
+}
+
+func within(got, want, tol float64) bool { return math.Abs(got-want) <= tol*want }
+
+const snmpConfig = `{
+  "feedback": {"schedule": "@every 1s", "timeout": "400ms", "retries": 0, "stale_after": "%s"},
+  "pools": [{"name": "files", "routes": ["/f/*file"], "strategy": "random", "mirrors": [
+    {"name": "light", "url": "http://light.example", "snmp": {"target": "%s", "community": "m1", "interface": "eth0"}},
+    {"name": "heavy", "url": "http://heavy.example", "snmp": {"target": "%s", "community": "m2", "interface": "%s"}}
+  ]}]}`
+
+// TestSNMPWeights polls two simulated mirrors sending 100 and 600 Mbit/s on
+// 1 Gbit/s links: the measured bandwidth is right to 10%, the lighter
+// mirror gets the larger weight, and redirects follow the weights.
+func TestSNMPWeights(t *testing.T) {
+	agent := itest.SNMPSim(t, 0, map[string]string{
+		"m1": itest.SNMPRec(itest.IfRec(1, "lo", 0, 0, 10000), itest.IfRec(3, "eth0", 100e6, 10e6, 1000)),
+		"m2": itest.SNMPRec(itest.IfRec(3, "eth0", 600e6, 20e6, 1000)),
+	})
+	srv := start(t, fmt.Sprintf(snmpConfig, "60s", agent.Addr, agent.Addr, "eth0"))
+	itest.WaitFor(t, 20*time.Second, "weights to settle", func() bool {
+		l, h := mirrorStatus(t, srv, "files", "light"), mirrorStatus(t, srv, "files", "heavy")
+		return within(l.BandwidthBps, 100e6, 0.1) && within(h.BandwidthBps, 600e6, 0.1) &&
+			within(l.EffectiveWeight, 0.9, 0.05) && within(h.EffectiveWeight, 0.4, 0.1)
+	})
+	l, h := mirrorStatus(t, srv, "files", "light"), mirrorStatus(t, srv, "files", "heavy")
+	t.Logf("light: %.1f Mbit/s, util %.2f, weight %.2f; heavy: %.1f Mbit/s, util %.2f, weight %.2f",
+		l.BandwidthBps/1e6, l.Utilization, l.EffectiveWeight, h.BandwidthBps/1e6, h.Utilization, h.EffectiveWeight)
+	if l.CapacityBps != 1e9 || l.PollError != "" || l.LastPoll == nil {
+		t.Errorf("light status = %+v; want capacity 1e9 from ifHighSpeed, no error, a poll time", l)
+	}
+	counts := map[string]int{}
+	for range 2000 {
+		m, code := redirect(srv, "/f/x.iso")
+		if code != 302 {
+			t.Fatalf("status %d", code)
+		}
+		counts[m]++
+	}
+	l, h = mirrorStatus(t, srv, "files", "light"), mirrorStatus(t, srv, "files", "heavy")
+	want := 2000 * l.EffectiveWeight / (l.EffectiveWeight + h.EffectiveWeight)
+	if math.Abs(float64(counts["light"])-want) > 0.05*2000 {
+		t.Errorf("light got %d of 2000; weights say %.0f", counts["light"], want)
+	}
+}
+
+// TestSNMPAgentLoss stops the agent: the poll error says so, the configured
+// weight returns after stale_after, and no request fails. The agent comes
+// back with its counters reset: no negative or absurd rate is taken.
+func TestSNMPAgentLoss(t *testing.T) {
+	files := map[string]string{
+		"m1": itest.SNMPRec(itest.IfRec(3, "eth0", 100e6, 10e6, 1000)),
+		"m2": itest.SNMPRec(itest.IfRec(3, "eth0", 600e6, 20e6, 1000)),
+	}
+	agent := itest.SNMPSim(t, 0, files)
+	srv := start(t, fmt.Sprintf(snmpConfig, "3s", agent.Addr, agent.Addr, "eth0"))
+	itest.WaitFor(t, 20*time.Second, "heavy to lose weight", func() bool {
+		return mirrorStatus(t, srv, "files", "heavy").EffectiveWeight < 0.8
+	})
+	var bad atomic.Int64
+	agentBack := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			if _, code := redirect(srv, "/f/x"); code != 302 {
+				bad.Add(1)
+			}
+			h := mirrorStatus(t, srv, "files", "heavy")
+			if h.BandwidthBps < 0 || h.BandwidthBps > 1.1e9 || h.EffectiveWeight < 0 || h.EffectiveWeight > 1 {
+				t.Errorf("absurd state: %+v", h)
+				return
+			}
+			select {
+			case <-time.After(20 * time.Millisecond):
+			case <-agentBack:
+				return
+			}
+		}
+	}()
+	agent.Kill()
+	itest.WaitFor(t, 5*time.Second, "poll_error", func() bool {
+		return mirrorStatus(t, srv, "files", "heavy").PollError != ""
+	})
+	if e := mirrorStatus(t, srv, "files", "heavy").PollError; !strings.Contains(e, "no answer") && !strings.Contains(e, "no agent listening") {
+		t.Errorf("poll_error = %q; want it to say the agent does not answer", e)
+	}
+	itest.WaitFor(t, 10*time.Second, "configured weight after stale_after", func() bool {
+		h := mirrorStatus(t, srv, "files", "heavy")
+		return h.EffectiveWeight == 1 && strings.Contains(h.PollError, "no good sample since")
+	})
+	port := agent.Addr[strings.LastIndexByte(agent.Addr, ':')+1:]
+	var p int
+	fmt.Sscan(port, &p)
+	itest.SNMPSim(t, p, files)
+	itest.WaitFor(t, 20*time.Second, "weights back after the agent restarts", func() bool {
+		h := mirrorStatus(t, srv, "files", "heavy")
+		return h.PollError == "" && within(h.BandwidthBps, 600e6, 0.1) && h.EffectiveWeight < 0.8
+	})
+	close(agentBack)
+	<-done
+	if bad.Load() > 0 {
+		t.Errorf("%d requests failed while the agent was away", bad.Load())
+	}
+}
+
+func TestSNMPErrors(t *testing.T) {
+	agent := itest.SNMPSim(t, 0, map[string]string{
+		"m1": itest.SNMPRec(itest.IfRec(3, "eth0", 100e6, 10e6, 1000)),
+		"m2": itest.SNMPRec(itest.IfRec(3, "eth0", 600e6, 20e6, 1000)),
+	})
+	silent := itest.SilentUDP(t)
+	// light asks a silent agent; heavy names an interface that is not there.
+	srv := start(t, fmt.Sprintf(snmpConfig, "60s", silent, agent.Addr, "eth9"))
+	itest.WaitFor(t, 10*time.Second, "both errors", func() bool {
+		return mirrorStatus(t, srv, "files", "light").PollError != "" && mirrorStatus(t, srv, "files", "heavy").PollError != ""
+	})
+	l, h := mirrorStatus(t, srv, "files", "light"), mirrorStatus(t, srv, "files", "heavy")
+	if !strings.Contains(l.PollError, "no answer") {
+		t.Errorf("silent agent: poll_error = %q", l.PollError)
+	}
+	if !strings.Contains(h.PollError, `interface "eth9" not found`) || !strings.Contains(h.PollError, "eth0") {
+		t.Errorf("unknown interface: poll_error = %q; want it to name eth9 and list eth0", h.PollError)
+	}
+	// The timeout holds: polls keep coming every second.
+	first := *l.LastPoll
+	itest.WaitFor(t, 3*time.Second, "the next poll of the silent agent", func() bool {
+		lp := mirrorStatus(t, srv, "files", "light").LastPoll
+		return lp != nil && lp.After(first)
+	})
+	if l.EffectiveWeight != 1 || h.EffectiveWeight != 1 {
+		t.Errorf("mirrors without good samples must keep their configured weight: %v, %v", l.EffectiveWeight, h.EffectiveWeight)
+	}
+}
+
+// flaky is an HTTP mirror whose health answer a test controls.
+type flaky struct {
+	srv   *httptest.Server
+	fails atomic.Int64 // answer 500 while > 0 (each probe counts down when pattern is 0)
+	every atomic.Int64 // when > 0, fail all but one probe in every
+	n     atomic.Int64
+}
+
+func newFlaky(t *testing.T) *flaky {
+	f := &flaky{}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k := f.n.Add(1)
+		if e := f.every.Load(); e > 0 && k%e != 0 {
+			w.WriteHeader(500)
+			return
+		}
+		w.WriteHeader(200)
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+const healthConfig = `{
+  "health": {"schedule": "@every 1s", "path": "/health", "timeout": "300ms", "window": 3, "threshold": 2, "ramp_up": "2s"},
+  "pools": [
+    {"name": "p", "routes": ["/p/*file"], "strategy": "roundrobin", "fallback": "https://fallback.example/",
+     "mirrors": [{"name": "a", "url": "%s"}, {"name": "b", "url": "%s"}, {"name": "c", "url": "%s"}]}]}`
+
+func TestHealth(t *testing.T) {
+	a, b, c := newFlaky(t), newFlaky(t), newFlaky(t)
+	srv := start(t, fmt.Sprintf(healthConfig, a.srv.URL, b.srv.URL, c.srv.URL))
+	itest.WaitFor(t, 5*time.Second, "first probes", func() bool {
+		return mirrorStatus(t, srv, "p", "a").LastProbe != nil
+	})
+	// Kill b: it leaves within window × interval.
+	addr := b.srv.Listener.Addr().String()
+	b.srv.Close()
+	start := time.Now()
+	itest.WaitFor(t, 5*time.Second, "b down", func() bool { return !mirrorStatus(t, srv, "p", "b").Up })
+	t.Logf("b taken out after %s", time.Since(start).Round(100*time.Millisecond))
+	if e := mirrorStatus(t, srv, "p", "b").ProbeError; e == "" {
+		t.Errorf("no probe_error for a dead mirror")
+	}
+	for range 30 {
+		if m, _ := redirect(srv, "/p/x"); m == "b" {
+			t.Fatalf("a dead mirror got a redirect")
+		}
+	}
+	// Bring b back on its address: it returns by itself and ramps up.
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("cannot listen again on %s: %v", addr, err)
+	}
+	back := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	back.Listener = l
+	back.Start()
+	defer back.Close()
+	itest.WaitFor(t, 5*time.Second, "b up", func() bool { return mirrorStatus(t, srv, "p", "b").Up })
+	if w := mirrorStatus(t, srv, "p", "b").EffectiveWeight; w >= 1 || w <= 0 {
+		t.Errorf("b's weight just after it came back = %v; want a ramp between 0 and 1", w)
+	}
+	itest.WaitFor(t, 6*time.Second, "b at full weight", func() bool {
+		return mirrorStatus(t, srv, "p", "b").EffectiveWeight == 1
+	})
+
+	// A mirror failing two probes of three stays out; one failing one of
+	// three stays in.
+	a.every.Store(3)
+	c.every.Store(1)
+	time.Sleep(4 * time.Second)
+	for range 10 {
+		time.Sleep(300 * time.Millisecond)
+		if mirrorStatus(t, srv, "p", "a").Up {
+			t.Fatalf("a mirror failing 2 of 3 probes came back up")
+		}
+	}
+
+	// Every mirror down: the fallback answers.
+	c.every.Store(1000)
+	back.Close()
+	itest.WaitFor(t, 6*time.Second, "all down", func() bool {
+		m, code := redirect(srv, "/p/x")
+		return m == "fallback" && code == 302
+	})
+}
