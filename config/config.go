@@ -18,6 +18,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/dispatcher/dispatcher/geo"
 	"github.com/dispatcher/dispatcher/store"
 )
 
@@ -508,7 +509,8 @@ func validName(s string) bool {
 }
 
 func isCountryCode(s string) bool {
-	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
+	_, ok := geo.LookupCountry(s)
+	return ok
 }
 
 func isContinentCode(s string) bool {

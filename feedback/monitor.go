@@ -419,7 +419,7 @@ func (m *Monitor) runHealth(root context.Context, every time.Duration) {
 	ctx, cancel := context.WithTimeout(root, every*8/10)
 	defer cancel()
 	if !m.lead(ctx) {
-		m.follow(ctx)
+		m.follow(ctx, every)
 		return
 	}
 	m.mu.Lock()
@@ -483,16 +483,33 @@ func (m *Monitor) runHealth(root context.Context, every time.Duration) {
 				m.log.Warn("mirror is down", "pool", mr.key.Pool, "mirror", mr.key.Mirror, "err", msg)
 			}
 		}
-		// A mirror ramping up needs a rebuild at every run.
-		if mr.health.up && !mr.health.upSince.IsZero() && now.Sub(mr.health.upSince) < time.Duration(h.RampUp)+every {
-			changed = true
-		}
 	}
 	m.mu.Unlock()
 	m.publish(ctx)
-	if changed {
+	if m.ramping(now, every) || changed {
 		m.onChange()
 	}
+}
+
+// ramping reports whether a mirror is ramping up, whose weight then needs
+// a rebuild at every run. When the last ramp ends before the next run, it
+// also schedules a rebuild for that moment, or the mirror would stay just
+// short of its full weight.
+func (m *Monitor) ramping(now time.Time, every time.Duration) bool {
+	m.mu.Lock()
+	var left time.Duration
+	if h := m.cfg.Health; h != nil {
+		for _, mr := range m.mirrors {
+			if mr.health.up && !mr.health.upSince.IsZero() {
+				left = max(left, time.Duration(h.RampUp)-now.Sub(mr.health.upSince))
+			}
+		}
+	}
+	m.mu.Unlock()
+	if left > 0 && left < every {
+		time.AfterFunc(left+10*time.Millisecond, m.onChange)
+	}
+	return left > 0
 }
 
 // runPoll polls every mirror with an SNMP target; agents in parallel (at
@@ -501,7 +518,7 @@ func (m *Monitor) runPoll(root context.Context, every time.Duration) {
 	ctx, cancel := context.WithTimeout(root, every*8/10)
 	defer cancel()
 	if !m.lead(ctx) {
-		m.follow(ctx)
+		m.follow(ctx, every)
 		return
 	}
 	m.mu.Lock()
@@ -666,8 +683,9 @@ func (m *Monitor) publish(ctx context.Context) {
 	})
 }
 
-// follow adopts the states the lease holder published.
-func (m *Monitor) follow(ctx context.Context) {
+// follow adopts the states the lease holder published; every is the
+// interval of the job that calls it.
+func (m *Monitor) follow(ctx context.Context, every time.Duration) {
 	var data []byte
 	err := m.store.Do(ctx, time.Second, func(ctx context.Context, c redis.UniversalClient) error {
 		var err error
@@ -703,7 +721,7 @@ func (m *Monitor) follow(ctx context.Context) {
 		}
 	}
 	m.mu.Unlock()
-	if changed {
+	if m.ramping(time.Now(), every) || changed {
 		m.onChange()
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/dispatcher/dispatcher/config"
 	"github.com/dispatcher/dispatcher/feedback"
+	"github.com/dispatcher/dispatcher/geo"
 	"github.com/dispatcher/dispatcher/handlers"
 	"github.com/dispatcher/dispatcher/store"
 	"github.com/dispatcher/dispatcher/strategy"
@@ -58,6 +61,9 @@ type Server struct {
 	store *store.Store
 	// monitor runs the health probes and SNMP polls.
 	monitor *feedback.Monitor
+	// geo is the open geo database (nil when none is configured or it
+	// cannot be opened). Guarded by mu; requests use their generation's.
+	geo *geo.DB
 	// shared redirect counts: fleet totals read from Redis, and how much
 	// of each local counter has been added to them. Guarded by mu.
 	sharedCounts map[mirrorKey]uint64
@@ -82,6 +88,9 @@ type generation struct {
 	counts   [][]*atomic.Uint64
 	noMirror []*atomic.Uint64
 	loaded   time.Time
+	// geo is the geo database this generation locates clients with (nil:
+	// none configured, or it cannot be opened).
+	geo *geo.DB
 }
 
 // New loads the configuration and builds the first generation.
@@ -114,6 +123,9 @@ func New(opts Options) (*Server, error) {
 	} else {
 		s.log.Info("no redis configured: round-robin counters, redirect counts and drains live in this process")
 	}
+	s.mu.Lock()
+	s.openGeo(cfg)
+	s.mu.Unlock()
 	s.monitor = feedback.New(feedback.Options{Log: s.log, Store: s.store, OnChange: s.rebuild})
 	if err := s.monitor.Configure(cfg); err != nil {
 		return nil, err
@@ -148,11 +160,14 @@ func (s *Server) Reload(ctx context.Context) error {
 	if cfg.Redis != old.Redis || cfg.RedisPrefix != old.RedisPrefix {
 		s.log.Warn("redis settings changed; restart to apply")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := s.monitor.Configure(cfg); err != nil {
 		s.reloadsFailed.Add(1)
 		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cfg.GeoIP != old.GeoIP {
+		s.openGeo(cfg)
 	}
 	s.install(cfg)
 	s.reloadsOK.Add(1)
@@ -162,7 +177,7 @@ func (s *Server) Reload(ctx context.Context) error {
 
 // install builds and publishes a generation for cfg. Callers hold s.mu.
 func (s *Server) install(cfg *config.Config) {
-	g := &generation{cfg: cfg, state: new(strategy.State), loaded: time.Now()}
+	g := &generation{cfg: cfg, state: new(strategy.State), loaded: time.Now(), geo: s.geo}
 	for _, p := range cfg.Pools {
 		g.pools = append(g.pools, handlers.Pool{
 			Name: p.Name, Strategy: p.Strategy, Routes: p.Routes,
@@ -186,6 +201,7 @@ func (s *Server) install(cfg *config.Config) {
 		State:      g.state,
 		Pools:      g.pools,
 		Trusted:    cfg.Trusted,
+		Locator:    g.locator(),
 		Counts:     g.counts,
 		NoMirror:   g.noMirror,
 		Operator:   s,
@@ -261,7 +277,14 @@ func (s *Server) mirror(pool string, m *config.Mirror, now time.Time, ramp time.
 		Countries: m.Countries,
 		Weight:    m.ConfiguredWeight(),
 		HTTPS:     isHTTPS(m),
-		IPv6:      m.IPv6 == nil || *m.IPv6,
+		IPv6:      hasIPv6(m),
+	}
+	// Continent and coordinates default from the country.
+	if c, ok := geo.LookupCountry(m.Country); ok {
+		if sm.Continent == "" {
+			sm.Continent = c.Continent
+		}
+		sm.Lat, sm.Lon, sm.HasLoc = c.Lat, c.Lon, true
 	}
 	if m.Lat != nil && m.Lon != nil {
 		sm.Lat, sm.Lon, sm.HasLoc = *m.Lat, *m.Lon, true
@@ -289,6 +312,21 @@ func (s *Server) unsaturate(pool string, cms []config.Mirror, ms []strategy.Mirr
 		st.Headroom = feedback.DefaultLaw.Floor
 		ms[j].Effective = ms[j].Weight * st.Factor(now, ramp)
 	}
+}
+
+// hasIPv6 is the ipv6 key, else false for a mirror whose URL is an IPv4
+// address and true otherwise (a name may have AAAA records; say "ipv6":
+// false for an IPv4-only mirror).
+func hasIPv6(m *config.Mirror) bool {
+	if m.IPv6 != nil {
+		return *m.IPv6
+	}
+	if u, err := url.Parse(m.URL); err == nil {
+		if a, err := netip.ParseAddr(u.Hostname()); err == nil {
+			return a.Is6() && !a.Is4In6()
+		}
+	}
+	return true
 }
 
 func isHTTPS(m *config.Mirror) bool {
@@ -358,6 +396,8 @@ func newStrategy(name string) strategy.Strategy {
 		return new(strategy.RoundRobin)
 	case config.IPHash:
 		return new(strategy.IPHash)
+	case config.Geo:
+		return new(strategy.Geo)
 	default:
 		return new(strategy.Random)
 	}
@@ -389,6 +429,12 @@ func (s *Server) Status() *handlers.Status {
 		Started:         s.started.UTC(),
 		SnapshotVersion: snap.Version,
 		Redis:           handlers.RedisStatus{Configured: s.store != nil},
+		GeoIP:           "none",
+	}
+	if g.geo != nil {
+		st.GeoIP = g.geo.Path + " (" + g.geo.Type + ")"
+	} else if g.cfg.GeoIP != "" {
+		st.GeoIP = g.cfg.GeoIP + " (cannot be opened)"
 	}
 	if s.store != nil {
 		st.Redis.Connected = s.store.Connected()
@@ -473,4 +519,47 @@ func (s *Server) Stop() {
 
 // CheckResources checks what the configuration names outside itself (the
 // geo database) for -check.
-func CheckResources(cfg *config.Config) error { return nil }
+func CheckResources(cfg *config.Config) error {
+	if cfg.GeoIP == "" {
+		return nil
+	}
+	db, err := geo.Open(cfg.GeoIP)
+	if err != nil {
+		return config.Errors{{File: cfg.File, Path: "geoip", Msg: err.Error()}}
+	}
+	return db.Close()
+}
+
+// openGeo opens the configured geo database. Failure is not fatal: geo
+// pools act as random, and the log says so once. Callers hold s.mu. The
+// previous database is not closed: requests of the previous generation
+// may still read it (its memory map stays until the process ends; a
+// reload that changes the geoip path costs that much).
+func (s *Server) openGeo(cfg *config.Config) {
+	s.geo = nil
+	hasGeo := false
+	for _, p := range cfg.Pools {
+		hasGeo = hasGeo || p.Strategy == config.Geo
+	}
+	if cfg.GeoIP == "" {
+		if hasGeo {
+			s.log.Warn("no geoip database configured: geo pools act as random (?country= still works)")
+		}
+		return
+	}
+	db, err := geo.Open(cfg.GeoIP)
+	if err != nil {
+		s.log.Error("geoip database cannot be opened: geo pools act as random", "err", err.Error())
+		return
+	}
+	s.geo = db
+	s.log.Info("geoip database opened", "file", cfg.GeoIP, "type", db.Type)
+}
+
+// locator is the generation's geo database, or the country table alone.
+func (g *generation) locator() handlers.Locator {
+	if g.geo != nil {
+		return g.geo
+	}
+	return geo.Table{}
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -50,6 +51,9 @@ type Client struct {
 	Continent string
 	Lat, Lon  float64
 	HasLoc    bool
+	// Precise is set when Lat and Lon come from a city database rather
+	// than the country's centroid.
+	Precise bool
 	// Secure is set when the request arrived over HTTPS: https mirrors are
 	// then preferred over plain-http ones.
 	Secure bool
@@ -120,6 +124,10 @@ type Pool struct {
 	byName         map[string]int
 	v4bits, v6bits int
 	seeds          []uint64 // per mirror, hash of its name (ip hash)
+	points         []point  // per mirror, its coordinates (geo)
+	// tiers caches the geo tier per country and client set (tierKey →
+	// *cachedTier). It is filled on demand; the pool's mirrors never change.
+	tiers sync.Map
 	// sets[secure|ipv6<<1] lists the mirrors a client may get: https-only
 	// for secure clients and IPv6-capable for IPv6 clients, each falling
 	// back to the wider set when empty.
@@ -162,7 +170,9 @@ func NewPool(spec PoolSpec) *Pool {
 		p.v6bits = 64
 	}
 	p.seeds = make([]uint64, len(p.Mirrors))
+	p.points = make([]point, len(p.Mirrors))
 	for i := range p.Mirrors {
+		p.points[i] = newPoint(p.Mirrors[i].Lat, p.Mirrors[i].Lon)
 		p.Mirrors[i].Index = i
 		p.byName[p.Mirrors[i].Name] = i
 		p.seeds[i] = hashString(p.Mirrors[i].Name)

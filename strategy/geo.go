@@ -1,0 +1,241 @@
+package strategy
+
+import (
+	"cmp"
+	"context"
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// Geo sends a client to the nearest tier of mirrors: the mirrors of its
+// country (or that list its country among theirs), else of its continent,
+// else all; weighted random inside the tier. Where distance can tell (the
+// client and the mirrors have coordinates), the tier narrows to the mirrors
+// within 1.5× the distance of the nearest one (plus 50 km, so that one
+// metro area is one tier). Inside the country tier that needs a precise
+// client location (a city database): a country's centroid says nothing
+// about where in the country the client is. A tier with no usable mirror
+// spills to the next. A client the database does not know gets weighted
+// random over all mirrors.
+type Geo struct {
+	// rand returns a uniform 64-bit number; nil means math/rand/v2.Uint64.
+	rand func() uint64
+}
+
+// Tier names, best first.
+const (
+	tierCountry = iota
+	tierContinent
+	tierWorld
+)
+
+const (
+	earthRadiusKm = 6371.0
+	nearFactor    = 1.5
+	nearSlackKm   = 50.0
+)
+
+// Pick implements Strategy.
+func (g *Geo) Pick(_ context.Context, p *Pool, c Client) (*Mirror, error) {
+	s := p.set(&c)
+	if len(s.idx) == 0 {
+		return nil, ErrNoMirror
+	}
+	u := rand.Uint64()
+	if g.rand != nil {
+		u = g.rand()
+	}
+	if c.Country == "" && c.Continent == "" && !c.HasLoc {
+		return &p.Mirrors[s.idx[s.weighted(u)]], nil
+	}
+	x := float64(u>>11) / (1 << 53)
+	if !c.Precise && c.Country != "" {
+		// Without city coordinates the tier depends only on the country
+		// (and the client's set): computed once per snapshot.
+		t := p.countryTier(s, &c)
+		i := t.pick(x)
+		return &p.Mirrors[s.idx[t.ks[i]]], nil
+	}
+	var buf [64]int
+	tier, _ := p.geoTier(s, &c, buf[:0])
+	var total float64
+	for _, k := range tier {
+		total += s.w[k]
+	}
+	x *= total
+	for _, k := range tier {
+		if x < s.w[k] {
+			return &p.Mirrors[s.idx[k]], nil
+		}
+		x -= s.w[k]
+	}
+	return &p.Mirrors[s.idx[tier[len(tier)-1]]], nil
+}
+
+// cachedTier is the tier of one country's clients, with prefix sums.
+type cachedTier struct {
+	ks  []int
+	cum []float64
+}
+
+// pick maps x in [0, 1) to a position in ks in proportion to the weights.
+func (t *cachedTier) pick(x float64) int {
+	x *= t.cum[len(t.cum)-1]
+	i, _ := slices.BinarySearch(t.cum, x)
+	return min(i, len(t.ks)-1)
+}
+
+type tierKey struct {
+	country string
+	set     *set
+}
+
+// countryTier returns the tier of clients of c's country in set s, from
+// the pool's cache. The cache lives as long as the pool (one snapshot).
+func (p *Pool) countryTier(s *set, c *Client) *cachedTier {
+	k := tierKey{c.Country, s}
+	if v, ok := p.tiers.Load(k); ok {
+		return v.(*cachedTier)
+	}
+	ks, _ := p.geoTier(s, c, nil)
+	t := &cachedTier{ks: ks, cum: make([]float64, len(ks))}
+	var sum float64
+	for i, k := range ks {
+		sum += s.w[k]
+		t.cum[i] = sum
+	}
+	v, _ := p.tiers.LoadOrStore(k, t)
+	return v.(*cachedTier)
+}
+
+// Rank orders the usable mirrors by tier, then distance, then weight: the
+// order a client should fail over in.
+func (g *Geo) Rank(p *Pool, c Client, dst []int, limit int) []int {
+	type ranked struct {
+		i        int
+		tier     int
+		in       bool // in the client's https/IPv6 set
+		distance float64
+		weight   float64
+	}
+	s := p.set(&c)
+	inSet := make(map[int]bool, len(s.idx))
+	for _, i := range s.idx {
+		inSet[i] = true
+	}
+	cl := newPoint(c.Lat, c.Lon)
+	all := make([]ranked, 0, len(p.ranked[0]))
+	for _, i := range p.ranked[0] {
+		m := &p.Mirrors[i]
+		r := ranked{i: i, tier: tierOf(m, &c), in: inSet[i], weight: m.Effective, distance: math.Inf(1)}
+		if c.HasLoc && m.HasLoc {
+			r.distance = cl.distance(p.points[i])
+		}
+		all = append(all, r)
+	}
+	slices.SortStableFunc(all, func(a, b ranked) int {
+		if a.in != b.in {
+			if a.in {
+				return -1
+			}
+			return 1
+		}
+		if a.tier != b.tier {
+			return a.tier - b.tier
+		}
+		if d := cmp.Compare(a.distance, b.distance); d != 0 {
+			return d
+		}
+		return cmp.Compare(b.weight, a.weight)
+	})
+	order := make([]int, len(all))
+	for k, r := range all {
+		order[k] = r.i
+	}
+	return appendLimited(dst[:0], order, limit)
+}
+
+// geoTier appends to dst the positions (in s.idx) of the best non-empty
+// tier for c, and returns it with the tier's rank.
+func (p *Pool) geoTier(s *set, c *Client, dst []int) ([]int, int) {
+	for tier := tierCountry; tier <= tierWorld; tier++ {
+		dst = dst[:0]
+		for k, i := range s.idx {
+			if tierOf(&p.Mirrors[i], c) <= tier {
+				dst = append(dst, k)
+			}
+		}
+		if len(dst) == 0 {
+			continue
+		}
+		if c.HasLoc && (tier != tierCountry || c.Precise) {
+			dst = p.nearest(s, c, dst)
+		}
+		return dst, tier
+	}
+	return dst, tierWorld
+}
+
+// tierOf is the best tier mirror m can be in for client c.
+func tierOf(m *Mirror, c *Client) int {
+	if c.Country != "" {
+		if m.Country == c.Country {
+			return tierCountry
+		}
+		for _, cc := range m.Countries {
+			if cc == c.Country {
+				return tierCountry
+			}
+		}
+	}
+	if c.Continent != "" && m.Continent == c.Continent {
+		return tierContinent
+	}
+	return tierWorld
+}
+
+// nearest keeps the positions whose mirror is within 1.5× (+50 km) the
+// distance of the nearest; mirrors without coordinates are kept only when
+// none has any.
+func (p *Pool) nearest(s *set, c *Client, ks []int) []int {
+	cl := newPoint(c.Lat, c.Lon)
+	best := math.Inf(1)
+	for _, k := range ks {
+		if i := s.idx[k]; p.Mirrors[i].HasLoc {
+			best = min(best, cl.distance(p.points[i]))
+		}
+	}
+	if math.IsInf(best, 1) {
+		return ks
+	}
+	limit := best*nearFactor + nearSlackKm
+	out := ks[:0]
+	for _, k := range ks {
+		if i := s.idx[k]; p.Mirrors[i].HasLoc && cl.distance(p.points[i]) <= limit {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// point is a position prepared for great-circle distances.
+type point struct{ lat, lon, cosLat float64 }
+
+func newPoint(latDeg, lonDeg float64) point {
+	lat, lon := latDeg*math.Pi/180, lonDeg*math.Pi/180
+	return point{lat, lon, math.Cos(lat)}
+}
+
+// distance is the haversine great-circle distance in kilometres.
+func (a point) distance(b point) float64 {
+	sLat := math.Sin((b.lat - a.lat) / 2)
+	sLon := math.Sin((b.lon - a.lon) / 2)
+	h := sLat*sLat + a.cosLat*b.cosLat*sLon*sLon
+	return 2 * earthRadiusKm * math.Asin(math.Sqrt(min(h, 1)))
+}
+
+var (
+	_ Strategy = (*Geo)(nil)
+	_ Ranker   = (*Geo)(nil)
+)
