@@ -117,6 +117,7 @@ type Mirror struct {
 	BandwidthMbps float64  `json:"bandwidth_mbps"`
 	Enabled       *bool    `json:"enabled"`
 	HTTPS         *bool    `json:"https"`
+	HealthURL     string   `json:"health_url"`
 	IPv6          *bool    `json:"ipv6"`
 	SNMP          *SNMP    `json:"snmp"`
 }
@@ -379,6 +380,11 @@ func (p *Pool) validate(c *collector, path string) {
 func (m *Mirror) validate(c *collector, path string, appendPath bool) {
 	if err := checkURL(m.URL, !appendPath); err != nil {
 		c.add(path+".url", "%v", err)
+	}
+	if m.HealthURL != "" {
+		if err := checkURL(m.HealthURL, true); err != nil {
+			c.add(path+".health_url", "%v", err)
+		}
 	}
 	if m.Country != "" && !isCountryCode(m.Country) {
 		c.add(path+".country", "must be an ISO 3166-1 alpha-2 code such as \"DE\", got %q", m.Country)

@@ -109,8 +109,11 @@ type Monitor struct {
 
 // mirror is the monitor's record of one configured mirror.
 type mirror struct {
-	key    Key
-	url    string
+	key Key
+	url string
+	// probe is health_url when set: probed as it is instead of the
+	// mirror's host with health.path.
+	probe  string
 	snmp   *config.SNMP
 	capBps float64
 	health healthState
@@ -226,9 +229,9 @@ func (m *Monitor) Configure(cfg *config.Config) error {
 		for i := range p.Mirrors {
 			cm := &p.Mirrors[i]
 			k := Key{Pool: p.Name, Mirror: cm.Name}
-			mr := &mirror{key: k, url: cm.URL, snmp: cm.SNMP, capBps: cm.BandwidthMbps * 1e6,
+			mr := &mirror{key: k, url: cm.URL, probe: cm.HealthURL, snmp: cm.SNMP, capBps: cm.BandwidthMbps * 1e6,
 				health: newHealthState(), poll: pollState{headroom: 1}}
-			if prev, ok := old[k]; ok && prev.url == cm.URL {
+			if prev, ok := old[k]; ok && prev.url == cm.URL && prev.probe == cm.HealthURL {
 				mr.health = prev.health
 				if sameSNMP(prev.snmp, cm.SNMP) {
 					mr.poll = prev.poll
@@ -460,7 +463,11 @@ func (m *Monitor) runHealth(root context.Context, every time.Duration) {
 			defer func() { <-sem }()
 			pctx, cancel := context.WithTimeout(ctx, time.Duration(h.Timeout))
 			defer cancel()
-			results[i] = probe(pctx, probeURL(mr.url, h.Path))
+			u := mr.probe
+			if u == "" {
+				u = probeURL(mr.url, h.Path)
+			}
+			results[i] = probe(pctx, u)
 		}()
 	}
 	wg.Wait()

@@ -228,7 +228,7 @@ const healthConfig = `{
   "health": {"schedule": "@every 1s", "path": "/health", "timeout": "300ms", "window": 3, "threshold": 2, "ramp_up": "2s"},
   "pools": [
     {"name": "p", "routes": ["/p/*file"], "strategy": "roundrobin", "fallback": "https://fallback.example/",
-     "mirrors": [{"name": "a", "url": "%s"}, {"name": "b", "url": "%s"}, {"name": "c", "url": "%s"}]}]}`
+     "mirrors": [{"name": "a", "url": "http://a.example", "health_url": "%s/health"}, {"name": "b", "url": "%s"}, {"name": "c", "url": "%s"}]}]}`
 
 func TestHealth(t *testing.T) {
 	a, b, c := newFlaky(t), newFlaky(t), newFlaky(t)
@@ -236,6 +236,12 @@ func TestHealth(t *testing.T) {
 	itest.WaitFor(t, 5*time.Second, "first probes", func() bool {
 		return mirrorStatus(t, srv, "p", "a").LastProbe != nil
 	})
+	time.Sleep(2500 * time.Millisecond) // a full window of probes
+	// a's URL (a.example) does not resolve: it is up only because its
+	// health_url is probed instead.
+	if a := mirrorStatus(t, srv, "p", "a"); !a.Up || a.ProbeError != "" {
+		t.Fatalf("mirror a with a health_url: up %v, probe_error %q", a.Up, a.ProbeError)
+	}
 	// Kill b: it leaves within window × interval.
 	addr := b.srv.Listener.Addr().String()
 	b.srv.Close()
