@@ -2,44 +2,58 @@ package store
 
 import (
 	"context"
-	"runtime"
 	"sync"
+	"time"
 
 	"github.com/dispatcher/dispatcher/strategy"
 )
 
+// maxReserve bounds the positions a Sequence holds ahead.
+const maxReserve = 256
+
 // Sequence is a round-robin sequence shared by every dispatcher on one
 // Redis: one key, advanced with INCRBY. It implements strategy.Sequence.
 //
-// It does not pay a round trip per request. Requests that arrive while a
-// call is in flight queue up; when the call returns, the first of them
-// leads the next call, an INCRBY of the queue's length, and hands the
-// values out in queue order. Under load one round trip serves many
-// requests; alone, a request makes its own call at once, so two instances
-// called alternately follow one cycle. No value is lost or given twice.
+// It does not pay a round trip per request:
 //
-// When Redis does not answer within the store's budget, the batch and every
-// request after it take positions from an in-process counter that carries
-// on from the last shared value, until Redis answers again.
+//   - Requests that find no position in hand queue up behind one INCRBY,
+//     which fetches a position for each of them; they get them in queue
+//     order.
+//   - When several requests had to wait together (the process is busy),
+//     the next INCRBY also reserves positions ahead, doubling up to 256.
+//     Later requests take them without waiting, and a refill starts in the
+//     background when half are used.
+//   - When refills become rare (traffic dropped), the reserve halves each
+//     time. A request alone makes its own INCRBY 1, so two instances
+//     called alternately follow one cycle.
+//
+// Every position Redis hands out is used exactly once, so counts stay
+// exact; after a burst, the few positions still in reserve are used by the
+// next requests, a little out of the global order.
+//
+// When Redis does not answer within the store's budget, the waiting
+// requests and every request after them take positions from an in-process
+// counter that carries on from the last shared value, until Redis answers.
 type Sequence struct {
 	s     *Store
 	key   string
 	local strategy.LocalSequence
 
-	mu       sync.Mutex
-	queue    []*waiter
-	spare    []*waiter
-	inflight bool
+	mu         sync.Mutex
+	spans      []span // reserved positions, used in order
+	held       uint64 // positions in spans
+	want       uint64 // reserve to keep
+	queue      []*waiter
+	inflight   bool // a refill goroutine is running
+	lastRefill time.Time
 }
 
-type waiter struct{ ch chan result }
+// span is a range of positions [next, end) obtained in one INCRBY.
+type span struct{ next, end uint64 }
 
-type result struct {
-	v    uint64
-	lead bool
-}
+type waiter struct{ ch chan uint64 }
 
-var waiters = sync.Pool{New: func() any { return &waiter{ch: make(chan result, 1)} }}
+var waiters = sync.Pool{New: func() any { return &waiter{ch: make(chan uint64, 1)} }}
 
 // Sequence returns the shared sequence of pool, created once per name.
 func (s *Store) Sequence(pool string) *Sequence {
@@ -59,64 +73,96 @@ func (q *Sequence) Next(ctx context.Context) uint64 {
 		q.s.fallbacks.Add(1)
 		return q.local.Next(ctx)
 	}
-	w := waiters.Get().(*waiter)
 	q.mu.Lock()
-	q.queue = append(q.queue, w)
-	if q.inflight {
-		q.mu.Unlock()
-		r := <-w.ch
-		if !r.lead {
-			waiters.Put(w)
-			return r.v
+	if v, ok := q.take(); ok {
+		if !q.inflight && q.held < q.want/2 {
+			q.startRefill(ctx)
 		}
-	} else {
-		q.inflight = true
 		q.mu.Unlock()
+		return v
 	}
-	return q.lead(ctx, w)
+	w := waiters.Get().(*waiter)
+	q.queue = append(q.queue, w)
+	if !q.inflight {
+		q.startRefill(ctx)
+	}
+	q.mu.Unlock()
+	v := <-w.ch
+	waiters.Put(w)
+	return v
 }
 
-// lead takes the queue (self among it), fetches positions for all of it,
-// hands them out, and passes the lead to the first request queued since.
-func (q *Sequence) lead(ctx context.Context, self *waiter) uint64 {
-	// Let the requests that are ready to run join this batch first. Without
-	// this, a Redis on the same CPU answers each call before the next
-	// request is read, and every request pays its own round trip
-	// (measured: 1.1 positions per round trip and 24k redirects/s with
-	// redis-server and the dispatcher on one core; 26 and 55k with it).
-	runtime.Gosched()
-	q.mu.Lock()
-	batch := q.queue
-	q.queue, q.spare = q.spare[:0], nil
-	q.mu.Unlock()
+// take returns the next reserved position. Callers hold q.mu.
+func (q *Sequence) take() (uint64, bool) {
+	for len(q.spans) > 0 {
+		sp := &q.spans[0]
+		if sp.next < sp.end {
+			v := sp.next
+			sp.next++
+			q.held--
+			return v, true
+		}
+		q.spans = q.spans[1:]
+	}
+	return 0, false
+}
 
-	n := uint64(len(batch))
-	first, ok := q.fetch(ctx, n)
-	var mine uint64
-	for i, w := range batch {
-		var v uint64
+// startRefill starts the one refill goroutine. Callers hold q.mu. The
+// request's context must not cancel it: it serves the others too.
+func (q *Sequence) startRefill(ctx context.Context) {
+	q.inflight = true
+	go q.refill(context.WithoutCancel(ctx))
+}
+
+// refill fetches positions for the waiting requests plus the reserve,
+// hands them out in queue order and keeps the rest, until nobody waits.
+func (q *Sequence) refill(ctx context.Context) {
+	for {
+		q.mu.Lock()
+		waiting := uint64(len(q.queue))
+		switch {
+		case waiting > 1:
+			// Requests waited together: keep more in hand.
+			q.want = min(max(2*q.want, waiting), maxReserve)
+		case time.Since(q.lastRefill) > 100*time.Millisecond:
+			q.want /= 2
+		}
+		q.lastRefill = time.Now()
+		n := waiting
+		if q.want > q.held {
+			n += q.want - q.held
+		}
+		q.mu.Unlock()
+
+		first, ok := uint64(0), false
+		if n > 0 {
+			first, ok = q.fetch(ctx, n)
+		}
+
+		q.mu.Lock()
 		if ok {
-			v = first + uint64(i)
-		} else {
-			v = q.local.Next(ctx)
+			q.spans = append(q.spans, span{first, first + n})
+			q.held += n
 		}
-		if w == self {
-			mine = v
-		} else {
-			w.ch <- result{v: v}
+		for len(q.queue) > 0 {
+			v, got := q.take()
+			if !got {
+				if ok {
+					break // more arrived than fetched for: another round
+				}
+				v = q.local.Next(ctx)
+			}
+			q.queue[0].ch <- v
+			q.queue[0] = nil
+			q.queue = q.queue[1:]
 		}
+		if len(q.queue) == 0 && (!ok || q.held >= q.want/2) {
+			q.inflight = false
+			q.mu.Unlock()
+			return
+		}
+		q.mu.Unlock()
 	}
-	clear(batch)
-	q.mu.Lock()
-	q.spare = batch[:0]
-	if len(q.queue) > 0 {
-		q.queue[0].ch <- result{lead: true}
-	} else {
-		q.inflight = false
-	}
-	q.mu.Unlock()
-	waiters.Put(self)
-	return mine
 }
 
 // fetch reserves n positions in Redis and returns the first.
@@ -125,9 +171,7 @@ func (q *Sequence) fetch(ctx context.Context, n uint64) (uint64, bool) {
 		q.s.fallbacks.Add(n)
 		return 0, false
 	}
-	// The request's own context is not used: a client that goes away must
-	// not cancel the positions of the others in its batch.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.s.budget)
+	ctx, cancel := context.WithTimeout(ctx, q.s.budget)
 	defer cancel()
 	q.s.roundTrips.Add(1)
 	last, err := q.s.client.IncrBy(ctx, q.key, int64(n)).Uint64()

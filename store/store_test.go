@@ -101,16 +101,26 @@ func TestSequenceBatching(t *testing.T) {
 		}
 	}
 	fallbacks, trips, positions := s.Stats()
-	if fallbacks != 0 || positions != workers*each {
-		t.Errorf("fallbacks %d, positions %d; want 0, %d", fallbacks, positions, workers*each)
+	q.mu.Lock()
+	held := q.held
+	q.mu.Unlock()
+	if fallbacks != 0 || positions != workers*each+held || held > maxReserve {
+		t.Errorf("fallbacks %d, positions %d, held %d; want 0, %d + held ≤ %d", fallbacks, positions, held, workers*each, maxReserve)
 	}
 	if trips*2 > positions {
 		t.Errorf("%d round trips for %d positions; want batching to save at least half", trips, positions)
 	}
 	t.Logf("%d positions in %d round trips (%.1f per 1,000)", positions, trips, 1000*float64(trips)/float64(positions))
+	// Redis handed out exactly what was used plus what is held in reserve.
 	val, err := s.Client().Get(context.Background(), s.Key("rr:pool")).Uint64()
-	if err != nil || val != workers*each {
-		t.Errorf("redis key = %d, %v; want %d", val, err, workers*each)
+	if err != nil || val != workers*each+held {
+		t.Errorf("redis key = %d, %v; want %d used + %d held", val, err, workers*each, held)
+	}
+	// The reserve is used before any new call: the next values continue.
+	for i := range held {
+		if v := q.Next(context.Background()); v != workers*each+1+i {
+			t.Fatalf("after the burst got %d; want %d from the reserve", v, workers*each+1+i)
+		}
 	}
 }
 
