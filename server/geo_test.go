@@ -19,7 +19,7 @@ func fp(v float64) *float64 { return &v }
 // Test clients: one network per place.
 var geoEntries = []itest.GeoEntry{
 	{Network: "198.51.100.0/26", Country: "DE", Continent: "EU", Lat: fp(48.14), Lon: fp(11.58)},   // Munich
-	{Network: "198.51.100.64/26", Country: "FR", Continent: "EU"},                                   // France, no FR mirror
+	{Network: "198.51.100.64/26", Country: "FR", Continent: "EU"},                                  // France, no FR mirror
 	{Network: "198.51.100.128/26", Country: "PL", Continent: "EU", Lat: fp(52.23), Lon: fp(21.01)}, // Warsaw
 	{Network: "198.51.100.192/26", Country: "CH", Continent: "EU"},
 	{Network: "203.0.113.0/24", Country: "JP", Continent: "AS"},

@@ -104,7 +104,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	logOut := newBufferedWriter(stderr, 100*time.Millisecond)
 	defer logOut.Close()
-	log := slog.New(slog.NewJSONHandler(logOut, nil))
+	log := slog.New(newJSONHandler(logOut, nil))
 	store.SetLogger(log)
 
 	srv, err := server.New(server.Options{
