@@ -303,14 +303,14 @@ func (m *Monitor) startCron(ctx context.Context, health, poll cron.Schedule) {
 	c := cron.New(cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)), cron.WithLogger(logger))
 	if health != nil {
 		every := interval(health)
-		job := func() { m.once(&m.healthBusy, func() { m.runHealth(ctx, every) }) }
+		job := func() { m.once(&m.healthBusy, func() { m.run(ctx, every, m.runHealth) }) }
 		c.Schedule(health, cron.FuncJob(job))
 		m.runs.Add(1)
 		go func() { defer m.runs.Done(); job() }()
 	}
 	if poll != nil {
 		every := interval(poll)
-		job := func() { m.once(&m.pollBusy, func() { m.runPoll(ctx, every) }) }
+		job := func() { m.once(&m.pollBusy, func() { m.run(ctx, every, m.runPoll) }) }
 		c.Schedule(poll, cron.FuncJob(job))
 		m.runs.Add(1)
 		go func() { defer m.runs.Done(); job() }()
@@ -417,14 +417,30 @@ func (m *Monitor) Leader() bool {
 	return m.leader
 }
 
-// runHealth probes every mirror once, with jitter, and publishes.
-func (m *Monitor) runHealth(root context.Context, every time.Duration) {
+// run is one run of a job, bounded by 80% of its interval. The lease
+// holder (or every instance, without Redis) does the work, publishes the
+// results and rebuilds the pools when anything changed; the others adopt
+// the published results.
+func (m *Monitor) run(root context.Context, every time.Duration, work func(ctx context.Context, every time.Duration) (changed bool)) {
 	ctx, cancel := context.WithTimeout(root, every*8/10)
 	defer cancel()
 	if !m.lead(ctx) {
 		m.follow(ctx, every)
 		return
 	}
+	changed := work(ctx, every)
+	if root.Err() != nil {
+		return
+	}
+	m.publish(ctx)
+	if m.ramping(time.Now(), every) || changed {
+		m.onChange()
+	}
+}
+
+// runHealth probes every mirror once, with jitter, and reports whether a
+// mirror went up or down.
+func (m *Monitor) runHealth(ctx context.Context, every time.Duration) bool {
 	m.mu.Lock()
 	cfg := m.cfg
 	targets := make([]*mirror, 0, len(m.mirrors))
@@ -433,7 +449,7 @@ func (m *Monitor) runHealth(root context.Context, every time.Duration) {
 	}
 	m.mu.Unlock()
 	if cfg.Health == nil {
-		return
+		return false
 	}
 	h := cfg.Health
 	probe := m.probe
@@ -471,8 +487,8 @@ func (m *Monitor) runHealth(root context.Context, every time.Duration) {
 		}()
 	}
 	wg.Wait()
-	if root.Err() != nil {
-		return
+	if ctx.Err() != nil {
+		return false
 	}
 	now := time.Now()
 	changed := false
@@ -492,10 +508,7 @@ func (m *Monitor) runHealth(root context.Context, every time.Duration) {
 		}
 	}
 	m.mu.Unlock()
-	m.publish(ctx)
-	if m.ramping(now, every) || changed {
-		m.onChange()
-	}
+	return changed
 }
 
 // ramping reports whether a mirror is ramping up, whose weight then needs
@@ -519,15 +532,10 @@ func (m *Monitor) ramping(now time.Time, every time.Duration) bool {
 	return left > 0
 }
 
-// runPoll polls every mirror with an SNMP target; agents in parallel (at
-// most 16 at once), the mirrors of one agent in sequence.
-func (m *Monitor) runPoll(root context.Context, every time.Duration) {
-	ctx, cancel := context.WithTimeout(root, every*8/10)
-	defer cancel()
-	if !m.lead(ctx) {
-		m.follow(ctx, every)
-		return
-	}
+// runPoll polls every mirror with an SNMP target, agents in parallel (at
+// most 16 at once) and the mirrors of one agent in sequence, and reports
+// whether a headroom changed.
+func (m *Monitor) runPoll(ctx context.Context, _ time.Duration) bool {
 	m.mu.Lock()
 	cfg := m.cfg
 	byAgent := map[string][]*mirror{}
@@ -539,7 +547,7 @@ func (m *Monitor) runPoll(root context.Context, every time.Duration) {
 	}
 	m.mu.Unlock()
 	if cfg.Feedback == nil || len(byAgent) == 0 {
-		return
+		return false
 	}
 	f := cfg.Feedback
 	var wg sync.WaitGroup
@@ -562,13 +570,7 @@ func (m *Monitor) runPoll(root context.Context, every time.Duration) {
 		}()
 	}
 	wg.Wait()
-	if root.Err() != nil {
-		return
-	}
-	m.publish(ctx)
-	if changed {
-		m.onChange()
-	}
+	return changed
 }
 
 func (m *Monitor) agent(k string, cfg *config.SNMP, timeout time.Duration, retries int) (*agent, error) {

@@ -246,7 +246,12 @@ func TestHealth(t *testing.T) {
 	addr := b.srv.Listener.Addr().String()
 	b.srv.Close()
 	start := time.Now()
-	itest.WaitFor(t, 5*time.Second, "b down", func() bool { return !mirrorStatus(t, srv, "p", "b").Up })
+	// Up is the monitor's view; the snapshot the requests use is rebuilt
+	// right after it: wait for both.
+	itest.WaitFor(t, 5*time.Second, "b down", func() bool {
+		b := mirrorStatus(t, srv, "p", "b")
+		return !b.Up && b.EffectiveWeight == 0
+	})
 	t.Logf("b taken out after %s", time.Since(start).Round(100*time.Millisecond))
 	if e := mirrorStatus(t, srv, "p", "b").ProbeError; e == "" {
 		t.Errorf("no probe_error for a dead mirror")
@@ -265,7 +270,10 @@ func TestHealth(t *testing.T) {
 	back.Listener = l
 	back.Start()
 	defer back.Close()
-	itest.WaitFor(t, 5*time.Second, "b up", func() bool { return mirrorStatus(t, srv, "p", "b").Up })
+	itest.WaitFor(t, 5*time.Second, "b up", func() bool {
+		b := mirrorStatus(t, srv, "p", "b")
+		return b.Up && b.EffectiveWeight > 0
+	})
 	if w := mirrorStatus(t, srv, "p", "b").EffectiveWeight; w >= 1 || w <= 0 {
 		t.Errorf("b's weight just after it came back = %v; want a ramp between 0 and 1", w)
 	}
