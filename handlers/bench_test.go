@@ -48,7 +48,10 @@ func BenchmarkRedirect(b *testing.B) {
 	  {"name": "rr", "routes": ["/rr/*file"], "strategy": "roundrobin",
 	   "mirrors": [{"name": "a", "url": "http://a.example"}, {"name": "b", "url": "http://b.example", "weight": 2}, {"name": "c", "url": "http://c.example"}]},
 	  {"name": "hash", "routes": ["/h/*file"], "strategy": "iphash",
-	   "mirrors": [{"name": "a", "url": "http://a.example"}, {"name": "b", "url": "http://b.example", "weight": 2}, {"name": "c", "url": "http://c.example"}]}]}`
+	   "mirrors": [{"name": "a", "url": "http://a.example"}, {"name": "b", "url": "http://b.example", "weight": 2}, {"name": "c", "url": "http://c.example"}]},
+	  {"name": "geo", "routes": ["/g/*file"], "strategy": "geo",
+	   "mirrors": [{"name": "de", "url": "http://de.example", "country": "DE"}, {"name": "us", "url": "http://us.example", "country": "US", "weight": 2},
+	               {"name": "jp", "url": "http://jp.example", "country": "JP"}, {"name": "br", "url": "http://br.example", "country": "BR"}]}]}`
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		b.Fatal(err)
 	}
@@ -60,6 +63,9 @@ func BenchmarkRedirect(b *testing.B) {
 	b.Run("dispatcher-random", func(b *testing.B) { benchServe(b, srv, "/pub/x.iso") })
 	b.Run("dispatcher-roundrobin", func(b *testing.B) { benchServe(b, srv, "/rr/x.iso") })
 	b.Run("dispatcher-iphash", func(b *testing.B) { benchServe(b, srv, "/h/x.iso") })
+	// Without a geo database; ?country= places the client (the path of a
+	// country-level database lookup, minus the lookup).
+	b.Run("dispatcher-geo-country", func(b *testing.B) { benchServe(b, srv, "/g/x.iso?country=FR") })
 	quiet, err := server.New(server.Options{ConfigPath: path, Log: log})
 	if err != nil {
 		b.Fatal(err)

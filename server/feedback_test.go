@@ -205,8 +205,7 @@ func TestSNMPErrors(t *testing.T) {
 // flaky is an HTTP mirror whose health answer a test controls.
 type flaky struct {
 	srv   *httptest.Server
-	fails atomic.Int64 // answer 500 while > 0 (each probe counts down when pattern is 0)
-	every atomic.Int64 // when > 0, fail all but one probe in every
+	every atomic.Int64 // when > 0, pass one probe in every, fail the others
 	n     atomic.Int64
 }
 

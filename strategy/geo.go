@@ -73,10 +73,12 @@ func (g *Geo) Pick(_ context.Context, p *Pool, c Client) (*Mirror, error) {
 	return &p.Mirrors[s.idx[tier[len(tier)-1]]], nil
 }
 
-// cachedTier is the tier of one country's clients, with prefix sums.
+// cachedTier is what geo computes once per snapshot for the clients of one
+// country: their tier with prefix sums, and their failover order.
 type cachedTier struct {
-	ks  []int
-	cum []float64
+	ks    []int
+	cum   []float64
+	order []int
 }
 
 // pick maps x in [0, 1) to a position in ks in proportion to the weights.
@@ -99,7 +101,7 @@ func (p *Pool) countryTier(s *set, c *Client) *cachedTier {
 		return v.(*cachedTier)
 	}
 	ks, _ := p.geoTier(s, c, nil)
-	t := &cachedTier{ks: ks, cum: make([]float64, len(ks))}
+	t := &cachedTier{ks: ks, cum: make([]float64, len(ks)), order: p.geoOrder(c)}
 	var sum float64
 	for i, k := range ks {
 		sum += s.w[k]
@@ -110,8 +112,23 @@ func (p *Pool) countryTier(s *set, c *Client) *cachedTier {
 }
 
 // Rank orders the usable mirrors by tier, then distance, then weight: the
-// order a client should fail over in.
+// order a client should fail over in. It runs for every redirect (the Link
+// header), so the two common cases need no work: a client without a
+// location gets the pool's order by weight, and a client placed by country
+// alone the order cached for its country.
 func (g *Geo) Rank(p *Pool, c Client, dst []int, limit int) []int {
+	switch {
+	case c.Country == "" && c.Continent == "" && !c.HasLoc:
+		return appendLimited(dst[:0], p.ranked[setIndex(&c)], limit)
+	case !c.Precise && c.Country != "":
+		return appendLimited(dst[:0], p.countryTier(p.set(&c), &c).order, limit)
+	}
+	return appendLimited(dst[:0], p.geoOrder(&c), limit)
+}
+
+// geoOrder is the failover order of every usable mirror for c: the
+// client's https/IPv6 set first, then by tier, distance and weight.
+func (p *Pool) geoOrder(c *Client) []int {
 	type ranked struct {
 		i        int
 		tier     int
@@ -119,7 +136,7 @@ func (g *Geo) Rank(p *Pool, c Client, dst []int, limit int) []int {
 		distance float64
 		weight   float64
 	}
-	s := p.set(&c)
+	s := p.set(c)
 	inSet := make(map[int]bool, len(s.idx))
 	for _, i := range s.idx {
 		inSet[i] = true
@@ -128,7 +145,7 @@ func (g *Geo) Rank(p *Pool, c Client, dst []int, limit int) []int {
 	all := make([]ranked, 0, len(p.ranked[0]))
 	for _, i := range p.ranked[0] {
 		m := &p.Mirrors[i]
-		r := ranked{i: i, tier: tierOf(m, &c), in: inSet[i], weight: m.Effective, distance: math.Inf(1)}
+		r := ranked{i: i, tier: tierOf(m, c), in: inSet[i], weight: m.Effective, distance: math.Inf(1)}
 		if c.HasLoc && m.HasLoc {
 			r.distance = cl.distance(p.points[i])
 		}
@@ -153,7 +170,7 @@ func (g *Geo) Rank(p *Pool, c Client, dst []int, limit int) []int {
 	for k, r := range all {
 		order[k] = r.i
 	}
-	return appendLimited(dst[:0], order, limit)
+	return order
 }
 
 // geoTier appends to dst the positions (in s.idx) of the best non-empty
