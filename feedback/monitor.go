@@ -614,6 +614,10 @@ func (m *Monitor) pollMirror(ctx context.Context, a *agent, agentErr error, mr *
 		if ps.prev != nil {
 			out, in, rerr := Rate(*ps.prev, s)
 			switch {
+			case errors.Is(rerr, errTooSoon):
+				// Two runs close together (the first run and the first
+				// tick): keep the older sample for a longer interval.
+				s = *ps.prev
 			case rerr == nil:
 				ps.outBps, ps.inBps = out, in
 				if capBps := cmp0(mr.capBps, ps.speedBps); capBps > 0 {

@@ -300,3 +300,74 @@ func TestHealth(t *testing.T) {
 		return m == "fallback" && code == 302
 	})
 }
+
+// TestSaturation: a saturated mirror (≥ 97% of its link) takes no new
+// clients while its pool has another; a pool whose every mirror is
+// saturated keeps sending to them at the floor weight instead of failing.
+func TestSaturation(t *testing.T) {
+	agent := itest.SNMPSim(t, 0, map[string]string{
+		"full": itest.SNMPRec(itest.IfRec(3, "eth0", 990e6, 1e6, 1000)),
+		"idle": itest.SNMPRec(itest.IfRec(3, "eth0", 50e6, 1e6, 1000)),
+	})
+	srv := start(t, fmt.Sprintf(`{
+  "feedback": {"schedule": "@every 1s", "timeout": "400ms", "retries": 0},
+  "pools": [
+    {"name": "mixed", "routes": ["/m/*file"], "mirrors": [
+      {"name": "full", "url": "http://full.example", "snmp": {"target": "%[1]s", "community": "full", "interface": "eth0"}},
+      {"name": "idle", "url": "http://idle.example", "snmp": {"target": "%[1]s", "community": "idle", "interface": "eth0"}}]},
+    {"name": "busy", "routes": ["/b/*file"], "mirrors": [
+      {"name": "full1", "url": "http://f1.example", "snmp": {"target": "%[1]s", "community": "full", "interface": "eth0"}},
+      {"name": "full2", "url": "http://f2.example", "snmp": {"target": "%[1]s", "community": "full", "interface": "eth0"}}]}]}`, agent.Addr))
+	itest.WaitFor(t, 20*time.Second, "the saturated mirror to reach weight 0", func() bool {
+		return mirrorStatus(t, srv, "mixed", "full").EffectiveWeight == 0
+	})
+	only(t, "mixed pool", picks(t, srv, 50, "/m/x", "192.0.2.1:1", nil), "idle")
+	for _, m := range []string{"full1", "full2"} {
+		if w := mirrorStatus(t, srv, "busy", m).EffectiveWeight; w <= 0 || w > 0.1 {
+			t.Errorf("all-saturated pool: %s has weight %v; want the floor (0.05)", m, w)
+		}
+	}
+	busy := picks(t, srv, 100, "/b/x", "192.0.2.1:1", nil)
+	if busy["full1"] == 0 || busy["full2"] == 0 {
+		t.Errorf("all-saturated pool: %v; want both mirrors, no fallback", busy)
+	}
+}
+
+// TestSNMPv1Counter32 polls an SNMPv1 agent that has only the 32-bit
+// IF-MIB counters. The outbound one runs at 800 Mbit/s from 4 s short of
+// 2^32, so it wraps about 4 s after the agent starts, in the middle of the
+// polls: every rate must stay right across the wrap.
+func TestSNMPv1Counter32(t *testing.T) {
+	rec := strings.Join([]string{
+		"1.3.6.1.2.1.1.3.0|67:numeric|rate=100,initial=1000",
+		"1.3.6.1.2.1.2.2.1.2.3|4|eth0",
+		"1.3.6.1.2.1.2.2.1.5.3|66|1000000000",
+		"1.3.6.1.2.1.2.2.1.10.3|65:numeric|rate=1250000,initial=4290000000,wrap=1",
+		"1.3.6.1.2.1.2.2.1.16.3|65:numeric|rate=100000000,initial=3894967295,wrap=1",
+	}, "\n") + "\n"
+	agent := itest.SNMPSim(t, 0, map[string]string{"old": rec})
+	srv := start(t, fmt.Sprintf(`{
+  "feedback": {"schedule": "@every 1s", "timeout": "400ms", "retries": 0},
+  "pools": [{"name": "p", "routes": ["/p/*file"], "mirrors": [
+    {"name": "old", "url": "http://old.example", "snmp": {"target": "%s", "community": "old", "version": "1", "interface": "eth0"}}]}]}`, agent.Addr))
+	var seen []float64
+	itest.WaitFor(t, 20*time.Second, "seven good polls, across the wrap", func() bool {
+		m := mirrorStatus(t, srv, "p", "old")
+		if m.PollError != "" {
+			t.Fatalf("poll_error = %q", m.PollError)
+		}
+		if m.BandwidthBps > 0 && (len(seen) == 0 || seen[len(seen)-1] != m.BandwidthBps) {
+			seen = append(seen, m.BandwidthBps)
+		}
+		return len(seen) >= 7
+	})
+	for _, bps := range seen {
+		if !within(bps, 800e6, 0.1) {
+			t.Errorf("rates across the wrap = %v; want 800 Mbit/s each", seen)
+			break
+		}
+	}
+	if m := mirrorStatus(t, srv, "p", "old"); m.CapacityBps != 1e9 || !within(m.Utilization, 0.8, 0.1) {
+		t.Errorf("capacity %v from ifSpeed, utilisation %v; want 1e9 and 0.8", m.CapacityBps, m.Utilization)
+	}
+}

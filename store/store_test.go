@@ -177,6 +177,22 @@ func TestSequenceTimeouts(t *testing.T) {
 	})
 }
 
+func TestPrefix(t *testing.T) {
+	r := itest.Redis(t, 0)
+	s, err := Open(Options{URL: "redis://" + r.Addr + "/0", Budget: 50 * time.Millisecond, Prefix: "fleet-a:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Sequence("p").Next(context.Background())
+	if v, err := s.Client().Get(context.Background(), "fleet-a:rr:p").Result(); err != nil || v != "1" {
+		t.Errorf("fleet-a:rr:p = %q, %v; want 1", v, err)
+	}
+	if n, _ := s.Client().Exists(context.Background(), "dispatcher:rr:p").Result(); n != 0 {
+		t.Errorf("the default prefix was used too")
+	}
+}
+
 func TestSharedCountsAndDrains(t *testing.T) {
 	r := itest.Redis(t, 0)
 	a := open(t, "redis://"+r.Addr+"/0", 50*time.Millisecond)

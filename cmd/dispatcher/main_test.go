@@ -117,15 +117,34 @@ func TestGracefulShutdown(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "mirrors.json")
 	writeFile(t, cfg, goodConfig("a"))
-	p := itest.Dispatcher(t, cfg, nil)
+	pprofAddr := fmt.Sprintf("127.0.0.1:%d", itest.FreePort(t))
+	p := itest.Dispatcher(t, cfg, []string{"DISPATCHER_PPROF=" + pprofAddr})
+	c := itest.NoRedirectClient(5 * time.Second)
+	resp, err := c.Get("http://" + p.Addr + "/get/a.iso")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	// pprof answers on its own listener, never on the public port.
+	if resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("pprof listener: %v %v", err, resp)
+	}
+	if resp, err := http.Get("http://" + p.Addr + "/debug/pprof/"); err != nil || resp.StatusCode != 404 {
+		t.Errorf("pprof on the public port: %v %v; want 404", err, resp)
+	}
 	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Cmd.Wait(); err != nil {
 		t.Errorf("exit after SIGTERM: %v\n%s", err, p.Output())
 	}
-	if !strings.Contains(p.Output(), "shutting down") {
-		t.Errorf("no shutdown log:\n%s", p.Output())
+	out := p.Output()
+	if !strings.Contains(out, "shutting down") {
+		t.Errorf("no shutdown log:\n%s", out)
+	}
+	// The access log line of the redirect, flushed at shutdown.
+	if !strings.Contains(out, `"msg":"request","method":"GET","path":"/get/a.iso","status":302,"client_ip":"127.0.0.1","mirror":"f1","duration_us":`) {
+		t.Errorf("no access log line for the redirect:\n%s", out)
 	}
 }
 
@@ -159,6 +178,13 @@ func TestCheckAndVersion(t *testing.T) {
 	cmd.Env = append(os.Environ(), "DISPATCHER_CONFIG="+bad)
 	if out, err := cmd.CombinedOutput(); exitCode(err) != 1 || !bytes.Contains(out, []byte(bad)) {
 		t.Errorf("-check with DISPATCHER_CONFIG: %v\n%s", err, out)
+	}
+	// -check opens the geo database too.
+	notDB := filepath.Join(dir, "not.mmdb")
+	writeFile(t, notDB, "not a database")
+	out, err = exec.Command(bin, "-check", "-config", good, "-geoip", notDB).CombinedOutput()
+	if exitCode(err) != 1 || !bytes.Contains(out, []byte(good+": geoip: geoip "+notDB)) {
+		t.Errorf("-check with a bad geoip: %v\n%s", err, out)
 	}
 	out, err = exec.Command(bin, "-version").CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), "dispatcher ") {
