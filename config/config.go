@@ -142,6 +142,7 @@ type SNMP struct {
 	IfIndex   int    `json:"if_index"`
 	// SNMPv3 (version "3").
 	User         string `json:"user"`
+	ContextName  string `json:"context_name"`
 	AuthProtocol string `json:"auth_protocol"`
 	AuthPassword string `json:"auth_password"`
 	PrivProtocol string `json:"priv_protocol"`

@@ -93,7 +93,7 @@ type Monitor struct {
 	mu      sync.Mutex
 	cfg     *config.Config
 	mirrors map[Key]*mirror
-	agents  map[string]*agent
+	agents  map[config.SNMP]*agent
 	cron    *cron.Cron
 	leader  bool
 	decided bool // leader has been set once
@@ -157,7 +157,7 @@ func New(o Options) *Monitor {
 		law:      o.Law,
 		id:       fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:])),
 		mirrors:  map[Key]*mirror{},
-		agents:   map[string]*agent{},
+		agents:   map[config.SNMP]*agent{},
 	}
 }
 
@@ -224,7 +224,7 @@ func (m *Monitor) Configure(cfg *config.Config) error {
 	m.mu.Lock()
 	old := m.mirrors
 	m.mirrors = map[Key]*mirror{}
-	used := map[string]bool{}
+	used := map[config.SNMP]bool{}
 	for _, p := range cfg.Pools {
 		for i := range p.Mirrors {
 			cm := &p.Mirrors[i]
@@ -266,8 +266,13 @@ func sameSNMP(a, b *config.SNMP) bool {
 	return *a == *b
 }
 
-func agentKey(s *config.SNMP) string {
-	return s.Target + "\x00" + s.Version + "\x00" + s.Community + "\x00" + s.User
+// agentKey identifies one agent session: the whole snmp block but the
+// interface, so that mirrors differing only in credentials do not share a
+// client (and its credentials).
+func agentKey(s *config.SNMP) config.SNMP {
+	k := *s
+	k.Interface, k.IfIndex = "", 0
+	return k
 }
 
 // Start runs a first probe and poll at once and then the cron schedules,
@@ -538,7 +543,7 @@ func (m *Monitor) ramping(now time.Time, every time.Duration) bool {
 func (m *Monitor) runPoll(ctx context.Context, _ time.Duration) bool {
 	m.mu.Lock()
 	cfg := m.cfg
-	byAgent := map[string][]*mirror{}
+	byAgent := map[config.SNMP][]*mirror{}
 	for _, mr := range m.mirrors {
 		if mr.snmp != nil {
 			k := agentKey(mr.snmp)
@@ -573,7 +578,7 @@ func (m *Monitor) runPoll(ctx context.Context, _ time.Duration) bool {
 	return changed
 }
 
-func (m *Monitor) agent(k string, cfg *config.SNMP, timeout time.Duration, retries int) (*agent, error) {
+func (m *Monitor) agent(k config.SNMP, cfg *config.SNMP, timeout time.Duration, retries int) (*agent, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if a, ok := m.agents[k]; ok {

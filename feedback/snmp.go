@@ -82,6 +82,7 @@ func newAgent(cfg config.SNMP, timeout time.Duration, retries int, log *slog.Log
 			usm.PrivacyPassphrase = cfg.PrivPassword
 		}
 		g.SecurityParameters = usm
+		g.ContextName = cfg.ContextName
 	default:
 		g.Version = gosnmp.Version2c
 	}

@@ -371,3 +371,27 @@ func TestSNMPv1Counter32(t *testing.T) {
 		t.Errorf("capacity %v from ifSpeed, utilisation %v; want 1e9 and 0.8", m.CapacityBps, m.Utilization)
 	}
 }
+
+// TestSNMPv3 polls an agent over SNMPv3 with SHA authentication and AES
+// privacy; the context name selects the agent's data.
+func TestSNMPv3(t *testing.T) {
+	agent := itest.SNMPSim(t, 0, map[string]string{"mirror3": itest.SNMPRec(itest.IfRec(3, "eth0", 300e6, 1e6, 1000))},
+		"--v3-user=dispatcher", "--v3-auth-key=auth-secret-1", "--v3-auth-proto=SHA",
+		"--v3-priv-key=priv-secret-1", "--v3-priv-proto=AES")
+	srv := start(t, fmt.Sprintf(`{
+  "feedback": {"schedule": "@every 1s", "timeout": "500ms", "retries": 0},
+  "pools": [{"name": "p", "routes": ["/p/*file"], "mirrors": [
+    {"name": "v3", "url": "http://v3.example", "snmp": {"target": "%[1]s", "version": "3", "user": "dispatcher",
+      "auth_protocol": "SHA", "auth_password": "auth-secret-1", "priv_protocol": "AES", "priv_password": "priv-secret-1",
+      "context_name": "mirror3", "interface": "eth0"}},
+    {"name": "wrongkey", "url": "http://w.example", "snmp": {"target": "%[1]s", "version": "3", "user": "dispatcher",
+      "auth_protocol": "SHA", "auth_password": "not-the-key", "priv_protocol": "AES", "priv_password": "priv-secret-1",
+      "context_name": "mirror3", "interface": "eth0"}}]}]}`, agent.Addr))
+	itest.WaitFor(t, 15*time.Second, "the SNMPv3 rate", func() bool {
+		return within(mirrorStatus(t, srv, "p", "v3").BandwidthBps, 300e6, 0.1)
+	})
+	itest.WaitFor(t, 10*time.Second, "an error for the wrong key", func() bool {
+		return mirrorStatus(t, srv, "p", "wrongkey").PollError != ""
+	})
+	t.Logf("wrong key: %s", mirrorStatus(t, srv, "p", "wrongkey").PollError)
+}

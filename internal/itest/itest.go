@@ -332,12 +332,13 @@ func oidLess(a, b string) bool {
 }
 
 // SNMPSim starts snmpsimd on 127.0.0.1 (port 0: a free one) serving files,
-// community name → .snmprec content, and waits until it answers.
+// community (or SNMPv3 context) name → .snmprec content, with extra
+// snmpsimd arguments, and waits until it answers over SNMPv2c.
 //
 // snmpsimd run as root switches to nobody before it reads its data and
 // cache directories, so both are made outside the test's private temp dir
 // and readable (the cache writable) by everyone.
-func SNMPSim(t testing.TB, port int, files map[string]string) *Process {
+func SNMPSim(t testing.TB, port int, files map[string]string, extra ...string) *Process {
 	t.Helper()
 	bin := Need(t, "snmpsimd", "snmpsim")
 	if port == 0 {
@@ -367,6 +368,7 @@ func SNMPSim(t testing.TB, port int, files map[string]string) *Process {
 	if os.Geteuid() == 0 {
 		args = append(args, "--process-user=nobody", "--process-group=nogroup")
 	}
+	args = append(args, extra...)
 	p := Start(t, nil, bin, args...)
 	p.Addr = fmt.Sprintf("127.0.0.1:%d", port)
 	var community string
