@@ -415,13 +415,6 @@ func (m *Monitor) lead(ctx context.Context) bool {
 	return leader
 }
 
-// Leader reports whether this instance did the work at the last run.
-func (m *Monitor) Leader() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.leader
-}
-
 // run is one run of a job, bounded by 80% of its interval. The lease
 // holder (or every instance, without Redis) does the work, publishes the
 // results and rebuilds the pools when anything changed; the others adopt
@@ -742,17 +735,6 @@ func (m *Monitor) follow(ctx context.Context, every time.Duration) {
 	if m.ramping(time.Now(), every) || changed {
 		m.onChange()
 	}
-}
-
-// States returns a copy of every state, for tests and status pages.
-func (m *Monitor) States() map[Key]State {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make(map[Key]State, len(m.mirrors))
-	for k, mr := range m.mirrors {
-		out[k] = mr.state(m.cfg)
-	}
-	return out
 }
 
 // cronLogger adapts slog to cron.Logger.

@@ -194,9 +194,6 @@ func (s *Store) Key(name string) string { return s.prefix + name }
 // Client returns the Redis client, for the feedback lease and results.
 func (s *Store) Client() redis.UniversalClient { return s.client }
 
-// Budget is how long a request may wait for Redis.
-func (s *Store) Budget() time.Duration { return s.budget }
-
 func (s *Store) setErr(err error) {
 	msg := err.Error()
 	s.lastErr.Store(&msg)

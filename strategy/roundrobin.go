@@ -22,9 +22,6 @@ func (s *LocalSequence) Next(context.Context) uint64 { return s.n.Add(1) }
 // Set makes the next value v+1.
 func (s *LocalSequence) Set(v uint64) { s.n.Store(v) }
 
-// Load returns the last value handed out.
-func (s *LocalSequence) Load() uint64 { return s.n.Load() }
-
 // RoundRobin is smooth weighted round robin over a pool's usable mirrors,
 // positioned by the pool's Sequence. Any sum(weights) consecutive positions
 // visit each mirror exactly weight times, and heavy mirrors are spread out

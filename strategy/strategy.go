@@ -81,16 +81,6 @@ type Snapshot struct {
 	Built   time.Time
 }
 
-// Pool returns the pool named name, or nil.
-func (s *Snapshot) Pool(name string) *Pool {
-	for _, p := range s.Pools {
-		if p.Name == name {
-			return p
-		}
-	}
-	return nil
-}
-
 // State publishes snapshots. Load and Store are safe for concurrent use;
 // readers see either the old or the new snapshot, never a mix.
 type State struct{ p atomic.Pointer[Snapshot] }
