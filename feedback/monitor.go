@@ -509,25 +509,29 @@ func (m *Monitor) runHealth(ctx context.Context, every time.Duration) bool {
 	return changed
 }
 
-// ramping reports whether a mirror is ramping up, whose weight then needs
-// a rebuild at every run. When the last ramp ends before the next run, it
-// also schedules a rebuild for that moment, or the mirror would stay just
-// short of its full weight.
+// ramping reports whether a mirror is ramping up, or ended its ramp since
+// the previous run: its weight then needs a rebuild. When the last ramp
+// ends before the next run, it also schedules a rebuild for that moment,
+// or the mirror would stay short of its full weight until then.
 func (m *Monitor) ramping(now time.Time, every time.Duration) bool {
 	m.mu.Lock()
+	need := false
 	var left time.Duration
 	if h := m.cfg.Health; h != nil {
 		for _, mr := range m.mirrors {
-			if mr.health.up && !mr.health.upSince.IsZero() {
-				left = max(left, time.Duration(h.RampUp)-now.Sub(mr.health.upSince))
+			if !mr.health.up || mr.health.upSince.IsZero() {
+				continue
 			}
+			l := time.Duration(h.RampUp) - now.Sub(mr.health.upSince)
+			need = need || l > -every
+			left = max(left, l)
 		}
 	}
 	m.mu.Unlock()
 	if left > 0 && left < every {
 		time.AfterFunc(left+10*time.Millisecond, m.onChange)
 	}
-	return left > 0
+	return need
 }
 
 // runPoll polls every mirror with an SNMP target, agents in parallel (at

@@ -33,6 +33,9 @@ type Pool struct {
 	Routes     []string
 	Fallback   string
 	AppendPath bool
+	// Locate is set when the strategy uses the client's location (geo):
+	// other pools skip the database lookup, but for ?mirrorlist.
+	Locate bool
 }
 
 // Locator fills in where a client is. geo.DB implements it.
@@ -190,7 +193,9 @@ func (h *Handler) serveRedirect(c *gin.Context, pi int) (netip.Addr, string) {
 	var cl strategy.Client
 	cl.IP, cl.Secure = resolveClient(r, h.trusted)
 	ctl := parseControls(r.URL.RawQuery)
-	h.locate(&cl, ctl.country)
+	if pool.Locate || ctl.mirrorlist {
+		h.locate(&cl, ctl.country)
+	}
 	p := h.state.Load().Pools[pi]
 	req, ok := newReqPath(r.URL)
 	if !ok {

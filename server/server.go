@@ -181,7 +181,7 @@ func (s *Server) install(cfg *config.Config) {
 	for _, p := range cfg.Pools {
 		g.pools = append(g.pools, handlers.Pool{
 			Name: p.Name, Strategy: p.Strategy, Routes: p.Routes,
-			Fallback: p.Fallback, AppendPath: p.Appends(),
+			Fallback: p.Fallback, AppendPath: p.Appends(), Locate: p.Strategy == config.Geo,
 		})
 		row := make([]*atomic.Uint64, len(p.Mirrors))
 		for j, m := range p.Mirrors {
