@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/dispatcher/dispatcher/config"
 	"github.com/dispatcher/dispatcher/handlers"
 	"github.com/dispatcher/dispatcher/server"
 	"github.com/dispatcher/dispatcher/web"
@@ -393,5 +394,29 @@ func TestStatusAndMetrics(t *testing.T) {
 	}
 	if d := do(srv, "GET", "/status/app.js", "", nil); d.Code != 200 || !strings.Contains(d.Header().Get("Content-Type"), "javascript") {
 		t.Errorf("app.js = %d %q", d.Code, d.Header().Get("Content-Type"))
+	}
+}
+
+// TestReservedRoutes keeps config.ReservedRoutes, which pool routes may not
+// claim, equal to the dispatcher's own endpoints: an endpoint missing from
+// it would let a configuration pass -check and then crash gin at start.
+func TestReservedRoutes(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	engine := handlers.New(handlers.Options{})
+	own := map[string]bool{}
+	for _, r := range engine.Routes() {
+		own[r.Path] = true
+	}
+	reserved := map[string]bool{}
+	for _, r := range config.ReservedRoutes {
+		reserved[r] = true
+		if !own[r] {
+			t.Errorf("config.ReservedRoutes has %s, which handlers do not serve", r)
+		}
+	}
+	for r := range own {
+		if !reserved[r] {
+			t.Errorf("handlers serve %s, which config.ReservedRoutes lacks", r)
+		}
 	}
 }
