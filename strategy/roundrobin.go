@@ -2,6 +2,7 @@ package strategy
 
 import (
 	"context"
+	"math"
 	"sync/atomic"
 )
 
@@ -22,10 +23,12 @@ func (s *LocalSequence) Next(context.Context) uint64 { return s.n.Add(1) }
 // Set makes the next value v+1.
 func (s *LocalSequence) Set(v uint64) { s.n.Store(v) }
 
-// RoundRobin is smooth weighted round robin over a pool's usable mirrors,
-// positioned by the pool's Sequence. Any sum(weights) consecutive positions
-// visit each mirror exactly weight times, and heavy mirrors are spread out
-// (weights {5,1,1} give a a b a c a a).
+// RoundRobin is weighted round robin over a pool's usable mirrors,
+// positioned by the pool's Sequence: the mirror a position gets is a pure
+// function of the position and the weights, so every dispatcher sharing
+// the sequence follows one cycle. Any cycle-length run of consecutive
+// positions visits each mirror exactly its (integer) weight times, and a
+// mirror's visits are spread evenly over the cycle (see cycle).
 type RoundRobin struct{}
 
 // Pick implements Strategy.
@@ -35,8 +38,146 @@ func (*RoundRobin) Pick(ctx context.Context, p *Pool, c Client) (*Mirror, error)
 		return nil, ErrNoMirror
 	}
 	n := p.Seq.Next(ctx) - 1
-	if s.seq == nil {
+	if s.cycle == nil {
 		return &p.Mirrors[s.idx[n%uint64(len(s.idx))]], nil
 	}
-	return &p.Mirrors[s.idx[s.seq[n%uint64(len(s.seq))]]], nil
+	return &p.Mirrors[s.idx[s.cycle.at(n)]], nil
+}
+
+// cycle schedules unequal integer weights w over positions 0, 1, 2 …
+// without a table: position n is first spread over the cycle by a
+// multiplicative permutation, t = n·step mod total, with step coprime to
+// total and close to total/φ (a golden-ratio Weyl sequence); t then falls
+// in mirror k's slice of the prefix sums of w. The permutation is a
+// bijection of [0, total), so each cycle of total positions gives mirror k
+// exactly w[k] positions; by the three-distance theorem the positions of
+// one mirror are spread with at most three distinct gaps.
+//
+// Building costs O(len(w)); at costs one multiplication and a binary
+// search, O(log len(w)), with no allocation.
+type cycle struct {
+	cum   []uint64 // cum[k] = w[0] + … + w[k]
+	total uint64   // cum[len-1], at most maxCycle
+	step  uint64
+}
+
+// maxCycle bounds a cycle's length so that n·step fits in 64 bits.
+const maxCycle = 1 << 32
+
+// weightResolution is the finest share of the largest weight that
+// fractional weights keep: smaller weights become 1/weightResolution of it.
+const weightResolution = 1 << 16
+
+func newCycle(w []float64) *cycle {
+	iw := integerWeights(w)
+	c := &cycle{cum: make([]uint64, len(iw))}
+	for k, x := range iw {
+		c.total += uint64(x)
+		c.cum[k] = c.total
+	}
+	c.step = evenStep(c.total)
+	return c
+}
+
+// at returns the index into w of position n.
+func (c *cycle) at(n uint64) int {
+	t := n % c.total * c.step % c.total
+	lo, hi := 0, len(c.cum)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if c.cum[m] > t {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	return lo
+}
+
+// evenStep returns a step coprime with total whose ratio step/total has
+// small partial quotients in its continued fraction, searched from
+// total/φ outwards (φ's quotients are all 1). Small quotients are what keep
+// every mirror's gaps even, down to the lightest mirror's; Zaremba's
+// conjecture, checked far beyond any cycle here, says quotients of at most
+// 5 exist for every total. The search stops at the first step whose
+// quotients are at most 3, or after maxStepTries candidates with the best.
+func evenStep(total uint64) uint64 {
+	if total <= 2 {
+		return 1
+	}
+	x := uint64(math.Round(float64(total) / math.Phi))
+	best, bestQ := uint64(1), uint64(math.MaxUint64)
+	for d := uint64(0); d < maxStepTries; d++ {
+		for _, k := range [2]uint64{x + d, x - d} {
+			if k == 0 || k >= total {
+				continue
+			}
+			if q := maxQuotient(k, total); q < bestQ {
+				best, bestQ = k, q
+				if q <= 3 {
+					return best
+				}
+			}
+		}
+	}
+	return best
+}
+
+// maxStepTries bounds evenStep's search.
+const maxStepTries = 4096
+
+// maxQuotient returns the largest partial quotient of the continued
+// fraction of k/total after the first, or MaxUint64 when k and total are
+// not coprime.
+func maxQuotient(k, total uint64) uint64 {
+	a, b := total, k
+	var q uint64
+	for b != 0 {
+		q = max(q, a/b)
+		a, b = b, a%b
+	}
+	if a != 1 {
+		return math.MaxUint64
+	}
+	return q
+}
+
+// integerWeights turns effective weights into positive integers with the
+// same proportions: integers as they are (divided by their greatest common
+// divisor), fractions to a resolution of 1/weightResolution of the largest,
+// and never more than maxCycle in all.
+func integerWeights(w []float64) []uint64 {
+	out := make([]uint64, len(w))
+	integral := true
+	var sum, largest float64
+	for _, x := range w {
+		sum += x
+		largest = max(largest, x)
+		if x != math.Trunc(x) {
+			integral = false
+		}
+	}
+	scale := 1.0
+	if !integral || sum > maxCycle {
+		scale = weightResolution / largest
+		if sum*scale > maxCycle/2 {
+			scale = maxCycle / 2 / sum
+		}
+	}
+	var g uint64
+	for i, x := range w {
+		out[i] = max(1, uint64(math.Round(x*scale)))
+		g = gcd(g, out[i])
+	}
+	for i := range out {
+		out[i] /= g
+	}
+	return out
+}
+
+func gcd(a, b uint64) uint64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }

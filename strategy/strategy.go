@@ -135,11 +135,10 @@ type set struct {
 	equal bool     // all weights equal: picks need no tables
 	prob  []uint32 // alias method: chance (of 2^32) to keep a column
 	alias []int32  // alias method: the column's other outcome
-	seq   []int32  // smooth weighted round robin order over idx (nil when equal)
+	cycle *cycle   // round-robin schedule over idx (nil when equal)
 }
 
-// NewPool builds a pool; ms is copied. It costs O(mirrors) plus, for an
-// unequally weighted round-robin pool, the smooth sequence (see smoothOrder).
+// NewPool builds a pool; ms is copied. It costs O(mirrors log mirrors).
 func NewPool(spec PoolSpec) *Pool {
 	p := &Pool{
 		Name:     spec.Name,
@@ -262,7 +261,7 @@ func (p *Pool) newSet(idx []int, rr bool) *set {
 		s.buildAlias()
 	}
 	if rr && !s.equal {
-		s.seq = smoothOrder(integerWeights(s.w))
+		s.cycle = newCycle(s.w)
 	}
 	return s
 }

@@ -73,19 +73,50 @@ func checkShares(t *testing.T, got []int, weights []float64, tol float64) {
 	}
 }
 
-func TestRoundRobinNginxOrder(t *testing.T) {
-	p := testPool(new(RoundRobin), 5, 1, 1)
-	var names []string
-	for range 14 {
-		m, err := p.Strategy.Pick(context.Background(), p, Client{})
-		if err != nil {
-			t.Fatal(err)
+// TestRoundRobinCycle walks whole cycles of random weight sets, integral
+// and fractional: each mirror gets exactly its integer weight per cycle,
+// and no mirror waits more than 3× its fair gap (cycle/weight) between two
+// visits, the lightest included.
+func TestRoundRobinCycle(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for trial := range 300 {
+		w := make([]float64, 2+r.IntN(30))
+		for i := range w {
+			if trial%2 == 0 {
+				w[i] = float64(1 + r.IntN(20))
+			} else {
+				w[i] = 0.01 + 10*r.Float64()
+			}
 		}
-		names = append(names, strings.TrimPrefix(m.Name, "m"))
-	}
-	// nginx's smooth weighted round robin: a a b a c a a, twice.
-	if got, want := strings.Join(names, " "), "0 0 1 0 2 0 0 0 0 1 0 2 0 0"; got != want {
-		t.Errorf("sequence = %q; want %q", got, want)
+		c := newCycle(w)
+		if c.total > 2_000_000 {
+			continue
+		}
+		count := make([]uint64, len(w))
+		first, last, gap := make([]uint64, len(w)), make([]uint64, len(w)), make([]uint64, len(w))
+		for n := range c.total {
+			k := c.at(n)
+			if count[k] == 0 {
+				first[k] = n
+			} else {
+				gap[k] = max(gap[k], n-last[k])
+			}
+			last[k] = n
+			count[k]++
+		}
+		for k := range w {
+			want := c.cum[k]
+			if k > 0 {
+				want -= c.cum[k-1]
+			}
+			if count[k] != want {
+				t.Fatalf("weights %v: mirror %d visited %d times in a cycle of %d; want %d", w, k, count[k], c.total, want)
+			}
+			g := max(gap[k], first[k]+c.total-last[k]) // around the cycle's end
+			if fair := float64(c.total) / float64(want); float64(g) > 3*fair {
+				t.Errorf("weights %v: mirror %d waits up to %d positions; fair gap %.1f", w, k, g, fair)
+			}
+		}
 	}
 }
 
@@ -145,13 +176,14 @@ func TestRoundRobinFractionalWeights(t *testing.T) {
 func TestIntegerWeights(t *testing.T) {
 	tests := []struct {
 		in   []float64
-		want []int64
+		want []uint64
 	}{
-		{[]float64{5, 1, 1}, []int64{5, 1, 1}},
-		{[]float64{2, 4, 6}, []int64{1, 2, 3}},
-		{[]float64{0.5, 1}, []int64{1, 2}},
-		{[]float64{0.83, 1}, []int64{83, 100}},
-		{[]float64{1e-9, 1}, []int64{1, 1000}},
+		{[]float64{5, 1, 1}, []uint64{5, 1, 1}},
+		{[]float64{2, 4, 6}, []uint64{1, 2, 3}},
+		{[]float64{0.5, 1}, []uint64{1, 2}},
+		{[]float64{0.83, 1}, []uint64{54395, 65536}},
+		{[]float64{1e-9, 1}, []uint64{1, 65536}},
+		{[]float64{5e9, 5e9, 1}, []uint64{65536, 65536, 1}},
 	}
 	for _, tt := range tests {
 		got := integerWeights(tt.in)
@@ -389,7 +421,7 @@ func ExampleRoundRobin_Pick() {
 		fmt.Print(m.Name, " ")
 	}
 	fmt.Println()
-	// Output: a a b a c a a
+	// Output: a a a b a c a
 }
 
 func benchPool(s Strategy, n int) *Pool {
@@ -420,6 +452,27 @@ func BenchmarkPick(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkNewPool builds a round-robin pool with fractional effective
+// weights, as SNMP headroom makes them, at 10, 1,000 and 10,000 mirrors:
+// what every reload and every feedback change pays.
+func BenchmarkNewPool(b *testing.B) {
+	for _, n := range []int{10, 1000, 10000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 2))
+			ms := make([]Mirror, n)
+			for i := range ms {
+				w := 0.05 + r.Float64()
+				ms[i] = Mirror{Name: fmt.Sprintf("mirror-%d", i), HTTPS: i%2 == 0, IPv6: i%3 == 0, Weight: 1, Effective: w}
+			}
+			spec := PoolSpec{Name: "bench", Strategy: new(RoundRobin), Mirrors: ms}
+			b.ReportAllocs()
+			for b.Loop() {
+				NewPool(spec)
+			}
+		})
 	}
 }
 
