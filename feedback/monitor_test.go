@@ -1,11 +1,15 @@
 package feedback
 
 import (
+	"context"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/dispatcher/dispatcher/config"
+	"github.com/dispatcher/dispatcher/internal/itest"
 )
 
 func TestRampingRebuilds(t *testing.T) {
@@ -29,17 +33,45 @@ func TestRampingRebuilds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		rebuilds.Store(0)
-		mr.health.up, mr.health.upSince = true, now.Add(-tt.since)
-		if got := m.ramping(now, time.Second); got != tt.want {
+		s := &schedules{ctx: context.Background()}
+		mr.health.up, mr.health.upSince = true, time.Now().Add(-tt.since)
+		if got := m.ramping(s, time.Now(), time.Second); got != tt.want {
 			t.Errorf("%s: ramping = %v; want %v", tt.name, got, tt.want)
 		}
-		time.Sleep(600 * time.Millisecond)
-		if fired := rebuilds.Load() > 0; fired != tt.soonest {
-			t.Errorf("%s: rebuild at the end of the ramp scheduled = %v; want %v", tt.name, fired, tt.soonest)
+		if scheduled := s.ramp != nil; scheduled != tt.soonest {
+			t.Errorf("%s: rebuild at the end of the ramp scheduled = %v; want %v", tt.name, scheduled, tt.soonest)
+		}
+		if tt.soonest {
+			itest.WaitFor(t, 5*time.Second, "the rebuild at the end of the ramp", func() bool { return rebuilds.Load() > 0 })
 		}
 	}
 	mr.health.upSince = time.Time{} // up since start: no ramp
-	if m.ramping(now, time.Second) {
+	if m.ramping(&schedules{ctx: context.Background()}, now, time.Second) {
 		t.Errorf("a mirror up since start is not ramping")
+	}
+}
+
+// TestRampTimerEndsWithStop: a rebuild scheduled for the end of a ramp is
+// cancelled with its schedules (a reload or Stop).
+func TestRampTimerEndsWithStop(t *testing.T) {
+	var rebuilds atomic.Int64
+	m := New(Options{OnChange: func() { rebuilds.Add(1) }})
+	m.cfg = &config.Config{Health: &config.Health{RampUp: config.Duration(10 * time.Second)}}
+	mr := &mirror{health: newHealthState()}
+	m.mirrors = map[Key]*mirror{{Pool: "p", Mirror: "m"}: mr}
+	mr.health.up, mr.health.upSince = true, time.Now().Add(-time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &schedules{ctx: ctx, cancel: cancel, cron: cron.New()}
+	m.ramping(s, time.Now(), 20*time.Second) // the ramp ends in 9 s, before the next run
+	if s.ramp == nil {
+		t.Fatal("no rebuild scheduled at the end of the ramp")
+	}
+	s.stop()
+	if s.ramp.Stop() {
+		t.Error("the ramp timer was still pending after its schedules stopped")
+	}
+	m.Stop()
+	if n := rebuilds.Load(); n != 0 {
+		t.Errorf("rebuilds = %d; want 0", n)
 	}
 }

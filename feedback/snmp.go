@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gosnmp/gosnmp"
@@ -30,9 +31,12 @@ const (
 )
 
 // agent is one SNMP agent (a target with its credentials). A gosnmp.GoSNMP
-// is not safe for concurrent use: an agent is polled by one goroutine at a
-// time (the monitor polls each agent's mirrors in sequence).
+// is not safe for concurrent use: pollers hold mu while they use it.
 type agent struct {
+	// mu is held while one mirror is polled: a gosnmp client serves one
+	// caller at a time, and a run of a replaced configuration may still be
+	// polling when the next one starts.
+	mu    sync.Mutex
 	cfg   config.SNMP
 	g     *gosnmp.GoSNMP
 	log   *slog.Logger

@@ -46,8 +46,16 @@ type Server struct {
 
 	gen atomic.Pointer[generation]
 
-	// mu serialises reloads, drains and snapshot rebuilds; the request
-	// path never takes it.
+	// reloadMu serialises reloads from start (reading the file) to end
+	// (publishing the generation), so that overlapping SIGHUPs and API
+	// calls apply one after another and the last serves the newest file.
+	// Lock order: reloadMu, then the monitor's locks, then mu. The
+	// monitor's runs call rebuild, which takes mu alone; the monitor never
+	// waits for a run while a lock is held.
+	reloadMu sync.Mutex
+
+	// mu guards the state below and serialises snapshot rebuilds; the
+	// request path never takes it.
 	mu       sync.Mutex
 	version  uint64
 	seqs     map[string]strategy.Sequence // by pool name; survive reloads
@@ -147,6 +155,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Reload reads the configuration file again. A file with errors is
 // rejected, with every error, and the current configuration keeps serving.
 func (s *Server) Reload(ctx context.Context) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
 	cfg, err := config.Load(s.opts.ConfigPath, s.opts.Overrides)
 	if err != nil {
 		s.reloadsFailed.Add(1)

@@ -157,14 +157,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	hupDone := make(chan struct{})
+	defer func() { <-hupDone }() // before srv.Stop
 	go func() {
+		defer close(hupDone)
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				// Errors are logged by Reload; the old configuration keeps serving.
-				_ = srv.Reload(ctx) //nolint:errcheck
+				reloadOnSignal(ctx, srv, log)
 			}
 		}
 	}()
@@ -183,6 +185,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// reloadOnSignal reloads for a SIGHUP. Errors are logged by Reload and the
+// old configuration keeps serving; a panic is logged, not fatal.
+func reloadOnSignal(ctx context.Context, srv *server.Server, log *slog.Logger) {
+	defer func() {
+		if v := recover(); v != nil {
+			log.Error("reload panicked; the old configuration keeps serving", "panic", fmt.Sprint(v))
+		}
+	}()
+	_ = srv.Reload(ctx) //nolint:errcheck // logged by Reload
 }
 
 // check validates the configuration like nginx -t.

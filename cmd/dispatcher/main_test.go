@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,10 +86,11 @@ func TestReloadUnderLoad(t *testing.T) {
 		} else {
 			writeFile(t, cfg, goodConfig(fmt.Sprintf("gen%d", gen)))
 		}
+		before := reloadsLogged(p)
 		if err := p.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(150 * time.Millisecond)
+		itest.WaitFor(t, 10*time.Second, fmt.Sprintf("reload %d to be logged", gen), func() bool { return reloadsLogged(p) > before })
 	}
 	cancel()
 	wg.Wait()
@@ -111,6 +113,103 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Errorf("the rejected reloads were not logged with their errors:\n%s", out)
 	}
 	t.Logf("%d requests, 0 failed, across 10 reloads (3 rejected)", ok.Load())
+}
+
+// reloadsLogged counts the reloads, done or rejected, in p's log.
+func reloadsLogged(p *itest.Process) int {
+	out := p.Output()
+	return strings.Count(out, `"msg":"configuration reloaded"`) + strings.Count(out, `"msg":"reload rejected`)
+}
+
+// TestOverlappingReloads sends SIGHUPs and admin API reloads at once, 20
+// times over, under load, with health probes and SNMP polls configured:
+// the process lives, every API reload answers 200, no request fails, and
+// the file's last version is what serves.
+func TestOverlappingReloads(t *testing.T) {
+	ms := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(ms.Close)
+	mirror := ms.URL
+	cfgText := func(gen int) string {
+		return fmt.Sprintf(`{"health": {"schedule": "@every 1s", "timeout": "1s"},
+		  "feedback": {"schedule": "@every 1s", "timeout": "200ms"},
+		  "pools": [{"name": "files", "routes": ["/get/*file"], "strategy": "roundrobin", "mirrors": [
+		    {"name": "gen%d", "url": "http://gen%d.example", "health_url": "%s",
+		     "snmp": {"target": "127.0.0.1:9", "community": "public", "if_index": 1}}]}]}`, gen, gen, mirror)
+	}
+	cfg := filepath.Join(t.TempDir(), "mirrors.json")
+	writeFile(t, cfg, cfgText(0))
+	const token = "overlap-token"
+	p := itest.Dispatcher(t, cfg, []string{"DISPATCHER_ADMIN_TOKEN=" + token}, "-quiet")
+	client := itest.NoRedirectClient(10 * time.Second)
+
+	var ok, failed atomic.Int64
+	var firstFailure atomic.Value
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				resp, err := client.Get("http://" + p.Addr + "/get/a.iso")
+				if err != nil || resp.StatusCode != 302 {
+					failed.Add(1)
+					firstFailure.CompareAndSwap(nil, fmt.Sprint(err, resp))
+					continue
+				}
+				resp.Body.Close()
+				ok.Add(1)
+			}
+		}()
+	}
+	reload := func() error {
+		req, _ := http.NewRequest("POST", "http://"+p.Addr+"/api/reload", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("POST /api/reload = %d", resp.StatusCode)
+		}
+		return nil
+	}
+	for gen := 1; gen <= 20; gen++ {
+		writeFile(t, cfg, cfgText(gen))
+		var rw sync.WaitGroup
+		for range 3 {
+			rw.Add(1)
+			go func() {
+				defer rw.Done()
+				if err := reload(); err != nil {
+					t.Errorf("generation %d: %v", gen, err)
+				}
+			}()
+		}
+		if err := p.Signal(syscall.SIGHUP); err != nil {
+			t.Fatalf("SIGHUP: %v (the process is gone?)\n%s", err, p.Output())
+		}
+		rw.Wait()
+	}
+	cancel()
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Errorf("%d of %d requests failed; first: %v", failed.Load(), ok.Load()+failed.Load(), firstFailure.Load())
+	}
+	// The last SIGHUP may still be running: wait for the last file.
+	itest.WaitFor(t, 10*time.Second, "gen20 to serve", func() bool {
+		resp, err := client.Get("http://" + p.Addr + "/get/a.iso")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.Header.Get("X-Mirror") == "gen20"
+	})
+	if out := p.Output(); strings.Contains(out, "panic") {
+		t.Errorf("the log shows a panic:\n%s", out)
+	}
+	t.Logf("%d requests, %d failed, across 20 × (3 API reloads + SIGHUP)", ok.Load(), failed.Load())
 }
 
 func TestGracefulShutdown(t *testing.T) {
