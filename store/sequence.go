@@ -3,37 +3,46 @@ package store
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dispatcher/dispatcher/strategy"
 )
 
 // maxReserve bounds the positions a Sequence holds ahead.
-const maxReserve = 256
+const maxReserve = 1024
+
+// refillTimeout bounds one INCRBY of a refill. A refill slower than a
+// request's budget does not make Redis "down": only one that fails, or
+// takes longer than this, does.
+const refillTimeout = time.Second
 
 // Sequence is a round-robin sequence shared by every dispatcher on one
 // Redis: one key, advanced with INCRBY. It implements strategy.Sequence.
 //
-// It does not pay a round trip per request:
+// Requests do not wait on Redis in the common case:
 //
-//   - Requests that find no position in hand queue up behind one INCRBY,
-//     which fetches a position for each of them; they get them in queue
-//     order.
-//   - When several requests had to wait together (the process is busy),
-//     the next INCRBY also reserves positions ahead, doubling up to 256.
-//     Later requests take them without waiting, and a refill starts in the
-//     background when half are used.
+//   - A background refill keeps a reserve of positions in hand, fetched
+//     with one INCRBY, and tops it up when half is used. Requests take
+//     from it without a round trip.
+//   - Requests that find the reserve empty queue behind the refill, which
+//     fetches a position for each of them; they get them in queue order.
+//     Whenever requests had to wait, the reserve doubles (up to 1,024).
 //   - When refills become rare (traffic dropped), the reserve halves each
 //     time. A request alone makes its own INCRBY 1, so two instances
 //     called alternately follow one cycle.
 //
-// Every position Redis hands out is used exactly once, so counts stay
-// exact; after a burst, the few positions still in reserve are used by the
-// next requests, a little out of the global order.
+// A request waits at most the store's budget: when the refill has not
+// answered by then, that request alone takes a position from an
+// in-process counter (counted as a fallback) and the refill goes on. A
+// slow answer is not a dead Redis. Only a refill that fails, or gets no
+// answer within a second, marks Redis unreachable: then every request
+// takes in-process positions, carrying on from the last shared value,
+// until Redis answers again.
 //
-// When Redis does not answer within the store's budget, the waiting
-// requests and every request after them take positions from an in-process
-// counter that carries on from the last shared value, until Redis answers.
+// Every position Redis hands out is used exactly once, so counts stay
+// exact; after a burst the positions still in reserve are used by the
+// next requests, a little out of the global order.
 type Sequence struct {
 	s     *Store
 	key   string
@@ -51,7 +60,19 @@ type Sequence struct {
 // span is a range of positions [next, end) obtained in one INCRBY.
 type span struct{ next, end uint64 }
 
-type waiter struct{ ch chan uint64 }
+// waiter is a request waiting for a position. Its state goes from waiting
+// to served (the refill sends a position) or to gone (the request stopped
+// waiting and took a local position); the one that wins the change acts.
+type waiter struct {
+	ch    chan uint64
+	state atomic.Int32
+}
+
+const (
+	waiting int32 = iota
+	served
+	gone
+)
 
 var waiters = sync.Pool{New: func() any { return &waiter{ch: make(chan uint64, 1)} }}
 
@@ -70,8 +91,7 @@ func (s *Store) Sequence(pool string) *Sequence {
 // Next implements strategy.Sequence.
 func (q *Sequence) Next(ctx context.Context) uint64 {
 	if !q.s.connected.Load() {
-		q.s.fallbacks.Add(1)
-		return q.local.Next(ctx)
+		return q.fallback(ctx)
 	}
 	q.mu.Lock()
 	if v, ok := q.take(); ok {
@@ -82,14 +102,36 @@ func (q *Sequence) Next(ctx context.Context) uint64 {
 		return v
 	}
 	w := waiters.Get().(*waiter)
+	w.state.Store(waiting)
 	q.queue = append(q.queue, w)
 	if !q.inflight {
 		q.startRefill(ctx)
 	}
 	q.mu.Unlock()
-	v := <-w.ch
+
+	t := time.NewTimer(q.s.budget)
+	defer t.Stop()
+	select {
+	case v := <-w.ch:
+		waiters.Put(w)
+		return v
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	if w.state.CompareAndSwap(waiting, gone) {
+		// The refill skips it; it is not reused, as the queue may still
+		// hold it.
+		return q.fallback(ctx)
+	}
+	v := <-w.ch // served as the wait ended
 	waiters.Put(w)
 	return v
+}
+
+// fallback hands out an in-process position.
+func (q *Sequence) fallback(ctx context.Context) uint64 {
+	q.s.fallbacks.Add(1)
+	return q.local.Next(ctx)
 }
 
 // take returns the next reserved position. Callers hold q.mu.
@@ -115,20 +157,23 @@ func (q *Sequence) startRefill(ctx context.Context) {
 }
 
 // refill fetches positions for the waiting requests plus the reserve,
-// hands them out in queue order and keeps the rest, until nobody waits.
+// hands them out in queue order and keeps the rest, until nobody waits and
+// the reserve is at least half full.
 func (q *Sequence) refill(ctx context.Context) {
 	for {
 		q.mu.Lock()
-		waiting := uint64(len(q.queue))
+		queued := uint64(len(q.queue)) // gone ones included: they waited too
+		q.dropGone()
 		switch {
-		case waiting > 1:
-			// Requests waited together: keep more in hand.
-			q.want = min(max(2*q.want, waiting), maxReserve)
+		case queued > 1 || queued == 1 && q.want > 0:
+			// Requests had to wait, together or with a reserve that ran
+			// dry: keep more in hand.
+			q.want = min(max(2*q.want, queued), maxReserve)
 		case time.Since(q.lastRefill) > 100*time.Millisecond:
 			q.want /= 2
 		}
 		q.lastRefill = time.Now()
-		n := waiting
+		n := uint64(len(q.queue))
 		if q.want > q.held {
 			n += q.want - q.held
 		}
@@ -145,14 +190,23 @@ func (q *Sequence) refill(ctx context.Context) {
 			q.held += n
 		}
 		for len(q.queue) > 0 {
-			v, got := q.take()
-			if !got {
-				if ok {
+			w := q.queue[0]
+			if w.state.Load() == waiting {
+				v, got := q.take()
+				if !got && ok {
 					break // more arrived than fetched for: another round
 				}
-				v = q.local.Next(ctx)
+				if !w.state.CompareAndSwap(waiting, served) {
+					if got {
+						q.unTake(v)
+					}
+				} else {
+					if !got {
+						v = q.fallback(ctx)
+					}
+					w.ch <- v
+				}
 			}
-			q.queue[0].ch <- v
 			q.queue[0] = nil
 			q.queue = q.queue[1:]
 		}
@@ -165,19 +219,32 @@ func (q *Sequence) refill(ctx context.Context) {
 	}
 }
 
+// dropGone removes the requests that stopped waiting from the front of
+// the queue. Callers hold q.mu.
+func (q *Sequence) dropGone() {
+	for len(q.queue) > 0 && q.queue[0].state.Load() == gone {
+		q.queue[0] = nil
+		q.queue = q.queue[1:]
+	}
+}
+
+// unTake puts back position v, just taken by take. Callers hold q.mu.
+func (q *Sequence) unTake(v uint64) {
+	q.spans[0].next = v
+	q.held++
+}
+
 // fetch reserves n positions in Redis and returns the first.
 func (q *Sequence) fetch(ctx context.Context, n uint64) (uint64, bool) {
 	if !q.s.connected.Load() {
-		q.s.fallbacks.Add(n)
 		return 0, false
 	}
-	ctx, cancel := context.WithTimeout(ctx, q.s.budget)
+	ctx, cancel := context.WithTimeout(ctx, refillTimeout)
 	defer cancel()
 	q.s.roundTrips.Add(1)
 	last, err := q.s.client.IncrBy(ctx, q.key, int64(n)).Uint64()
 	if err != nil {
 		q.s.failed(err)
-		q.s.fallbacks.Add(n)
 		return 0, false
 	}
 	q.s.succeeded()

@@ -51,7 +51,7 @@ type Options struct {
 	Prefix string
 	Log    *slog.Logger
 	// CheckEvery is how often an unreachable Redis is tried again
-	// (default 250ms).
+	// (default 100ms).
 	CheckEvery time.Duration
 }
 
@@ -125,7 +125,7 @@ func Open(o Options) (*Store, error) {
 		o.Prefix = "dispatcher:"
 	}
 	if o.CheckEvery <= 0 {
-		o.CheckEvery = 250 * time.Millisecond
+		o.CheckEvery = 100 * time.Millisecond
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
