@@ -25,6 +25,10 @@ func (s *Server) WriteMetrics(w io.Writer) {
 			sample(bw, "dispatcher_redirects_total", g.counts[i][j].Load(), "pool", p.Name, "mirror", m.Name, "strategy", p.Strategy)
 		}
 	}
+	if s.opts.LogDropped != nil {
+		family(bw, "dispatcher_log_dropped_total", "counter", "Log lines dropped because the log output did not keep up.")
+		sample(bw, "dispatcher_log_dropped_total", s.opts.LogDropped())
+	}
 	family(bw, "dispatcher_no_mirror_total", "counter", "Requests answered with the fallback or 503 because no mirror was usable.")
 	for i, p := range g.cfg.Pools {
 		sample(bw, "dispatcher_no_mirror_total", g.noMirror[i].Load(), "pool", p.Name)

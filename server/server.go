@@ -34,6 +34,9 @@ type Options struct {
 	AccessLog  bool
 	Dashboard  fs.FS
 	Version    string
+	// LogDropped counts the log lines dropped because the log output did
+	// not keep up (nil: none are).
+	LogDropped func() uint64
 }
 
 // Server is the running dispatcher. It implements http.Handler by handing

@@ -16,9 +16,11 @@ import (
 // slog.JSONHandler on the same writer. It exists because the access log is
 // written once per redirect: the stock handler's generic path cost about
 // 1 µs of the ~17 µs a redirect costs in all.
+//
+// w must be safe for concurrent use and take each Write as one line
+// (asyncWriter is).
 type jsonHandler struct {
 	w     io.Writer
-	mu    *sync.Mutex
 	level slog.Leveler
 	std   slog.Handler
 }
@@ -27,7 +29,7 @@ func newJSONHandler(w io.Writer, level slog.Leveler) *jsonHandler {
 	if level == nil {
 		level = slog.LevelInfo
 	}
-	return &jsonHandler{w: w, mu: new(sync.Mutex), level: level,
+	return &jsonHandler{w: w, level: level,
 		std: slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})}
 }
 
@@ -88,9 +90,7 @@ func (h *jsonHandler) Handle(ctx context.Context, r slog.Record) error {
 		return true
 	})
 	b = append(b, "}\n"...)
-	h.mu.Lock()
 	_, err := h.w.Write(b)
-	h.mu.Unlock()
 	*bp = b
 	logBufs.Put(bp)
 	return err

@@ -1,58 +1,183 @@
 package main
 
 import (
-	"bufio"
+	"context"
 	"io"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// bufferedWriter batches log lines and writes them every interval (or when
-// 64 KiB are waiting), so that the access log does not cost a system call
-// per request, as nginx's access_log buffer= does. Close flushes and stops
-// the flusher. It is safe for concurrent use.
-type bufferedWriter struct {
-	mu   sync.Mutex
-	w    *bufio.Writer
-	done chan struct{}
-	wg   sync.WaitGroup
+// maxPending bounds the log bytes waiting for the output.
+const maxPending = 1 << 20
+
+// asyncWriter decouples the log from its output, so that logging never
+// blocks a request: Write appends the line to a bounded buffer and
+// returns, and one goroutine writes the buffer out every interval (as
+// nginx's access_log buffer= does), at once when kicked (an error line,
+// a flush). When the output does not keep up (a pipe nobody reads, a
+// stuck journald, Docker's blocking log driver), lines that do not fit are
+// dropped and counted; once the output takes lines again, onRecover is
+// told how many were lost. It is safe for concurrent use; each Write must
+// be one whole line.
+type asyncWriter struct {
+	out      io.Writer
+	interval time.Duration
+	// onRecover is called, from the writer goroutine, after a write that
+	// follows dropped lines. Set it before the first Write.
+	onRecover func(dropped uint64)
+
+	mu         sync.Mutex
+	pending    []byte
+	spare      []byte
+	unreported uint64 // dropped since the last onRecover
+	dropped    atomic.Uint64
+
+	kick    chan struct{}
+	flushes chan chan struct{}
+	done    chan struct{}
+	ended   chan struct{}
+	closing sync.Once
 }
 
-func newBufferedWriter(w io.Writer, interval time.Duration) *bufferedWriter {
-	b := &bufferedWriter{w: bufio.NewWriterSize(w, 64<<10), done: make(chan struct{})}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-b.done:
-				return
-			case <-t.C:
-				b.Flush()
-			}
+func newAsyncWriter(out io.Writer, interval time.Duration) *asyncWriter {
+	w := &asyncWriter{
+		out:      out,
+		interval: interval,
+		kick:     make(chan struct{}, 1),
+		flushes:  make(chan chan struct{}),
+		done:     make(chan struct{}),
+		ended:    make(chan struct{}),
+	}
+	go w.loop()
+	return w
+}
+
+// Write queues p, one log line, or drops it when maxPending bytes already
+// wait. It never blocks on the output and never fails.
+func (w *asyncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	if len(w.pending)+len(p) > maxPending {
+		w.unreported++
+		w.mu.Unlock()
+		w.dropped.Add(1)
+		return len(p), nil
+	}
+	w.pending = append(w.pending, p...)
+	w.mu.Unlock()
+	return len(p), nil
+}
+
+// Dropped returns the number of lines dropped since the start.
+func (w *asyncWriter) Dropped() uint64 { return w.dropped.Load() }
+
+// Kick asks for the pending lines to be written now, without waiting.
+func (w *asyncWriter) Kick() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Flush writes out what is pending and waits until it is written, or
+// until timeout when the output is blocked. It reports whether it was.
+func (w *asyncWriter) Flush(timeout time.Duration) bool {
+	done := make(chan struct{})
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case w.flushes <- done:
+	case <-w.ended:
+		return false
+	case <-t.C:
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// Close writes out what is pending, waiting at most timeout for a blocked
+// output, and stops the writer goroutine (or leaves it blocked in the
+// output, which the process's exit ends).
+func (w *asyncWriter) Close(timeout time.Duration) {
+	w.closing.Do(func() { close(w.done) })
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-w.ended:
+	case <-t.C:
+	}
+}
+
+func (w *asyncWriter) loop() {
+	defer close(w.ended)
+	t := time.NewTicker(w.interval)
+	defer t.Stop()
+	for {
+		var flushed chan struct{}
+		stop := false
+		select {
+		case <-t.C:
+		case <-w.kick:
+		case flushed = <-w.flushes:
+		case <-w.done:
+			stop = true
 		}
-	}()
-	return b
+		w.writeOut()
+		if flushed != nil {
+			close(flushed)
+		}
+		if stop {
+			w.writeOut() // what onRecover added
+			return
+		}
+	}
 }
 
-func (b *bufferedWriter) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.w.Write(p)
+// writeOut moves the pending lines to the output; it may block there.
+func (w *asyncWriter) writeOut() {
+	w.mu.Lock()
+	buf := w.pending
+	w.pending = w.spare[:0]
+	lost := w.unreported
+	w.unreported = 0
+	w.mu.Unlock()
+	if len(buf) > 0 {
+		w.out.Write(buf) //nolint:errcheck // nowhere left to report a failing log output
+	}
+	w.mu.Lock()
+	w.spare = buf[:0]
+	w.mu.Unlock()
+	if lost > 0 && w.onRecover != nil {
+		w.onRecover(lost)
+	}
 }
 
-// Flush writes out what is buffered.
-func (b *bufferedWriter) Flush() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.w.Flush() //nolint:errcheck // stderr is gone; nowhere left to report
+// urgentHandler writes error lines at once: it kicks the writer after
+// every record at Error level or above, so that the lines explaining a
+// failure (a handler panic) are not left in the buffer.
+type urgentHandler struct {
+	slog.Handler
+	w *asyncWriter
 }
 
-// Close flushes and stops the background flusher.
-func (b *bufferedWriter) Close() {
-	close(b.done)
-	b.wg.Wait()
-	b.Flush()
+func (h urgentHandler) Handle(ctx context.Context, r slog.Record) error {
+	err := h.Handler.Handle(ctx, r)
+	if r.Level >= slog.LevelError {
+		h.w.Kick()
+	}
+	return err
+}
+
+func (h urgentHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return urgentHandler{h.Handler.WithAttrs(as), h.w}
+}
+
+func (h urgentHandler) WithGroup(g string) slog.Handler {
+	return urgentHandler{h.Handler.WithGroup(g), h.w}
 }

@@ -102,9 +102,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return check(path, ov, stdout, stderr)
 	}
 
-	logOut := newBufferedWriter(stderr, 100*time.Millisecond)
-	defer logOut.Close()
-	log := slog.New(newJSONHandler(logOut, nil))
+	// The log never blocks a request: lines go through a bounded buffer
+	// written by one goroutine, dropped and counted when the output
+	// stalls; error lines are written at once, and everything is flushed
+	// on the way out (at most 2 s when the output is blocked).
+	logOut := newAsyncWriter(stderr, 100*time.Millisecond)
+	defer logOut.Close(2 * time.Second)
+	log := slog.New(urgentHandler{newJSONHandler(logOut, nil), logOut})
+	logOut.onRecover = func(n uint64) {
+		log.Warn("log output was blocked; lines dropped", "dropped", n)
+	}
 	store.SetLogger(log)
 
 	srv, err := server.New(server.Options{
@@ -115,9 +122,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		AccessLog:  !f.quiet,
 		Dashboard:  web.FS,
 		Version:    version,
+		LogDropped: logOut.Dropped,
 	})
 	if err != nil {
-		logOut.Flush()
+		logOut.Flush(2 * time.Second)
 		fmt.Fprintf(stderr, "dispatcher: configuration rejected:\n%v\n", err)
 		return errReported
 	}
