@@ -81,6 +81,16 @@ type Server struct {
 	flushed      map[mirrorKey]uint64
 	// pendingDrains are admin changes not yet written to Redis.
 	pendingDrains map[mirrorKey]bool
+	// drainEpoch counts admin drains and enables; a sync that read Redis
+	// across a change discards what it read (guarded by mu).
+	drainEpoch uint64
+	// drainWrites serialises writing pending drains to Redis, so that an
+	// older value is never written after a newer one.
+	drainWrites sync.Mutex
+	// syncEvery is the interval of the Redis exchange (counts, drains).
+	syncEvery time.Duration
+	// syncs counts completed exchanges.
+	syncs atomic.Uint64
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -121,6 +131,7 @@ func New(opts Options) (*Server, error) {
 		sharedCounts:  map[mirrorKey]uint64{},
 		flushed:       map[mirrorKey]uint64{},
 		pendingDrains: map[mirrorKey]bool{},
+		syncEvery:     500 * time.Millisecond,
 	}
 	cfg, err := config.Load(opts.ConfigPath, opts.Overrides)
 	if err != nil {
@@ -379,6 +390,7 @@ func (s *Server) SetEnabled(ctx context.Context, pool, mirror string, enabled bo
 	if s.store != nil {
 		s.pendingDrains[k] = !enabled
 	}
+	s.drainEpoch++
 	s.mu.Unlock()
 	s.rebuild()
 	if s.store != nil {
@@ -508,7 +520,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.syncLoop(ctx, 500*time.Millisecond)
+			s.syncLoop(ctx, s.syncEvery)
 		}()
 	}
 	return nil

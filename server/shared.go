@@ -24,9 +24,21 @@ func (s *Server) syncLoop(ctx context.Context, every time.Duration) {
 
 // syncShared is one exchange. Failures leave the local state as it is for
 // the next exchange; the store logs the change of connection state.
+//
+// The drained set read from Redis replaces the local one only when it
+// reflects every admin change made here: none was pending when the read
+// began (all were written), and none came in while it ran (drainEpoch).
+// Otherwise the next exchange reads again.
 func (s *Server) syncShared(ctx context.Context) {
+	defer s.syncs.Add(1)
 	s.flushCounts(ctx)
 	if !s.flushDrains(ctx) {
+		return
+	}
+	s.mu.Lock()
+	epoch, pending := s.drainEpoch, len(s.pendingDrains)
+	s.mu.Unlock()
+	if pending > 0 {
 		return
 	}
 	drained, err := s.store.Drained(ctx)
@@ -34,6 +46,10 @@ func (s *Server) syncShared(ctx context.Context) {
 		return
 	}
 	s.mu.Lock()
+	if s.drainEpoch != epoch {
+		s.mu.Unlock()
+		return
+	}
 	changed := !maps.Equal(drained, s.drained)
 	if changed {
 		s.drained = drained
@@ -75,6 +91,8 @@ func (s *Server) flushCounts(ctx context.Context) {
 // flushDrains writes pending admin drains to Redis and reports whether
 // none is left pending.
 func (s *Server) flushDrains(ctx context.Context) bool {
+	s.drainWrites.Lock()
+	defer s.drainWrites.Unlock()
 	s.mu.Lock()
 	pending := maps.Clone(s.pendingDrains)
 	s.mu.Unlock()

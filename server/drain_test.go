@@ -1,0 +1,45 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/dispatcher/dispatcher/internal/itest"
+	"github.com/dispatcher/dispatcher/server"
+)
+
+// TestDrainRacesSync drains and enables a mirror 500 times while the Redis
+// exchange runs every millisecond: after each admin call returns, its
+// effect holds through the next three exchanges; no sync undoes it.
+func TestDrainRacesSync(t *testing.T) {
+	r := itest.Redis(t, 0)
+	path := filepath.Join(t.TempDir(), "mirrors.json")
+	write(t, path, fmt.Sprintf(`{"redis": "redis://%s/0", "pools": [{"name": "p", "routes": ["/p/*file"],
+	  "mirrors": [{"name": "x", "url": "http://x.example"}, {"name": "y", "url": "http://y.example"}]}]}`, r.Addr))
+	srv, err := server.New(server.Options{ConfigPath: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	server.SetSyncEvery(srv, time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); srv.Stop() })
+	for i := range 500 {
+		enabled := i%2 == 1
+		if err := srv.SetEnabled(context.Background(), "p", "x", enabled); err != nil {
+			t.Fatal(err)
+		}
+		start := server.Syncs(srv)
+		for server.Syncs(srv) < start+3 {
+			st := mirrorStatus(t, srv, "p", "x")
+			if st.Enabled != enabled || (st.EffectiveWeight > 0) != enabled {
+				t.Fatalf("call %d: set enabled=%v, then a sync made it enabled=%v (effective weight %v)", i, enabled, st.Enabled, st.EffectiveWeight)
+			}
+		}
+	}
+}
