@@ -6,6 +6,7 @@ package config
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -418,13 +419,16 @@ func (m *Mirror) validate(c *collector, path string, appendPath bool) {
 	}
 }
 
+// validate checks an snmp block. Its messages never repeat a value: a
+// community or password pasted into the wrong key would otherwise reach
+// the log and the reload API's answer.
 func (s *SNMP) validate(c *collector, path string) {
 	if s.Target == "" {
 		c.add(path+".target", "is required (host:port)")
 	} else if _, port, err := net.SplitHostPort(s.Target); err != nil {
-		c.add(path+".target", "must be host:port, got %q", s.Target)
+		c.add(path+".target", "must be host:port")
 	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		c.add(path+".target", "port must be 1-65535, got %q", port)
+		c.add(path+".target", "port must be 1-65535")
 	}
 	switch s.Version {
 	case "1", "2c":
@@ -438,18 +442,18 @@ func (s *SNMP) validate(c *collector, path string) {
 		switch strings.ToUpper(s.AuthProtocol) {
 		case "", "MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512":
 		default:
-			c.add(path+".auth_protocol", "must be MD5, SHA, SHA224, SHA256, SHA384 or SHA512, got %q", s.AuthProtocol)
+			c.add(path+".auth_protocol", "must be MD5, SHA, SHA224, SHA256, SHA384 or SHA512")
 		}
 		switch strings.ToUpper(s.PrivProtocol) {
 		case "", "DES", "AES", "AES192", "AES256":
 		default:
-			c.add(path+".priv_protocol", "must be DES, AES, AES192 or AES256, got %q", s.PrivProtocol)
+			c.add(path+".priv_protocol", "must be DES, AES, AES192 or AES256")
 		}
 		if s.PrivProtocol != "" && s.AuthProtocol == "" {
 			c.add(path+".priv_protocol", "needs auth_protocol too")
 		}
 	default:
-		c.add(path+".version", "must be \"1\", \"2c\" or \"3\", got %q", s.Version)
+		c.add(path+".version", "must be \"1\", \"2c\" or \"3\"")
 	}
 	if (s.Interface == "") == (s.IfIndex == 0) {
 		c.add(path, "exactly one of interface (a name) or if_index is required")
@@ -471,7 +475,7 @@ func checkURL(s string, withQuery bool) error {
 		return fmt.Errorf("must not contain spaces, control characters or backslashes, got %q", s)
 	}
 	if u.User != nil {
-		return fmt.Errorf("must not contain credentials, got %q", s)
+		return errors.New("must not contain credentials (the value is not repeated here)")
 	}
 	if u.Fragment != "" || strings.Contains(s, "#") {
 		return fmt.Errorf("must not contain a fragment, got %q", s)
