@@ -101,6 +101,10 @@ type Handler struct {
 	dash    fs.FS
 	// accessLog writes one Info line per request.
 	accessLog bool
+	// bodyWidth[pool] is the longest HTML-escaped mirror URL of the pool:
+	// 302 bodies are padded to it, so that their length does not depend on
+	// the mirror picked (ab counts a changing length as a failure).
+	bodyWidth []int
 }
 
 // New builds the gin engine serving every pool route and operator endpoint.
@@ -130,6 +134,7 @@ func New(o Options) *gin.Engine {
 	r.RedirectFixedPath = false
 	r.HandleMethodNotAllowed = true
 	h.accessLog = o.AccessLog
+	h.bodyWidth = bodyWidths(o.State, o.Pools)
 	r.Use(h.recovery)
 	r.NoRoute(h.logged(func(c *gin.Context) { c.String(http.StatusNotFound, "404 not found\n") }))
 	r.NoMethod(h.logged(func(c *gin.Context) { c.String(http.StatusMethodNotAllowed, "405 method not allowed\n") }))
@@ -242,7 +247,11 @@ func (h *Handler) serveRedirect(c *gin.Context, pi int) (netip.Addr, string) {
 		// net/http adds the Content-Length of a body this small.
 		body := append(buf[:0], `<a href="`...)
 		body = appendHTMLEscaped(body, vals[0])
-		body = append(body, "\">Found</a>.\n"...)
+		body = append(body, "\">Found</a>."...)
+		for range h.bodyWidth[pi] - htmlEscapedLen(locationBase(m.URL, pool.AppendPath)) {
+			body = append(body, ' ')
+		}
+		body = append(body, '\n')
 		c.Writer.Write(body) //nolint:errcheck // the client went away; nothing to do
 		buf = body
 	}
@@ -253,8 +262,32 @@ func (h *Handler) serveRedirect(c *gin.Context, pi int) (netip.Addr, string) {
 // maxLinks is how many alternatives a 302 names in its Link header.
 const maxLinks = 3
 
+// maxLinkBytes bounds the Link header: entries that would take it past
+// this are left out, so that a long path does not multiply the response.
+const maxLinkBytes = 1024
+
+// bodyWidths returns, per pool of st's snapshot, the longest HTML-escaped part of
+// a Location that comes from a mirror URL. Mirror URLs change only with
+// the configuration, and a new configuration builds a new engine.
+func bodyWidths(st *strategy.State, pools []Pool) []int {
+	w := make([]int, len(pools))
+	if st == nil || st.Load() == nil {
+		return w
+	}
+	for i, p := range st.Load().Pools {
+		if i >= len(pools) {
+			break
+		}
+		for j := range p.Mirrors {
+			w[i] = max(w[i], htmlEscapedLen(locationBase(p.Mirrors[j].URL, pools[i].AppendPath)))
+		}
+	}
+	return w
+}
+
 // link builds the RFC 6249 Link header naming the next best mirrors after
-// picked, so that download managers can fail over.
+// picked, so that download managers can fail over. It stays within
+// maxLinkBytes.
 func (h *Handler) link(p *strategy.Pool, cl strategy.Client, picked *strategy.Mirror, scratch []byte, req *reqPath) string {
 	var rankBuf [maxLinks + 1]int
 	ranked := strategy.Rank(p, cl, rankBuf[:0], maxLinks+1)
@@ -265,6 +298,7 @@ func (h *Handler) link(p *strategy.Pool, cl strategy.Client, picked *strategy.Mi
 		if m == picked || n == maxLinks {
 			continue
 		}
+		keep := len(out)
 		if n > 0 {
 			out = append(out, ", "...)
 		}
@@ -272,6 +306,10 @@ func (h *Handler) link(p *strategy.Pool, cl strategy.Client, picked *strategy.Mi
 		out = req.appendLocation(out, m.URL, true)
 		out = append(out, ">; rel=duplicate; pri="...)
 		out = strconv.AppendInt(out, int64(n+1), 10)
+		if len(out) > maxLinkBytes {
+			out = out[:keep]
+			break
+		}
 		n++
 	}
 	return string(out)

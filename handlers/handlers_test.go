@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -418,5 +419,70 @@ func TestReservedRoutes(t *testing.T) {
 		if !reserved[r] {
 			t.Errorf("handlers serve %s, which config.ReservedRoutes lacks", r)
 		}
+	}
+}
+
+// TestBodyLength: a 302's body has the same length whichever mirror is
+// picked (ab counts a changing length as a failed request), and still
+// holds the link.
+func TestBodyLength(t *testing.T) {
+	srv, _ := newServer(t, `{"pools": [
+	  {"name": "files", "routes": ["/get/*file"], "mirrors": [
+	    {"name": "a", "url": "http://a.example"},
+	    {"name": "b", "url": "https://mirror-b.example.org/pub/"},
+	    {"name": "c", "url": "http://c.example/x&y's"}]},
+	  {"name": "ads", "routes": ["/ad/:slot"], "append_path": false, "mirrors": [
+	    {"name": "a", "url": "https://cdn.example/a.png"},
+	    {"name": "b", "url": "https://cdn.example/creatives/b-long-name.png?v=1&x=2"}]}]}`, "")
+	for _, target := range []string{"/get/x.iso?k=v&w=<z>", "/ad/top"} {
+		lengths := map[int][]string{}
+		for _, m := range []string{"a", "b", "c"} {
+			if target == "/ad/top" && m == "c" {
+				continue
+			}
+			sep := "?"
+			if strings.Contains(target, "?") {
+				sep = "&"
+			}
+			w := do(srv, "GET", target+sep+"mirror="+m, "", nil)
+			if w.Code != 302 || w.Header().Get("X-Mirror") != m {
+				t.Fatalf("GET %s?mirror=%s = %d to %q", target, m, w.Code, w.Header().Get("X-Mirror"))
+			}
+			body := w.Body.String()
+			if !strings.Contains(body, `href="`+html.EscapeString(w.Header().Get("Location"))+`"`) {
+				t.Errorf("body %q lacks the link to %q", body, w.Header().Get("Location"))
+			}
+			lengths[len(body)] = append(lengths[len(body)], m)
+		}
+		if len(lengths) != 1 {
+			t.Errorf("GET %s: body lengths differ by mirror: %v", target, lengths)
+		}
+	}
+}
+
+// TestResponseSize: a 15 KB request path gives a response of about twice
+// the Location (header and body), not one per Link entry more.
+func TestResponseSize(t *testing.T) {
+	srv, _ := newServer(t, testConfig, "")
+	target := "/get/" + strings.Repeat("a", 15000) + ".iso"
+	w := do(srv, "GET", target, "", nil)
+	if w.Code != 302 {
+		t.Fatalf("GET a 15 KB path = %d", w.Code)
+	}
+	loc := len(w.Header().Get("Location"))
+	size := w.Body.Len()
+	for k, vs := range w.Header() {
+		for _, v := range vs {
+			size += len(k) + len(v) + 4
+		}
+	}
+	if size > 2*loc+2048 {
+		t.Errorf("response of %d bytes for a Location of %d; want at most 2×Location + 2 KiB", size, loc)
+	}
+	if l := w.Header().Get("Link"); len(l) > 1024 {
+		t.Errorf("Link header of %d bytes; want at most 1 KiB", len(l))
+	}
+	if l := do(srv, "GET", "/get/short.iso?mirror=a", "", nil).Header().Get("Link"); l == "" {
+		t.Errorf("a short path lost its Link header")
 	}
 }

@@ -42,10 +42,10 @@ func (q *reqPath) appendLocation(dst []byte, base string, appendPath bool) []byt
 // fragment ("#" is escaped). escapedPath is the request's escaped path
 // (url.URL.EscapedPath), already checked by newReqPath.
 func appendLocation(dst []byte, base string, appendPath bool, escapedPath, rawQuery string) []byte {
+	dst = append(dst, locationBase(base, appendPath)...)
 	if !appendPath {
-		return append(dst, base...)
+		return dst
 	}
-	dst = append(dst, strings.TrimSuffix(base, "/")...)
 	p := strings.TrimLeft(escapedPath, "/")
 	dst = append(dst, '/')
 	dst = appendEscaped(dst, p, false)
@@ -53,6 +53,16 @@ func appendLocation(dst []byte, base string, appendPath bool, escapedPath, rawQu
 		dst = appendQuery(dst, rawQuery)
 	}
 	return dst
+}
+
+// locationBase is the part of a Location that comes from the mirror's
+// URL: the URL as written, or without its trailing slash when the request
+// path follows.
+func locationBase(base string, appendPath bool) string {
+	if appendPath {
+		return strings.TrimSuffix(base, "/")
+	}
+	return base
 }
 
 // appendQuery appends "?" and rawQuery without the control parameters,
@@ -143,22 +153,42 @@ func hasDotSegment(path string) bool {
 	return false
 }
 
+// htmlEscapedLen is len(appendHTMLEscaped(nil, s)), without building it.
+func htmlEscapedLen(s string) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		if e := htmlEntity(s[i]); e != "" {
+			n += len(e) - 1
+		}
+	}
+	return n
+}
+
+// htmlEntity is the escape of c in HTML text and attributes, or "" when c
+// stands for itself.
+func htmlEntity(c byte) string {
+	switch c {
+	case '&':
+		return "&amp;"
+	case '<':
+		return "&lt;"
+	case '>':
+		return "&gt;"
+	case '"':
+		return "&#34;"
+	case '\'':
+		return "&#39;"
+	}
+	return ""
+}
+
 // appendHTMLEscaped appends s escaped for an HTML attribute or text.
 func appendHTMLEscaped(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '&':
-			dst = append(dst, "&amp;"...)
-		case '<':
-			dst = append(dst, "&lt;"...)
-		case '>':
-			dst = append(dst, "&gt;"...)
-		case '"':
-			dst = append(dst, "&#34;"...)
-		case '\'':
-			dst = append(dst, "&#39;"...)
-		default:
-			dst = append(dst, c)
+		if e := htmlEntity(s[i]); e != "" {
+			dst = append(dst, e...)
+		} else {
+			dst = append(dst, s[i])
 		}
 	}
 	return dst
