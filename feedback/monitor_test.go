@@ -42,7 +42,7 @@ func TestRampingRebuilds(t *testing.T) {
 			t.Errorf("%s: rebuild at the end of the ramp scheduled = %v; want %v", tt.name, scheduled, tt.soonest)
 		}
 		if tt.soonest {
-			itest.WaitFor(t, 5*time.Second, "the rebuild at the end of the ramp", func() bool { return rebuilds.Load() > 0 })
+			itest.WaitFor(t, 15*time.Second, "the rebuild at the end of the ramp", func() bool { return rebuilds.Load() > 0 })
 		}
 	}
 	mr.health.upSince = time.Time{} // up since start: no ramp

@@ -148,7 +148,7 @@ func TestSNMPAgentLoss(t *testing.T) {
 		}
 	}()
 	agent.Kill()
-	itest.WaitFor(t, 5*time.Second, "poll_error", func() bool {
+	itest.WaitFor(t, 15*time.Second, "poll_error", func() bool {
 		return mirrorStatus(t, srv, "files", "heavy").PollError != ""
 	})
 	if e := mirrorStatus(t, srv, "files", "heavy").PollError; !strings.Contains(e, "no answer") && !strings.Contains(e, "no agent listening") {
@@ -193,7 +193,7 @@ func TestSNMPErrors(t *testing.T) {
 	}
 	// The timeout holds: polls keep coming every second.
 	first := *l.LastPoll
-	itest.WaitFor(t, 3*time.Second, "the next poll of the silent agent", func() bool {
+	itest.WaitFor(t, 10*time.Second, "the next poll of the silent agent", func() bool {
 		lp := mirrorStatus(t, srv, "files", "light").LastPoll
 		return lp != nil && lp.After(first)
 	})
@@ -232,12 +232,11 @@ const healthConfig = `{
 func TestHealth(t *testing.T) {
 	a, b, c := newFlaky(t), newFlaky(t), newFlaky(t)
 	srv := start(t, fmt.Sprintf(healthConfig, a.srv.URL, b.srv.URL, c.srv.URL))
-	itest.WaitFor(t, 5*time.Second, "first probes", func() bool {
-		return mirrorStatus(t, srv, "p", "a").LastProbe != nil
-	})
-	time.Sleep(2500 * time.Millisecond) // a full window of probes
 	// a's URL (a.example) does not resolve: it is up only because its
-	// health_url is probed instead.
+	// health_url is probed instead. Wait for a full window of its probes.
+	itest.WaitFor(t, 10*time.Second, "a full window of probes of a's health_url", func() bool {
+		return a.n.Load() >= 4 && mirrorStatus(t, srv, "p", "a").LastProbe != nil
+	})
 	if a := mirrorStatus(t, srv, "p", "a"); !a.Up || a.ProbeError != "" {
 		t.Fatalf("mirror a with a health_url: up %v, probe_error %q", a.Up, a.ProbeError)
 	}
@@ -247,7 +246,7 @@ func TestHealth(t *testing.T) {
 	start := time.Now()
 	// Up is the monitor's view; the snapshot the requests use is rebuilt
 	// right after it: wait for both.
-	itest.WaitFor(t, 5*time.Second, "b down", func() bool {
+	itest.WaitFor(t, 15*time.Second, "b down", func() bool {
 		b := mirrorStatus(t, srv, "p", "b")
 		return !b.Up && b.EffectiveWeight == 0
 	})
@@ -269,33 +268,37 @@ func TestHealth(t *testing.T) {
 	back.Listener = l
 	back.Start()
 	defer back.Close()
-	itest.WaitFor(t, 5*time.Second, "b up", func() bool {
+	itest.WaitFor(t, 15*time.Second, "b up", func() bool {
 		b := mirrorStatus(t, srv, "p", "b")
 		return b.Up && b.EffectiveWeight > 0
 	})
 	if w := mirrorStatus(t, srv, "p", "b").EffectiveWeight; w >= 1 || w <= 0 {
 		t.Errorf("b's weight just after it came back = %v; want a ramp between 0 and 1", w)
 	}
-	itest.WaitFor(t, 6*time.Second, "b at full weight", func() bool {
+	itest.WaitFor(t, 15*time.Second, "b at full weight", func() bool {
 		return mirrorStatus(t, srv, "p", "b").EffectiveWeight == 1
 	})
 
-	// A mirror failing two probes of three stays out; one failing one of
-	// three stays in.
+	// A mirror failing two probes of three goes out and stays out, over
+	// 6 more probes; one passing every probe stays in.
 	a.every.Store(3)
 	c.every.Store(1)
-	time.Sleep(4 * time.Second)
-	for range 10 {
-		time.Sleep(300 * time.Millisecond)
+	itest.WaitFor(t, 10*time.Second, "a, failing 2 of 3, to go down", func() bool { return !mirrorStatus(t, srv, "p", "a").Up })
+	probed := a.n.Load()
+	itest.WaitFor(t, 20*time.Second, "6 more probes of a", func() bool {
 		if mirrorStatus(t, srv, "p", "a").Up {
 			t.Fatalf("a mirror failing 2 of 3 probes came back up")
 		}
-	}
+		if !mirrorStatus(t, srv, "p", "c").Up {
+			t.Fatalf("a mirror passing every probe went down")
+		}
+		return a.n.Load() >= probed+6
+	})
 
 	// Every mirror down: the fallback answers.
 	c.every.Store(1000)
 	back.Close()
-	itest.WaitFor(t, 6*time.Second, "all down", func() bool {
+	itest.WaitFor(t, 15*time.Second, "all down", func() bool {
 		m, code := redirect(srv, "/p/x")
 		return m == "fallback" && code == 302
 	})

@@ -107,7 +107,7 @@ func TestOverlappingReloads(t *testing.T) {
 	if !st.Up {
 		t.Errorf("gen25 after the reloads: %+v; want up", st)
 	}
-	itest.WaitFor(t, 5*time.Second, "gen25 probed", func() bool { return mirrorStatus(t, srv, "p", "gen25").LastProbe != nil })
+	itest.WaitFor(t, 15*time.Second, "gen25 probed", func() bool { return mirrorStatus(t, srv, "p", "gen25").LastProbe != nil })
 }
 
 // TestProbeOnceByURL: a mirror listed in three pools is probed once per run.

@@ -99,7 +99,7 @@ func TestRedisConcurrentShare(t *testing.T) {
 		}
 	}
 	// Redirect counts are shared: both instances report the fleet total.
-	itest.WaitFor(t, 5*time.Second, "shared redirect counts", func() bool {
+	itest.WaitFor(t, 15*time.Second, "shared redirect counts", func() bool {
 		return totalRedirects(t, a, "eq") == 3000 && totalRedirects(t, b, "eq") == 3000
 	})
 }
@@ -310,7 +310,7 @@ func TestRedisSharedDrain(t *testing.T) {
 	}
 	resp.Body.Close()
 	c := itest.NoRedirectClient(5 * time.Second)
-	itest.WaitFor(t, 5*time.Second, "instance b to see the drain", func() bool {
+	itest.WaitFor(t, 15*time.Second, "instance b to see the drain", func() bool {
 		for range 6 {
 			if mirrorOf(t, c, "http://"+b.Addr+"/eq/f") == "x" {
 				return false
