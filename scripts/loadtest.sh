@@ -56,9 +56,11 @@ http {
   server { listen 127.0.0.1:$np; location / { return 302 http://mirror.example\$request_uri; } }
 }
 NGINX
-taskset -c 0 "$NGINX" -c "$work/nginx/nginx.conf" -p "$work/nginx" & pids+=($!)
+taskset -c 0 "$NGINX" -c "$work/nginx/nginx.conf" -p "$work/nginx" & pids+=($!); npid=$!
 waitport "$np"
-nginx_pid() { pgrep -f "nginx: worker process" -n; }
+# The one worker is the child of the master this script started (not any
+# nginx on the machine).
+nginx_pid() { pgrep -P "$npid" | head -n1; }
 
 gp=$(freeport)
 taskset -c 0 "$work/gin-baseline" -listen "127.0.0.1:$gp" & pids+=($!); gpid=$!
@@ -97,9 +99,11 @@ hz=$(getconf CLK_TCK)
 names=(nginx gin-baseline dispatcher-random dispatcher-random-quiet dispatcher-roundrobin dispatcher-roundrobin-redis)
 urls=("http://127.0.0.1:$np/pub/x.iso" "http://127.0.0.1:$gp/pub/x.iso" "http://127.0.0.1:$dp/pub/x.iso"
       "http://127.0.0.1:$dqp/pub/x.iso" "http://127.0.0.1:$dp/rr/x.iso" "http://127.0.0.1:$drp/rr/x.iso")
-declare -A reqs cpu secs
+declare -A reqs cpu secs p99
 redis_cpu=0
-for n in "${names[@]}"; do reqs[$n]=0; cpu[$n]=0; secs[$n]=0; done
+for n in "${names[@]}"; do reqs[$n]=0; cpu[$n]=0; secs[$n]=0; p99[$n]=0; done
+# to_us turns a wrk latency (850.00us, 1.23ms, 1.05s) into microseconds.
+to_us() { awk -v v="$1" 'BEGIN{ n=v+0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n*1000; else print n*1e6 }'; }
 
 pids_of() {
   case $1 in
@@ -118,7 +122,7 @@ for r in $(seq "$rounds"); do
     n=${names[$i]}
     ps=$(pids_of "$n")
     before=$(ticks $ps); rbefore=$(ticks "$rpid")
-    out=$(taskset -c 1 wrk -t1 -c"$conns" -d"${duration}s" "${urls[$i]}")
+    out=$(taskset -c 1 wrk -t1 -c"$conns" -d"${duration}s" --latency "${urls[$i]}")
     after=$(ticks $ps); rafter=$(ticks "$rpid")
     [ "$n" = dispatcher-roundrobin-redis ] && redis_cpu=$((redis_cpu + rafter - rbefore))
     count=$(echo "$out" | awk '/requests in/ {print $1}')
@@ -128,16 +132,18 @@ for r in $(seq "$rounds"); do
     reqs[$n]=$((reqs[$n] + count))
     cpu[$n]=$((cpu[$n] + after - before))
     secs[$n]=$((secs[$n] + duration))
-    echo "  round $r ${n}: $count requests${non3xx:+ (non-3xx: $non3xx)}"
+    lat=$(to_us "$(echo "$out" | awk '$1 == "99%" {print $2}')")
+    p99[$n]=$(awk -v a="${p99[$n]}" -v b="$lat" 'BEGIN{print (b > a ? b : a)}')
+    echo "  round $r ${n}: $count requests, p99 ${lat} µs${non3xx:+ (non-3xx: $non3xx)}"
   done
 done
 
 echo
-printf "%-30s %12s %16s %14s\n" server "req/s" "CPU µs/redirect" "vs gin-baseline"
+printf "%-30s %12s %16s %14s %14s\n" server "req/s" "CPU µs/redirect" "vs gin-baseline" "worst p99 µs"
 base=$(awk -v c="${cpu[gin-baseline]}" -v n="${reqs[gin-baseline]}" -v hz="$hz" 'BEGIN{printf "%.4f", c*1e6/hz/n}')
 for n in "${names[@]}"; do
-  awk -v name="$n" -v r="${reqs[$n]}" -v s="${secs[$n]}" -v c="${cpu[$n]}" -v hz="$hz" -v base="$base" \
-    'BEGIN{us=c*1e6/hz/r; printf "%-30s %12.0f %16.2f %13.2fx\n", name, r/s, us, us/base}'
+  awk -v name="$n" -v r="${reqs[$n]}" -v s="${secs[$n]}" -v c="${cpu[$n]}" -v hz="$hz" -v base="$base" -v p="${p99[$n]}" \
+    'BEGIN{us=c*1e6/hz/r; printf "%-30s %12.0f %16.2f %13.2fx %14.0f\n", name, r/s, us, us/base, p}'
 done
 echo
 awk -v c="$redis_cpu" -v n="${reqs[dispatcher-roundrobin-redis]}" -v hz="$hz" \
@@ -152,12 +158,18 @@ if grep -q '"msg":"redis' "$work/dispatcher-redis.log"; then
   metrics=$(curl -s "http://127.0.0.1:$drp/metrics")
   echo "$metrics" | grep -E '^dispatcher_redis_(roundtrips|positions|fallbacks)_total' || true
   echo "$metrics" | awk '/^dispatcher_redis_roundtrips_total/ {t=$2} /^dispatcher_redis_positions_total/ {p=$2}
-    END { if (p > 0) printf "round trips per 1,000 redirects: %.1f\n", 1000 * t / p }'
+    /^dispatcher_redis_fallbacks_total/ {f=$2}
+    END { if (p > 0) printf "round trips per 1,000 redirects: %.1f; positions from Redis: %.3f%%\n", 1000 * t / p, 100 * p / (p + f) }'
 fi
 
 echo
-echo "ab -n 20000 -c $conns (requests per second, one run each):"
+echo "ab -n 20000 -c $conns (one run each):"
+printf "  %-30s %14s %10s %10s\n" server "requests/s" failed non-2xx
 for i in "${!names[@]}"; do
-  rps=$(taskset -c 1 ab -q -n 20000 -c "$conns" "${urls[$i]}" 2>&1 | awk '/Requests per second/ {print $4}')
-  printf "  %-30s %s\n" "${names[$i]}" "$rps"
+  out=$(taskset -c 1 ab -q -n 20000 -c "$conns" "${urls[$i]}" 2>&1)
+  rps=$(echo "$out" | awk '/Requests per second/ {print $4}')
+  failed=$(echo "$out" | awk '/^Failed requests/ {print $3}')
+  non2xx=$(echo "$out" | awk '/^Non-2xx responses/ {print $3}')
+  printf "  %-30s %14s %10s %10s\n" "${names[$i]}" "$rps" "${failed:-0}" "${non2xx:-0}"
 done
+echo "(a 302 is a non-2xx answer to ab; 'failed' counts errors and bodies whose length changed)"
