@@ -172,6 +172,7 @@ func Load(path string, o Overrides) (*Config, error) {
 func Parse(name string, data []byte, o Overrides) (*Config, error) {
 	c := &collector{file: name}
 	cfg := &Config{}
+	cfg.setDefaults()
 	decodeStrict(data, cfg, c)
 	if len(c.errs) > 0 && cfg.Pools == nil {
 		return nil, c.err()
@@ -188,7 +189,7 @@ func Parse(name string, data []byte, o Overrides) (*Config, error) {
 	cfg.File = name
 	sum := sha256.Sum256(data)
 	cfg.SHA256 = hex.EncodeToString(sum[:])
-	cfg.fillDefaults()
+	cfg.normalize()
 	cfg.validate(c)
 	if err := c.err(); err != nil {
 		return nil, err
@@ -196,51 +197,54 @@ func Parse(name string, data []byte, o Overrides) (*Config, error) {
 	return cfg, nil
 }
 
-func (cfg *Config) fillDefaults() {
-	if cfg.Listen == "" {
-		cfg.Listen = DefaultListen
-	}
-	if cfg.RedisTimeout == 0 {
-		cfg.RedisTimeout = Duration(DefaultRedisTimeout)
-	}
-	if h := cfg.Health; h != nil {
-		setDefault(&h.Schedule, DefaultHealthSchedule)
-		setDefault(&h.Path, DefaultHealthPath)
-		setDefault(&h.Method, "GET")
-		if h.Timeout == 0 {
-			h.Timeout = Duration(DefaultHealthTimeout)
-		}
-		if h.Window == 0 {
-			h.Window = DefaultHealthWindow
-		}
-		if h.Threshold == 0 {
-			h.Threshold = min(DefaultHealthThreshold, h.Window)
-		}
-		if h.RampUp == 0 {
-			h.RampUp = Duration(DefaultRampUp)
-		}
-	}
-	if f := cfg.Feedback; f != nil {
-		setDefault(&f.Schedule, DefaultFeedbackSched)
-		if f.Timeout == 0 {
-			f.Timeout = Duration(DefaultFeedbackTimeout)
-		}
-		if f.Retries == 0 {
-			f.Retries = DefaultFeedbackRetries
-		}
-		if f.StaleAfter == 0 {
-			f.StaleAfter = Duration(DefaultStaleAfter)
-		}
+// Defaults are filled in before decoding (see defaulter): a key that is
+// absent keeps its default, and a key given as 0 (or "0s") means 0, and is
+// refused by validate where 0 makes no sense.
+
+func (cfg *Config) setDefaults() {
+	cfg.Listen = DefaultListen
+	cfg.RedisTimeout = Duration(DefaultRedisTimeout)
+}
+
+func (h *Health) setDefaults() {
+	h.Schedule = DefaultHealthSchedule
+	h.Path = DefaultHealthPath
+	h.Method = "GET"
+	h.Timeout = Duration(DefaultHealthTimeout)
+	h.Window = DefaultHealthWindow
+	h.Threshold = thresholdUnset
+	h.RampUp = Duration(DefaultRampUp)
+}
+
+// thresholdUnset marks an absent health.threshold: its default depends on
+// the window (3, or the window when smaller).
+const thresholdUnset = math.MinInt
+
+func (f *Feedback) setDefaults() {
+	f.Schedule = DefaultFeedbackSched
+	f.Timeout = Duration(DefaultFeedbackTimeout)
+	f.Retries = DefaultFeedbackRetries
+	f.StaleAfter = Duration(DefaultStaleAfter)
+}
+
+func (p *Pool) setDefaults() {
+	p.Strategy = Random
+	p.IPv4Prefix = DefaultIPv4Prefix
+	p.IPv6Prefix = DefaultIPv6Prefix
+}
+
+func (s *SNMP) setDefaults() {
+	s.Version = "2c"
+}
+
+// normalize completes what depends on more than one key, and puts codes
+// in upper case.
+func (cfg *Config) normalize() {
+	if h := cfg.Health; h != nil && h.Threshold == thresholdUnset {
+		h.Threshold = min(DefaultHealthThreshold, h.Window)
 	}
 	for i := range cfg.Pools {
 		p := &cfg.Pools[i]
-		setDefault(&p.Strategy, Random)
-		if p.IPv4Prefix == 0 {
-			p.IPv4Prefix = DefaultIPv4Prefix
-		}
-		if p.IPv6Prefix == 0 {
-			p.IPv6Prefix = DefaultIPv6Prefix
-		}
 		for j := range p.Mirrors {
 			m := &p.Mirrors[j]
 			m.Country = strings.ToUpper(m.Country)
@@ -248,21 +252,12 @@ func (cfg *Config) fillDefaults() {
 			for k := range m.Countries {
 				m.Countries[k] = strings.ToUpper(m.Countries[k])
 			}
-			if s := m.SNMP; s != nil {
-				setDefault(&s.Version, "2c")
-				if s.Target != "" {
-					if _, _, err := net.SplitHostPort(s.Target); err != nil {
-						s.Target = net.JoinHostPort(s.Target, DefaultSNMPPort)
-					}
+			if s := m.SNMP; s != nil && s.Target != "" {
+				if _, _, err := net.SplitHostPort(s.Target); err != nil {
+					s.Target = net.JoinHostPort(s.Target, DefaultSNMPPort)
 				}
 			}
 		}
-	}
-}
-
-func setDefault(s *string, v string) {
-	if *s == "" {
-		*s = v
 	}
 }
 
@@ -270,8 +265,8 @@ func (cfg *Config) validate(c *collector) {
 	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
 		c.add("listen", "must be host:port or :port, got %q", cfg.Listen)
 	}
-	if cfg.RedisTimeout < 0 || time.Duration(cfg.RedisTimeout) > 10*time.Second {
-		c.add("redis_timeout", "must be between 0 and 10s, got %s", time.Duration(cfg.RedisTimeout))
+	if cfg.RedisTimeout <= 0 || time.Duration(cfg.RedisTimeout) > 10*time.Second {
+		c.add("redis_timeout", "must be more than 0 and at most 10s, got %s", time.Duration(cfg.RedisTimeout))
 	}
 	if cfg.Redis != "" {
 		if _, err := store.ParseURL(cfg.Redis); err != nil {
@@ -297,7 +292,7 @@ func (cfg *Config) validate(c *collector) {
 		if h.Method != "GET" && h.Method != "HEAD" {
 			c.add("health.method", "must be GET or HEAD, got %q", h.Method)
 		}
-		if h.Timeout < 0 {
+		if h.Timeout <= 0 {
 			c.add("health.timeout", "must be positive")
 		}
 		if h.Window < 1 || h.Window > 64 {
@@ -312,14 +307,14 @@ func (cfg *Config) validate(c *collector) {
 	}
 	if f := cfg.Feedback; f != nil {
 		checkSchedule(c, "feedback.schedule", f.Schedule)
-		if f.Timeout < 0 {
+		if f.Timeout <= 0 {
 			c.add("feedback.timeout", "must be positive")
 		}
 		if f.Retries < 0 || f.Retries > 10 {
 			c.add("feedback.retries", "must be between 0 and 10, got %d", f.Retries)
 		}
 		if f.StaleAfter < 0 {
-			c.add("feedback.stale_after", "must be positive")
+			c.add("feedback.stale_after", "must not be negative (0: never)")
 		}
 	}
 	if len(cfg.Pools) == 0 {

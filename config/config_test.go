@@ -176,3 +176,41 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestZeroIsNotAbsent: an absent key gets its default; a key given as 0
+// means 0, or is refused where 0 makes no sense.
+func TestZeroIsNotAbsent(t *testing.T) {
+	const pools = `"pools": [{"name": "p", "routes": ["/"], "mirrors": [{"name": "m", "url": "http://m.example"}]}]`
+	absent, err := Parse("absent.json", []byte(`{"health": {}, "feedback": {}, `+pools+`}`), Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, f := absent.Health, absent.Feedback; h.RampUp != Duration(DefaultRampUp) || h.Threshold != DefaultHealthThreshold ||
+		f.Retries != DefaultFeedbackRetries || f.StaleAfter != Duration(DefaultStaleAfter) || absent.Pools[0].IPv4Prefix != 32 {
+		t.Errorf("absent keys: health %+v feedback %+v; want the defaults", *h, *f)
+	}
+	zero, err := Parse("zero.json", []byte(`{"health": {"ramp_up": "0s", "window": 2}, "feedback": {"retries": 0, "stale_after": "0s"}, `+pools+`}`), Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, f := zero.Health, zero.Feedback; h.RampUp != 0 || h.Threshold != 2 || f.Retries != 0 || f.StaleAfter != 0 {
+		t.Errorf("zero keys: health %+v feedback %+v; want ramp_up 0, threshold 2 (the window), retries 0, stale_after 0", *h, *f)
+	}
+	for _, tt := range []struct{ json, want string }{
+		{`"health": {"timeout": "0s"}`, "health.timeout: must be positive"},
+		{`"health": {"threshold": 0}`, "health.threshold: must be between 1 and window"},
+		{`"health": {"window": 0}`, "health.window: must be between 1 and 64"},
+		{`"feedback": {"timeout": "0s"}`, "feedback.timeout: must be positive"},
+		{`"redis_timeout": "0s"`, "redis_timeout: must be more than 0"},
+		{`"pools": [{"name": "p", "routes": ["/"], "ipv4_prefix": 0, "mirrors": [{"name": "m", "url": "http://m.example"}]}]`, "ipv4_prefix: must be between 1 and 32"},
+	} {
+		body := "{" + tt.json
+		if !strings.Contains(tt.json, `"pools"`) {
+			body += ", " + pools
+		}
+		_, err := Parse("zero.json", []byte(body+"}"), Overrides{})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v; want %q", tt.json, err, tt.want)
+		}
+	}
+}

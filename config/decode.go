@@ -120,6 +120,7 @@ func decodeValue(raw json.RawMessage, v reflect.Value, path string, c *collector
 			return
 		}
 		elem := reflect.New(v.Type().Elem())
+		setDefaults(elem)
 		decodeValue(raw, elem.Elem(), path, c)
 		v.Set(elem)
 	case reflect.Struct:
@@ -148,6 +149,7 @@ func decodeValue(raw json.RawMessage, v reflect.Value, path string, c *collector
 		}
 		s := reflect.MakeSlice(v.Type(), len(arr), len(arr))
 		for i := range arr {
+			setDefaults(s.Index(i).Addr())
 			decodeValue(arr[i], s.Index(i), path+"["+strconv.Itoa(i)+"]", c)
 		}
 		v.Set(s)
@@ -155,6 +157,17 @@ func decodeValue(raw json.RawMessage, v reflect.Value, path string, c *collector
 		if err := json.Unmarshal(raw, v.Addr().Interface()); err != nil {
 			c.add(path, "must be %s", kindName(v.Kind()))
 		}
+	}
+}
+
+// defaulter is a configuration block with defaults for its absent keys.
+type defaulter interface{ setDefaults() }
+
+// setDefaults fills in the defaults of the value p points to, before it is
+// decoded, when it has any.
+func setDefaults(p reflect.Value) {
+	if d, ok := p.Interface().(defaulter); ok {
+		d.setDefaults()
 	}
 }
 
