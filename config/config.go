@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -20,7 +21,6 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/dispatcher/dispatcher/geo"
-	"github.com/dispatcher/dispatcher/store"
 )
 
 // Strategy names accepted in pools[].strategy.
@@ -177,6 +177,11 @@ func Parse(name string, data []byte, o Overrides) (*Config, error) {
 	if len(c.errs) > 0 && cfg.Pools == nil {
 		return nil, c.err()
 	}
+	// Relative paths in the file are relative to the file, as in nginx
+	// and Caddy; those given as overrides, to the working directory.
+	if cfg.GeoIP != "" && !filepath.IsAbs(cfg.GeoIP) {
+		cfg.GeoIP = filepath.Join(filepath.Dir(name), cfg.GeoIP)
+	}
 	if o.Listen != "" {
 		cfg.Listen = o.Listen
 	}
@@ -267,11 +272,6 @@ func (cfg *Config) validate(c *collector) {
 	}
 	if cfg.RedisTimeout <= 0 || time.Duration(cfg.RedisTimeout) > 10*time.Second {
 		c.add("redis_timeout", "must be more than 0 and at most 10s, got %s", time.Duration(cfg.RedisTimeout))
-	}
-	if cfg.Redis != "" {
-		if _, err := store.ParseURL(cfg.Redis); err != nil {
-			c.add("redis", "%v", err)
-		}
 	}
 	if cfg.RedisPrefix != "" && strings.ContainsAny(cfg.RedisPrefix, " \t\r\n") {
 		c.add("redis_prefix", "must not contain white space, got %q", cfg.RedisPrefix)

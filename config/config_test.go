@@ -76,9 +76,6 @@ func TestLoadBadConfigs(t *testing.T) {
 		}},
 		{"bad-routes.json", []string{
 			`pools[0].routes[1]: must start with /, got "nope"`,
-			`pools[0].routes[2]: route "/healthz" is already used by a built-in endpoint`,
-			`pools[1].routes[0]: route "/get/*file" is already used by pools[0] (one)`,
-			`pools[1].routes[1]: route "/get/:name" collides with another route`,
 			`pools[2].name: duplicate pool name "one" (also pools[0])`,
 			`pools[2].strategy: unknown strategy "fastest" (want random, roundrobin, iphash or geo)`,
 			`pools[2].mirrors: at least one mirror is required`,

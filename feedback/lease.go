@@ -73,9 +73,9 @@ func (m *Monitor) lead(ctx context.Context) bool {
 
 // published is what the lease holder writes to Redis for the others.
 type published struct {
-	By     string           `json:"by"`
-	At     time.Time        `json:"at"`
-	States map[string]State `json:"states"`
+	By     string                 `json:"by"`
+	At     time.Time              `json:"at"`
+	States map[string]MirrorState `json:"states"`
 }
 
 // publish writes every state to Redis for the instances that follow.
@@ -84,7 +84,7 @@ func (m *Monitor) publish(ctx context.Context) {
 		return
 	}
 	m.mu.Lock()
-	p := published{By: m.id, At: time.Now(), States: map[string]State{}}
+	p := published{By: m.id, At: time.Now(), States: map[string]MirrorState{}}
 	for k, mr := range m.mirrors {
 		p.States[k.Pool+"/"+k.Mirror] = mr.state(m.cfg)
 	}

@@ -27,11 +27,8 @@ import (
 	"github.com/dispatcher/dispatcher/store"
 )
 
-// Key names a mirror of a pool.
-type Key = store.MirrorKey
-
-// State is what the monitor knows of one mirror.
-type State struct {
+// MirrorState is what the monitor knows of one mirror.
+type MirrorState struct {
 	Probed     bool      `json:"probed"`
 	Up         bool      `json:"up"`
 	UpSince    time.Time `json:"up_since"`
@@ -46,25 +43,6 @@ type State struct {
 	Headroom     float64   `json:"headroom"`
 	LastPoll     time.Time `json:"last_poll"`
 	PollError    string    `json:"poll_error"`
-}
-
-// Factor is the part of the effective weight that comes from feedback:
-// 0 when down; while a mirror that came back ramps up, a share of the
-// ramp time (at least a tenth); times the bandwidth headroom.
-func (s State) Factor(now time.Time, ramp time.Duration) float64 {
-	if s.Probed && !s.Up {
-		return 0
-	}
-	f := 1.0
-	if s.Polled {
-		f = s.Headroom
-	}
-	if ramp > 0 && !s.UpSince.IsZero() {
-		if e := now.Sub(s.UpSince); e < ramp {
-			f *= max(0.1, float64(e)/float64(ramp))
-		}
-	}
-	return f
 }
 
 // Options configure a Monitor.
@@ -105,7 +83,7 @@ type Monitor struct {
 
 	mu      sync.Mutex
 	cfg     *config.Config
-	mirrors map[Key]*mirror
+	mirrors map[store.MirrorKey]*mirror
 	agents  map[config.SNMP]*agent
 	leader  bool
 	decided bool // leader has been set once
@@ -118,7 +96,7 @@ type Monitor struct {
 
 // mirror is the monitor's record of one configured mirror.
 type mirror struct {
-	key Key
+	key store.MirrorKey
 	url string
 	// probe is health_url when set: probed as it is instead of the
 	// mirror's host with health.path.
@@ -150,25 +128,25 @@ func New(o Options) *Monitor {
 		probe:    o.Probe,
 		law:      o.Law,
 		id:       fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:])),
-		mirrors:  map[Key]*mirror{},
+		mirrors:  map[store.MirrorKey]*mirror{},
 		agents:   map[config.SNMP]*agent{},
 	}
 }
 
 // State returns what is known of a mirror; ok is false for a mirror the
 // monitor does not watch.
-func (m *Monitor) State(k Key) (State, bool) {
+func (m *Monitor) State(k store.MirrorKey) (MirrorState, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	mr, ok := m.mirrors[k]
 	if !ok {
-		return State{}, false
+		return MirrorState{}, false
 	}
 	return mr.state(m.cfg), true
 }
 
-func (mr *mirror) state(cfg *config.Config) State {
-	s := State{
+func (mr *mirror) state(cfg *config.Config) MirrorState {
+	s := MirrorState{
 		Probed:     cfg.Health != nil,
 		Up:         mr.health.up,
 		UpSince:    mr.health.upSince,
@@ -220,12 +198,12 @@ func (m *Monitor) Configure(cfg *config.Config) error {
 
 	m.mu.Lock()
 	old := m.mirrors
-	m.mirrors = map[Key]*mirror{}
+	m.mirrors = map[store.MirrorKey]*mirror{}
 	used := map[config.SNMP]bool{}
 	for _, p := range cfg.Pools {
 		for i := range p.Mirrors {
 			cm := &p.Mirrors[i]
-			k := Key{Pool: p.Name, Mirror: cm.Name}
+			k := store.MirrorKey{Pool: p.Name, Mirror: cm.Name}
 			mr := &mirror{key: k, url: cm.URL, probe: cm.HealthURL, snmp: cm.SNMP, capBps: cm.BandwidthMbps * 1e6,
 				health: newHealthState(), poll: pollState{headroom: 1}}
 			if prev, ok := old[k]; ok && prev.url == cm.URL && prev.probe == cm.HealthURL {
@@ -321,3 +299,6 @@ func (m *Monitor) track() bool {
 	m.runs.Add(1)
 	return true
 }
+
+// Law returns the law the monitor turns utilisation into headroom with.
+func (m *Monitor) Law() Law { return m.law }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dispatcher/dispatcher/config"
 	"github.com/dispatcher/dispatcher/internal/itest"
+	"github.com/dispatcher/dispatcher/store"
 )
 
 func TestRampingRebuilds(t *testing.T) {
@@ -18,7 +19,7 @@ func TestRampingRebuilds(t *testing.T) {
 	cfg := &config.Config{Health: &config.Health{RampUp: config.Duration(2 * time.Second)}}
 	m.cfg = cfg
 	mr := &mirror{health: newHealthState()}
-	m.mirrors = map[Key]*mirror{{Pool: "p", Mirror: "m"}: mr}
+	m.mirrors = map[store.MirrorKey]*mirror{{Pool: "p", Mirror: "m"}: mr}
 	now := time.Now()
 	tests := []struct {
 		name    string
@@ -58,7 +59,7 @@ func TestRampTimerEndsWithStop(t *testing.T) {
 	m := New(Options{OnChange: func() { rebuilds.Add(1) }})
 	m.cfg = &config.Config{Health: &config.Health{RampUp: config.Duration(10 * time.Second)}}
 	mr := &mirror{health: newHealthState()}
-	m.mirrors = map[Key]*mirror{{Pool: "p", Mirror: "m"}: mr}
+	m.mirrors = map[store.MirrorKey]*mirror{{Pool: "p", Mirror: "m"}: mr}
 	mr.health.up, mr.health.upSince = true, time.Now().Add(-time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &schedules{ctx: ctx, cancel: cancel, cron: cron.New()}

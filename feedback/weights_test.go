@@ -174,15 +174,4 @@ func TestHealthWindow(t *testing.T) {
 	if h.upSince != now.Add(5*time.Second) {
 		t.Errorf("upSince = %v; want the time it came back", h.upSince)
 	}
-	s := State{Probed: true, Up: true, UpSince: now, Headroom: 1}
-	if f := s.Factor(now.Add(15*time.Second), 30*time.Second); math.Abs(f-0.5) > 1e-9 {
-		t.Errorf("half-way through the ramp Factor = %v; want 0.5", f)
-	}
-	if f := s.Factor(now, 30*time.Second); f != 0.1 {
-		t.Errorf("at the start of the ramp Factor = %v; want 0.1", f)
-	}
-	s.Up = false
-	if f := s.Factor(now.Add(time.Hour), 0); f != 0 {
-		t.Errorf("down Factor = %v; want 0", f)
-	}
 }

@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -25,17 +24,27 @@ import (
 	"github.com/dispatcher/dispatcher/strategy"
 )
 
-// Pool is what the handlers need to know about a pool besides its mirrors:
-// it does not change until the configuration is reloaded.
-type Pool struct {
-	Name       string
-	Strategy   string
-	Routes     []string
+// Route is how a pool answers HTTP, besides its mirrors (which the
+// snapshot holds, under the same name): it does not change until the
+// configuration is reloaded.
+type Route struct {
+	// Pool names the snapshot's pool this route picks from.
+	Pool     string
+	Strategy string
+	// Paths are the gin routes it serves.
+	Paths      []string
 	Fallback   string
 	AppendPath bool
 	// Locate is set when the strategy uses the client's location (geo):
 	// other pools skip the database lookup, but for ?mirrorlist.
 	Locate bool
+
+	// bodyWidth is the longest HTML-escaped part of a Location that comes
+	// from a mirror URL: 302 bodies are padded to it, so that their length
+	// does not depend on the mirror picked (ab counts a changing length as
+	// a failure). Mirror URLs change only with the configuration, and a
+	// new configuration builds a new engine.
+	bodyWidth int
 }
 
 // Locator fills in where a client is. geo.DB implements it.
@@ -64,20 +73,14 @@ var ErrNotFound = errors.New("not found")
 // Options are the dependencies of New.
 type Options struct {
 	Log *slog.Logger
-	// State publishes the pools; its snapshots hold the pools in the
-	// order of Pools.
-	State *strategy.State
-	Pools []Pool
+	// State publishes the pools; each Route picks from the snapshot's
+	// pool of its name. A pool's mirrors carry their redirect counters.
+	State  *strategy.State
+	Routes []Route
 	// Trusted lists the proxies whose forwarding headers are believed.
 	Trusted []netip.Prefix
 	// Locator is nil when no geo database is configured.
-	Locator Locator
-	// Counts[pool][mirror] counts redirects, index-aligned with the
-	// snapshot; nil entries are not counted.
-	Counts [][]*atomic.Uint64
-	// NoMirror[pool] counts answers given without a mirror (fallback or
-	// 503); nil entries are not counted.
-	NoMirror   []*atomic.Uint64
+	Locator    Locator
 	Operator   Operator
 	AdminToken string
 	// Dashboard holds index.html and its assets for /status.
@@ -91,20 +94,14 @@ type Options struct {
 type Handler struct {
 	log     *slog.Logger
 	state   *strategy.State
-	pools   []Pool
+	routes  []Route
 	trusted []netip.Prefix
 	locator Locator
-	counts  [][]*atomic.Uint64
-	noMir   []*atomic.Uint64
 	op      Operator
 	token   string
 	dash    fs.FS
 	// accessLog writes one Info line per request.
 	accessLog bool
-	// bodyWidth[pool] is the longest HTML-escaped mirror URL of the pool:
-	// 302 bodies are padded to it, so that their length does not depend on
-	// the mirror picked (ab counts a changing length as a failure).
-	bodyWidth []int
 }
 
 // New builds the gin engine serving every pool route and operator endpoint.
@@ -112,11 +109,9 @@ func New(o Options) *gin.Engine {
 	h := &Handler{
 		log:     o.Log,
 		state:   o.State,
-		pools:   o.Pools,
+		routes:  append([]Route(nil), o.Routes...),
 		trusted: o.Trusted,
 		locator: o.Locator,
-		counts:  o.Counts,
-		noMir:   o.NoMirror,
 		op:      o.Operator,
 		token:   o.AdminToken,
 		dash:    o.Dashboard,
@@ -134,37 +129,14 @@ func New(o Options) *gin.Engine {
 	r.RedirectFixedPath = false
 	r.HandleMethodNotAllowed = true
 	h.accessLog = o.AccessLog
-	h.bodyWidth = bodyWidths(o.State, o.Pools)
+	for i := range h.routes {
+		h.routes[i].bodyWidth = bodyWidth(o.State, &h.routes[i])
+	}
 	r.Use(h.recovery)
 	r.NoRoute(h.logged(func(c *gin.Context) { c.String(http.StatusNotFound, "404 not found\n") }))
 	r.NoMethod(h.logged(func(c *gin.Context) { c.String(http.StatusMethodNotAllowed, "405 method not allowed\n") }))
 	h.Routes(r)
 	return r
-}
-
-// Routes registers every endpoint on r.
-func (h *Handler) Routes(r gin.IRouter) {
-	for i, p := range h.pools {
-		// Pool routes write their own access-log line: they know the
-		// client and the mirror without computing them again.
-		f := h.redirect(i)
-		for _, route := range p.Routes {
-			r.GET(route, f)
-			r.HEAD(route, f)
-		}
-	}
-	if h.accessLog {
-		r = r.Group("/", h.accessLogMiddleware)
-	}
-	r.GET("/healthz", h.healthz)
-	r.HEAD("/healthz", h.healthz)
-	r.GET("/readyz", h.readyz)
-	r.GET("/api/status", h.status)
-	r.GET("/metrics", h.metrics)
-	r.GET("/status", h.dashboard)
-	r.GET("/status/*asset", h.dashboard)
-	r.POST("/api/reload", h.admin, h.reload)
-	r.POST("/api/pools/:pool/mirrors/:mirror/:action", h.admin, h.setEnabled)
 }
 
 // bufPool recycles the buffers a redirect is built in.
@@ -177,53 +149,57 @@ var (
 	hdrHTML    = []string{"text/html; charset=utf-8"}
 )
 
-// redirect returns the handler of pool pi's routes.
-func (h *Handler) redirect(pi int) gin.HandlerFunc {
+// redirect returns the handler of a pool's routes.
+func (h *Handler) redirect(route *Route) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if !h.accessLog {
-			h.serveRedirect(c, pi)
+			h.serveRedirect(c, route)
 			return
 		}
 		start := time.Now()
-		ip, mirror := h.serveRedirect(c, pi)
+		ip, mirror := h.serveRedirect(c, route)
 		h.logRequest(c, start, ip, mirror)
 	}
 }
 
 // serveRedirect answers one request on a pool route and returns the client
 // address and the mirror name ("" when none) for the access log.
-func (h *Handler) serveRedirect(c *gin.Context, pi int) (netip.Addr, string) {
-	pool := &h.pools[pi]
+func (h *Handler) serveRedirect(c *gin.Context, route *Route) (netip.Addr, string) {
 	r := c.Request
 	var cl strategy.Client
 	cl.IP, cl.Secure = resolveClient(r, h.trusted)
 	ctl := parseControls(r.URL.RawQuery)
-	if pool.Locate || ctl.mirrorlist {
+	if route.Locate || ctl.mirrorlist {
 		h.locate(&cl, ctl.country)
 	}
-	p := h.state.Load().Pools[pi]
+	p := h.state.Load().Pool(route.Pool)
+	if p == nil {
+		// The snapshot and the routes come from one configuration; a pool
+		// missing from it is a bug, answered as an unusable pool.
+		return cl.IP, h.noMirror(c, route)
+	}
 	req, ok := newReqPath(r.URL)
 	if !ok {
 		c.String(http.StatusBadRequest, "400 bad request: %v\n", errBadPath)
 		return cl.IP, ""
 	}
 	if ctl.mirrorlist {
-		h.mirrorlist(c, pool, p, cl, &req)
+		h.mirrorlist(c, route, p, cl, &req)
 		return cl.IP, ""
 	}
 	m := p.Find(ctl.mirror)
 	if m == nil || !m.Usable() {
 		var err error
 		if m, err = p.Strategy.Pick(r.Context(), p, cl); err != nil {
-			if h.noMir != nil && h.noMir[pi] != nil {
-				h.noMir[pi].Add(1)
+			if p.Unserved != nil {
+				p.Unserved.Add(1)
 			}
-			return cl.IP, h.noMirror(c, pool)
+			return cl.IP, h.noMirror(c, route)
 		}
 	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	buf := req.appendLocation((*bp)[:0], m.URL, pool.AppendPath)
+	buf := req.appendLocation((*bp)[:0], m.URL, route.AppendPath)
 	// One allocation holds the two per-response header values.
 	vals := new([2]string)
 	vals[0], vals[1] = string(buf), m.Name
@@ -232,15 +208,13 @@ func (h *Handler) serveRedirect(c *gin.Context, pi int) (netip.Addr, string) {
 	hdr["X-Mirror"] = vals[1:2:2]
 	hdr["Cache-Control"] = hdrNoStore
 	hdr["Content-Type"] = hdrHTML
-	if pool.AppendPath && p.Usable() > 1 {
+	if route.AppendPath && p.Usable() > 1 {
 		if link := h.link(p, cl, m, buf, &req); link != "" {
 			hdr["Link"] = []string{link}
 		}
 	}
-	if h.counts != nil {
-		if n := h.counts[pi][m.Index]; n != nil {
-			n.Add(1)
-		}
+	if m.Redirects != nil {
+		m.Redirects.Add(1)
 	}
 	c.Writer.WriteHeader(http.StatusFound)
 	if r.Method != http.MethodHead {
@@ -248,7 +222,7 @@ func (h *Handler) serveRedirect(c *gin.Context, pi int) (netip.Addr, string) {
 		body := append(buf[:0], `<a href="`...)
 		body = appendHTMLEscaped(body, vals[0])
 		body = append(body, "\">Found</a>."...)
-		for range h.bodyWidth[pi] - htmlEscapedLen(locationBase(m.URL, pool.AppendPath)) {
+		for range route.bodyWidth - htmlEscapedLen(locationBase(m.URL, route.AppendPath)) {
 			body = append(body, ' ')
 		}
 		body = append(body, '\n')
@@ -266,21 +240,18 @@ const maxLinks = 3
 // this are left out, so that a long path does not multiply the response.
 const maxLinkBytes = 1024
 
-// bodyWidths returns, per pool of st's snapshot, the longest HTML-escaped part of
-// a Location that comes from a mirror URL. Mirror URLs change only with
-// the configuration, and a new configuration builds a new engine.
-func bodyWidths(st *strategy.State, pools []Pool) []int {
-	w := make([]int, len(pools))
+// bodyWidth returns the Route.bodyWidth of route in st's snapshot.
+func bodyWidth(st *strategy.State, route *Route) int {
 	if st == nil || st.Load() == nil {
-		return w
+		return 0
 	}
-	for i, p := range st.Load().Pools {
-		if i >= len(pools) {
-			break
-		}
-		for j := range p.Mirrors {
-			w[i] = max(w[i], htmlEscapedLen(locationBase(p.Mirrors[j].URL, pools[i].AppendPath)))
-		}
+	p := st.Load().Pool(route.Pool)
+	if p == nil {
+		return 0
+	}
+	w := 0
+	for i := range p.Mirrors {
+		w = max(w, htmlEscapedLen(locationBase(p.Mirrors[i].URL, route.AppendPath)))
 	}
 	return w
 }
@@ -317,16 +288,16 @@ func (h *Handler) link(p *strategy.Pool, cl strategy.Client, picked *strategy.Mi
 
 // noMirror answers when no mirror of the pool is usable: a 302 to the
 // fallback, else 503. It returns what the access log names as the mirror.
-func (h *Handler) noMirror(c *gin.Context, pool *Pool) string {
+func (h *Handler) noMirror(c *gin.Context, route *Route) string {
 	hdr := c.Writer.Header()
 	hdr["Cache-Control"] = hdrNoStore
-	if pool.Fallback != "" {
+	if route.Fallback != "" {
 		hdr["X-Mirror"] = []string{"fallback"}
-		c.Redirect(http.StatusFound, pool.Fallback)
+		c.Redirect(http.StatusFound, route.Fallback)
 		return "fallback"
 	}
 	hdr["Retry-After"] = []string{"10"}
-	c.String(http.StatusServiceUnavailable, "503 no mirror of pool %s is available\n", pool.Name)
+	c.String(http.StatusServiceUnavailable, "503 no mirror of pool %s is available\n", route.Pool)
 	return ""
 }
 

@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/dispatcher/dispatcher/config"
 	"github.com/dispatcher/dispatcher/handlers"
 	"github.com/dispatcher/dispatcher/server"
 	"github.com/dispatcher/dispatcher/web"
@@ -398,27 +398,33 @@ func TestStatusAndMetrics(t *testing.T) {
 	}
 }
 
-// TestReservedRoutes keeps config.ReservedRoutes, which pool routes may not
-// claim, equal to the dispatcher's own endpoints: an endpoint missing from
-// it would let a configuration pass -check and then crash gin at start.
-func TestReservedRoutes(t *testing.T) {
-	gin.SetMode(gin.TestMode)
-	engine := handlers.New(handlers.Options{})
-	own := map[string]bool{}
-	for _, r := range engine.Routes() {
-		own[r.Path] = true
+// TestCheckRoutes: pool routes may not take a built-in endpoint, repeat
+// an earlier route, or collide with one in the router; the rest pass, and
+// an engine with them starts.
+func TestCheckRoutes(t *testing.T) {
+	names := []string{"one", "two", "three"}
+	routes := [][]string{
+		{"/get/*file", "/healthz", "/metrics"},
+		{"/get/*file", "/get/:name", "/pub/*file"},
+		{"/ad/:slot", "/"},
 	}
-	reserved := map[string]bool{}
-	for _, r := range config.ReservedRoutes {
-		reserved[r] = true
-		if !own[r] {
-			t.Errorf("config.ReservedRoutes has %s, which handlers do not serve", r)
+	got := map[string]string{}
+	for _, p := range handlers.CheckRoutes(names, routes) {
+		got[fmt.Sprintf("pools[%d].routes[%d]", p.Pool, p.Route)] = p.Msg
+	}
+	want := map[string]string{
+		"pools[0].routes[1]": `route "/healthz" is already used by a built-in endpoint`,
+		"pools[0].routes[2]": `route "/metrics" is already used by a built-in endpoint`,
+		"pools[1].routes[0]": `route "/get/*file" is already used by pools[0] (one)`,
+		"pools[1].routes[1]": `route "/get/:name" collides with another route`,
+	}
+	for path, msg := range want {
+		if !strings.HasPrefix(got[path], msg) {
+			t.Errorf("%s: %q; want %q", path, got[path], msg)
 		}
 	}
-	for r := range own {
-		if !reserved[r] {
-			t.Errorf("handlers serve %s, which config.ReservedRoutes lacks", r)
-		}
+	if len(got) != len(want) {
+		t.Errorf("problems %v; want only %v", got, want)
 	}
 }
 

@@ -22,24 +22,24 @@ type mirrorlistEntry struct {
 // mirrorlist answers ?mirrorlist: 200 with the pool's usable mirrors ranked
 // for this client, as JSON when the client accepts application/json and as
 // HTML otherwise.
-func (h *Handler) mirrorlist(c *gin.Context, pool *Pool, p *strategy.Pool, cl strategy.Client, req *reqPath) {
+func (h *Handler) mirrorlist(c *gin.Context, route *Route, p *strategy.Pool, cl strategy.Client, req *reqPath) {
 	r := c.Request
 	ranked := strategy.Rank(p, cl, nil, 0)
 	list := make([]mirrorlistEntry, 0, len(ranked))
 	for n, i := range ranked {
 		m := &p.Mirrors[i]
-		loc := req.appendLocation(nil, m.URL, pool.AppendPath)
+		loc := req.appendLocation(nil, m.URL, route.AppendPath)
 		list = append(list, mirrorlistEntry{Rank: n + 1, Name: m.Name, URL: string(loc),
 			Country: m.Country, Continent: m.Continent, Weight: m.Effective})
 	}
 	c.Header("Cache-Control", "no-store")
 	c.Header("Vary", "Accept")
 	if strings.Contains(r.Header.Get("Accept"), "application/json") {
-		c.JSON(http.StatusOK, gin.H{"pool": pool.Name, "client": gin.H{"ip": cl.IP.String(), "country": cl.Country, "continent": cl.Continent}, "mirrors": list})
+		c.JSON(http.StatusOK, gin.H{"pool": route.Pool, "client": gin.H{"ip": cl.IP.String(), "country": cl.Country, "continent": cl.Continent}, "mirrors": list})
 		return
 	}
 	b := []byte("<!doctype html>\n<meta charset=utf-8>\n<title>Mirrors</title>\n<h1>Mirrors of ")
-	b = appendHTMLEscaped(b, pool.Name)
+	b = appendHTMLEscaped(b, route.Pool)
 	b = append(b, "</h1>\n<ol>\n"...)
 	for _, e := range list {
 		b = append(b, `<li><a href="`...)

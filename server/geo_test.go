@@ -207,19 +207,26 @@ func TestGeoDrainSpills(t *testing.T) {
 	only(t, "CH client after drain", picks(t, srv, 40, "/get/x", "198.51.100.193:1", nil), "de-berlin", "de-munich")
 }
 
+// TestGeoWithoutDatabase: with no geoip configured, geo pools act as
+// random (and ?country= still works); a configured database that does not
+// open stops the start, naming the key.
 func TestGeoWithoutDatabase(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mirrors.json")
 	os.WriteFile(path, []byte(fmt.Sprintf(geoConfig, "/nonexistent.mmdb")), 0o644)
+	if _, err := server.New(server.Options{ConfigPath: path}); err == nil || !strings.Contains(err.Error(), "geoip: ") {
+		t.Fatalf("a geo database that does not open: %v; want an error naming geoip", err)
+	}
+	os.WriteFile(path, []byte(fmt.Sprintf(geoConfig, "")), 0o644)
 	srv, err := server.New(server.Options{ConfigPath: path})
 	if err != nil {
-		t.Fatalf("a missing geo database must not stop the dispatcher: %v", err)
+		t.Fatalf("no geo database configured: %v", err)
 	}
 	all := picks(t, srv, 400, "/get/x", "198.51.100.1:1", nil)
 	if len(all) < 6 {
 		t.Errorf("without a database geo must act as random: %v", all)
 	}
 	only(t, "?country=JP without a database", picks(t, srv, 20, "/get/x?country=JP", "198.51.100.1:1", nil), "jp", "jp-v4")
-	if st := srv.Status(); !strings.Contains(st.GeoIP, "cannot be opened") {
-		t.Errorf("status geoip = %q", st.GeoIP)
+	if st := srv.Status(); st.GeoIP != "none" {
+		t.Errorf("status geoip = %q; want none", st.GeoIP)
 	}
 }

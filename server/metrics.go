@@ -20,9 +20,12 @@ func (s *Server) WriteMetrics(w io.Writer) {
 	st := s.Status()
 
 	family(bw, "dispatcher_redirects_total", "counter", "Redirects answered by this instance, by pool, mirror and strategy.")
-	for i, p := range g.cfg.Pools {
-		for j, m := range p.Mirrors {
-			sample(bw, "dispatcher_redirects_total", g.counts[i][j].Load(), "pool", p.Name, "mirror", m.Name, "strategy", p.Strategy)
+	for _, cp := range g.cfg.Pools {
+		p := snap.Pool(cp.Name)
+		for _, cm := range cp.Mirrors {
+			if m := p.Find(cm.Name); m != nil && m.Redirects != nil {
+				sample(bw, "dispatcher_redirects_total", m.Redirects.Load(), "pool", cp.Name, "mirror", cm.Name, "strategy", cp.Strategy)
+			}
 		}
 	}
 	if s.opts.LogDropped != nil {
@@ -30,8 +33,10 @@ func (s *Server) WriteMetrics(w io.Writer) {
 		sample(bw, "dispatcher_log_dropped_total", s.opts.LogDropped())
 	}
 	family(bw, "dispatcher_no_mirror_total", "counter", "Requests answered with the fallback or 503 because no mirror was usable.")
-	for i, p := range g.cfg.Pools {
-		sample(bw, "dispatcher_no_mirror_total", g.noMirror[i].Load(), "pool", p.Name)
+	for _, cp := range g.cfg.Pools {
+		if p := snap.Pool(cp.Name); p != nil && p.Unserved != nil {
+			sample(bw, "dispatcher_no_mirror_total", p.Unserved.Load(), "pool", cp.Name)
+		}
 	}
 	family(bw, "dispatcher_mirror_up", "gauge", "1 when the mirror passes its health probes (or none are configured).")
 	for _, p := range st.Pools {

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"sync/atomic"
 	"time"
+
+	"github.com/dispatcher/dispatcher/store"
 )
 
 // syncLoop exchanges the shared state with Redis every interval until ctx
@@ -66,8 +68,8 @@ func (s *Server) syncShared(ctx context.Context) {
 // the gains for the next one.
 func (s *Server) flushCounts(ctx context.Context) {
 	s.mu.Lock()
-	now := make(map[mirrorKey]uint64, len(s.counts))
-	deltas := make(map[mirrorKey]uint64, len(s.counts))
+	now := make(map[store.MirrorKey]uint64, len(s.counts))
+	deltas := make(map[store.MirrorKey]uint64, len(s.counts))
 	for k, c := range s.counts {
 		v := c.Load()
 		now[k] = v
@@ -111,7 +113,7 @@ func (s *Server) flushDrains(ctx context.Context) bool {
 
 // redirects is the count shown in /api/status: with Redis, the fleet total
 // plus what this instance has not flushed yet; without, the local count.
-func (s *Server) redirects(k mirrorKey, local *atomic.Uint64) uint64 {
+func (s *Server) redirects(k store.MirrorKey, local *atomic.Uint64) uint64 {
 	v := local.Load()
 	if s.store == nil {
 		return v

@@ -38,6 +38,10 @@ type Mirror struct {
 	// Effective is weight × health × bandwidth headroom; 0 means the
 	// mirror is never picked.
 	Effective float64
+	// Redirects counts the requests sent to this mirror. The counter
+	// outlives the pool: every build of the pool shares it (nil: not
+	// counted).
+	Redirects *atomic.Uint64
 }
 
 // Usable reports whether the mirror may be picked. It is the one test the
@@ -79,7 +83,20 @@ type Snapshot struct {
 	Pools   []*Pool
 	Version uint64
 	Built   time.Time
+	byName  map[string]*Pool
 }
+
+// NewSnapshot returns a snapshot of pools.
+func NewSnapshot(pools []*Pool, version uint64, built time.Time) *Snapshot {
+	s := &Snapshot{Pools: pools, Version: version, Built: built, byName: make(map[string]*Pool, len(pools))}
+	for _, p := range pools {
+		s.byName[p.Name] = p
+	}
+	return s
+}
+
+// Pool returns the pool named name, or nil.
+func (s *Snapshot) Pool(name string) *Pool { return s.byName[name] }
 
 // State publishes snapshots. Load and Store are safe for concurrent use;
 // readers see either the old or the new snapshot, never a mix.
@@ -101,6 +118,9 @@ type PoolSpec struct {
 	// IPv4Prefix and IPv6Prefix are the client address bits the ip hash
 	// keys on (default 32 and 64).
 	IPv4Prefix, IPv6Prefix int
+	// Unserved counts the requests answered without a mirror (nil: not
+	// counted); like Mirror.Redirects it outlives the pool.
+	Unserved *atomic.Uint64
 }
 
 // Pool is a set of mirrors and everything precomputed to pick among them.
@@ -110,6 +130,7 @@ type Pool struct {
 	Strategy Strategy
 	Mirrors  []Mirror
 	Seq      Sequence
+	Unserved *atomic.Uint64
 
 	byName         map[string]int
 	v4bits, v6bits int
@@ -146,6 +167,7 @@ func NewPool(spec PoolSpec) *Pool {
 		Mirrors:  append([]Mirror(nil), spec.Mirrors...),
 		byName:   make(map[string]int, len(spec.Mirrors)),
 		Seq:      spec.Seq,
+		Unserved: spec.Unserved,
 		v4bits:   spec.IPv4Prefix,
 		v6bits:   spec.IPv6Prefix,
 	}

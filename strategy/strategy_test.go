@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // testPool builds a pool of mirrors m0, m1 … with the given effective weights.
@@ -383,7 +384,7 @@ func TestRank(t *testing.T) {
 
 func TestConcurrentPickAndStore(t *testing.T) {
 	var st State
-	st.Store(&Snapshot{Pools: []*Pool{testPool(new(RoundRobin), 1, 2, 3)}})
+	st.Store(NewSnapshot([]*Pool{testPool(new(RoundRobin), 1, 2, 3)}, 0, time.Time{}))
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
@@ -402,7 +403,7 @@ func TestConcurrentPickAndStore(t *testing.T) {
 		}()
 	}
 	for i := range 200 {
-		st.Store(&Snapshot{Version: uint64(i), Pools: []*Pool{testPool(new(RoundRobin), float64(i%3), 1, 2)}})
+		st.Store(NewSnapshot([]*Pool{testPool(new(RoundRobin), float64(i%3), 1, 2)}, uint64(i), time.Time{}))
 	}
 	wg.Wait()
 }

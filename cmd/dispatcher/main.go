@@ -32,6 +32,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, errUsage) {
+			os.Exit(2) // as the flag package does
+		}
 		if !errors.Is(err, errReported) {
 			fmt.Fprintln(os.Stderr, "dispatcher:", err)
 		}
@@ -39,8 +42,23 @@ func main() {
 	}
 }
 
-// errReported means the failure was already printed.
-var errReported = errors.New("reported")
+var (
+	// errReported means the failure was already printed.
+	errReported = errors.New("reported")
+	// errUsage means the command line was wrong; the usage was printed.
+	errUsage = errors.New("usage")
+)
+
+// usageEnv is the part of -help that lists the environment.
+const usageEnv = `
+Environment (a flag overrides it; it overrides mirrors.json):
+  DISPATCHER_CONFIG       the configuration file
+  DISPATCHER_LISTEN       the listen address
+  DISPATCHER_REDIS        the Redis URL
+  DISPATCHER_GEOIP        the MaxMind mmdb file
+  DISPATCHER_ADMIN_TOKEN  bearer token of the admin API (unset: the admin API answers 403)
+  DISPATCHER_PPROF        address of a separate net/http/pprof listener, e.g. 127.0.0.1:6060
+`
 
 // flags are the command line; empty strings mean "not given".
 type flags struct {
@@ -59,11 +77,18 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.BoolVar(&f.check, "check", false, "check the configuration and exit 0 (good) or 1 (errors listed)")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.BoolVar(&f.quiet, "quiet", false, "no access log")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: %s [-config mirrors.json] [-listen :8080] [-redis URL] [-geoip FILE] [-check] [-version] [-quiet]\n\n", fs.Name())
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), usageEnv)
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return f, err
 	}
 	if fs.NArg() > 0 {
-		return f, fmt.Errorf("unexpected arguments %q", fs.Args())
+		fmt.Fprintf(stderr, "%s: unexpected argument %q (the configuration file is given with -config FILE)\n", fs.Name(), fs.Arg(0))
+		fs.Usage()
+		return f, errUsage
 	}
 	return f, nil
 }
@@ -84,7 +109,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return errReported
+		return errUsage // the flag package printed the error and the usage
 	}
 	if f.version {
 		fmt.Fprintln(stdout, "dispatcher", version)
@@ -208,10 +233,7 @@ func reloadOnSignal(ctx context.Context, srv *server.Server, log *slog.Logger) {
 
 // check validates the configuration like nginx -t.
 func check(path string, ov config.Overrides, stdout, stderr io.Writer) error {
-	cfg, err := config.Load(path, ov)
-	if err == nil {
-		err = server.CheckResources(cfg)
-	}
+	cfg, err := server.Load(path, ov)
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\ndispatcher: configuration file %s test failed\n", err, path)
 		return errReported

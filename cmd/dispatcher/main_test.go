@@ -285,6 +285,46 @@ func TestCheckAndVersion(t *testing.T) {
 	if exitCode(err) != 1 || !bytes.Contains(out, []byte(good+": geoip: geoip "+notDB)) {
 		t.Errorf("-check with a bad geoip: %v\n%s", err, out)
 	}
+	// A positional argument is a usage error: exit 2 with the usage.
+	out, err = exec.Command(bin, good).CombinedOutput()
+	if code := exitCode(err); code != 2 || !bytes.Contains(out, []byte("unexpected argument")) || !bytes.Contains(out, []byte("Usage:")) {
+		t.Errorf("dispatcher FILE: exit %d; want 2 with the usage\n%s", code, out)
+	}
+	out, err = exec.Command(bin, "-no-such-flag").CombinedOutput()
+	if code := exitCode(err); code != 2 || !bytes.Contains(out, []byte("Usage:")) {
+		t.Errorf("dispatcher -no-such-flag: exit %d; want 2 with the usage\n%s", code, out)
+	}
+	// -help names the environment variables too.
+	out, err = exec.Command(bin, "-help").CombinedOutput()
+	for _, want := range []string{"DISPATCHER_CONFIG", "DISPATCHER_ADMIN_TOKEN", "DISPATCHER_PPROF", "-config"} {
+		if err != nil || !bytes.Contains(out, []byte(want)) {
+			t.Errorf("-help: %v; lacks %s\n%s", err, want, out)
+		}
+	}
+	// Relative paths in the file are relative to the file, not to the
+	// working directory; a geo database that does not open is an error at
+	// start as for -check.
+	sub := filepath.Join(dir, "etc")
+	if err := os.MkdirAll(filepath.Join(sub, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	db, err := os.ReadFile(filepath.Join("..", "..", "data", "geo-whois-asn-country.mmdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(sub, "data", "geo.mmdb"), string(db))
+	geoCfg := `{"geoip": "data/%s", "pools": [{"name": "p", "routes": ["/"], "strategy": "geo", "mirrors": [{"name": "a", "url": "http://a.example"}]}]}`
+	writeFile(t, filepath.Join(sub, "geo.json"), fmt.Sprintf(geoCfg, "geo.mmdb"))
+	cmd = exec.Command(bin, "-check", "-config", filepath.Join(sub, "geo.json"))
+	cmd.Dir = t.TempDir() // elsewhere
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("-check of a file with a relative geoip, from another directory: %v\n%s", err, out)
+	}
+	writeFile(t, filepath.Join(sub, "nogeo.json"), fmt.Sprintf(geoCfg, "missing.mmdb"))
+	cmd = exec.Command(bin, "-config", filepath.Join(sub, "nogeo.json"), "-listen", "127.0.0.1:0")
+	if out, err := cmd.CombinedOutput(); exitCode(err) != 1 || !bytes.Contains(out, []byte("geoip")) {
+		t.Errorf("start with a geo database that does not open: %v; want exit 1 naming geoip\n%s", err, out)
+	}
 	out, err = exec.Command(bin, "-version").CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), "dispatcher ") {
 		t.Errorf("-version: %v %q", err, out)

@@ -1,0 +1,93 @@
+package server
+
+import (
+	"fmt"
+
+	"github.com/dispatcher/dispatcher/config"
+	"github.com/dispatcher/dispatcher/geo"
+	"github.com/dispatcher/dispatcher/handlers"
+	"github.com/dispatcher/dispatcher/store"
+)
+
+// Load reads the configuration at path and checks it whole: config.Load's
+// checks of the file, then Check's of what it names outside itself. Start,
+// reload and -check all load through it, so they refuse the same things.
+func Load(path string, o config.Overrides) (*config.Config, error) {
+	cfg, err := config.Load(path, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := Check(cfg); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Check checks what the configuration needs from the other packages: pool
+// routes the router can serve beside the built-in endpoints, a Redis URL
+// the store can use, and a geo database that opens. It returns
+// config.Errors naming the file and JSON path.
+func Check(cfg *config.Config) error {
+	var errs config.Errors
+	add := func(path, msg string) { errs = append(errs, &config.Error{File: cfg.File, Path: path, Msg: msg}) }
+	names := make([]string, len(cfg.Pools))
+	routes := make([][]string, len(cfg.Pools))
+	for i, p := range cfg.Pools {
+		names[i], routes[i] = p.Name, p.Routes
+	}
+	for _, pr := range handlers.CheckRoutes(names, routes) {
+		add(fmt.Sprintf("pools[%d].routes[%d]", pr.Pool, pr.Route), pr.Msg)
+	}
+	if cfg.Redis != "" {
+		if _, err := store.ParseURL(cfg.Redis); err != nil {
+			add("redis", err.Error())
+		}
+	}
+	if cfg.GeoIP != "" {
+		db, err := geo.Open(cfg.GeoIP)
+		if err != nil {
+			add("geoip", err.Error())
+		} else {
+			db.Close() //nolint:errcheck // opened to check it
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// openGeo opens the configured geo database; a database that does not
+// open is an error (Check reports it first). With none configured, geo
+// pools act as random, and the log says so once. Callers hold s.mu. The
+// previous database is not closed: requests of the previous generation
+// may still read it (its memory map stays until the process ends; a
+// reload that changes the geoip path costs that much).
+func (s *Server) openGeo(cfg *config.Config) error {
+	s.geo = nil
+	hasGeo := false
+	for _, p := range cfg.Pools {
+		hasGeo = hasGeo || p.Strategy == config.Geo
+	}
+	if cfg.GeoIP == "" {
+		if hasGeo {
+			s.log.Warn("no geoip database configured: geo pools act as random (?country= still works)")
+		}
+		return nil
+	}
+	db, err := geo.Open(cfg.GeoIP)
+	if err != nil {
+		return config.Errors{{File: cfg.File, Path: "geoip", Msg: err.Error()}}
+	}
+	s.geo = db
+	s.log.Info("geoip database opened", "file", cfg.GeoIP, "type", db.Type)
+	return nil
+}
+
+// locator is the generation's geo database, or the country table alone.
+func (g *generation) locator() handlers.Locator {
+	if g.geo != nil {
+		return g.geo
+	}
+	return geo.Table{}
+}

@@ -1,0 +1,118 @@
+package server
+
+import (
+	"net/netip"
+	"net/url"
+	"time"
+
+	"github.com/dispatcher/dispatcher/config"
+	"github.com/dispatcher/dispatcher/feedback"
+	"github.com/dispatcher/dispatcher/geo"
+	"github.com/dispatcher/dispatcher/store"
+	"github.com/dispatcher/dispatcher/strategy"
+)
+
+// snapshot builds the pools of cfg with the current effective weights
+// (feedback.Law.EffectiveWeights, the one rule for them). Callers hold
+// s.mu.
+func (s *Server) snapshot(cfg *config.Config) *strategy.Snapshot {
+	s.version++
+	now := time.Now()
+	var ramp time.Duration
+	if cfg.Health != nil {
+		ramp = time.Duration(cfg.Health.RampUp)
+	}
+	law := s.monitor.Law()
+	pools := make([]*strategy.Pool, 0, len(cfg.Pools))
+	for _, p := range cfg.Pools {
+		ms := make([]strategy.Mirror, len(p.Mirrors))
+		in := make([]feedback.WeightInput, len(p.Mirrors))
+		for j := range p.Mirrors {
+			cm := &p.Mirrors[j]
+			k := store.MirrorKey{Pool: p.Name, Mirror: cm.Name}
+			ms[j] = mirrorView(cm)
+			ms[j].Redirects = s.counter(k)
+			in[j] = feedback.WeightInput{Weight: ms[j].Weight, Enabled: s.enabled(p.Name, cm)}
+			in[j].State, in[j].Watched = s.monitor.State(k)
+		}
+		for j, w := range law.EffectiveWeights(in, now, ramp) {
+			ms[j].Effective = w
+		}
+		pools = append(pools, strategy.NewPool(strategy.PoolSpec{
+			Name:       p.Name,
+			Strategy:   newStrategy(p.Strategy),
+			Mirrors:    ms,
+			Seq:        s.sequence(p.Name),
+			IPv4Prefix: p.IPv4Prefix,
+			IPv6Prefix: p.IPv6Prefix,
+			Unserved:   s.unservedCounter(p.Name),
+		}))
+	}
+	return strategy.NewSnapshot(pools, s.version, now)
+}
+
+// mirrorView is a configured mirror as the strategies see it, without its
+// effective weight and counter.
+func mirrorView(m *config.Mirror) strategy.Mirror {
+	sm := strategy.Mirror{
+		Name:      m.Name,
+		URL:       m.URL,
+		Country:   m.Country,
+		Continent: m.Continent,
+		Countries: m.Countries,
+		Weight:    m.ConfiguredWeight(),
+		HTTPS:     isHTTPS(m),
+		IPv6:      hasIPv6(m),
+	}
+	// Continent and coordinates default from the country.
+	if c, ok := geo.LookupCountry(m.Country); ok {
+		if sm.Continent == "" {
+			sm.Continent = c.Continent
+		}
+		sm.Lat, sm.Lon, sm.HasLoc = c.Lat, c.Lon, true
+	}
+	if m.Lat != nil && m.Lon != nil {
+		sm.Lat, sm.Lon, sm.HasLoc = *m.Lat, *m.Lon, true
+	}
+	return sm
+}
+
+// hasIPv6 is the ipv6 key, else false for a mirror whose URL is an IPv4
+// address and true otherwise (a name may have AAAA records; say "ipv6":
+// false for an IPv4-only mirror).
+func hasIPv6(m *config.Mirror) bool {
+	if m.IPv6 != nil {
+		return *m.IPv6
+	}
+	if u, err := url.Parse(m.URL); err == nil {
+		if a, err := netip.ParseAddr(u.Hostname()); err == nil {
+			return a.Is6() && !a.Is4In6()
+		}
+	}
+	return true
+}
+
+func isHTTPS(m *config.Mirror) bool {
+	if m.HTTPS != nil {
+		return *m.HTTPS
+	}
+	return len(m.URL) >= 8 && m.URL[:8] == "https://"
+}
+
+// enabled reports whether a mirror is enabled in the file and not drained.
+func (s *Server) enabled(pool string, m *config.Mirror) bool {
+	return m.IsEnabled() && !s.drained[store.MirrorKey{Pool: pool, Mirror: m.Name}]
+}
+
+func newStrategy(name string) strategy.Strategy {
+	switch name {
+	case config.RoundRobin:
+		return new(strategy.RoundRobin)
+	case config.IPHash:
+		return new(strategy.IPHash)
+	case config.Geo:
+		return new(strategy.Geo)
+	default:
+		return new(strategy.Random)
+	}
+}
