@@ -1,0 +1,216 @@
+package handlers
+
+import (
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/dispatcher/dispatcher/strategy"
+)
+
+// bufPool recycles the buffers a redirect is built in.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// Header values that never change, shared by every response. net/http
+// only reads them; Header().Set replaces a slice rather than writing to it.
+var (
+	hdrNoStore = []string{"no-store"}
+	hdrHTML    = []string{"text/html; charset=utf-8"}
+)
+
+// redirect returns the handler of a pool's routes.
+func (h *Handler) redirect(route *Route) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !h.accessLog {
+			h.serveRedirect(c, route)
+			return
+		}
+		start := time.Now()
+		ip, mirror := h.serveRedirect(c, route)
+		h.logRequest(c, start, ip, mirror)
+	}
+}
+
+// serveRedirect answers one request on a pool route and returns the client
+// address and the mirror name ("" when none) for the access log.
+func (h *Handler) serveRedirect(c *gin.Context, route *Route) (netip.Addr, string) {
+	r := c.Request
+	var cl strategy.Client
+	cl.IP, cl.Secure = resolveClient(r, h.trusted)
+	ctl := parseControls(r.URL.RawQuery)
+	if route.Locate || ctl.mirrorlist {
+		h.locate(&cl, ctl.country)
+	}
+	p := h.state.Load().Pool(route.Pool)
+	if p == nil {
+		// The snapshot and the routes come from one configuration; a pool
+		// missing from it is a bug, answered as an unusable pool.
+		return cl.IP, h.noMirror(c, route)
+	}
+	req, ok := newReqPath(r.URL)
+	if !ok {
+		c.String(http.StatusBadRequest, "400 bad request: %v\n", errBadPath)
+		return cl.IP, ""
+	}
+	if ctl.mirrorlist {
+		h.mirrorlist(c, route, p, cl, &req)
+		return cl.IP, ""
+	}
+	m := p.Find(ctl.mirror)
+	if m == nil || !m.Usable() {
+		var err error
+		if m, err = p.Strategy.Pick(r.Context(), p, cl); err != nil {
+			if p.Unserved != nil {
+				p.Unserved.Add(1)
+			}
+			return cl.IP, h.noMirror(c, route)
+		}
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := req.appendLocation((*bp)[:0], m.URL, route.AppendPath)
+	// One allocation holds the two per-response header values.
+	vals := new([2]string)
+	vals[0], vals[1] = string(buf), m.Name
+	hdr := c.Writer.Header()
+	hdr["Location"] = vals[0:1:1]
+	hdr["X-Mirror"] = vals[1:2:2]
+	hdr["Cache-Control"] = hdrNoStore
+	hdr["Content-Type"] = hdrHTML
+	if route.AppendPath && p.Usable() > 1 {
+		if link := h.link(p, cl, m, buf, &req); link != "" {
+			hdr["Link"] = []string{link}
+		}
+	}
+	if m.Redirects != nil {
+		m.Redirects.Add(1)
+	}
+	c.Writer.WriteHeader(http.StatusFound)
+	if r.Method != http.MethodHead {
+		// net/http adds the Content-Length of a body this small.
+		body := append(buf[:0], `<a href="`...)
+		body = appendHTMLEscaped(body, vals[0])
+		body = append(body, "\">Found</a>."...)
+		for range route.bodyWidth - htmlEscapedLen(locationBase(m.URL, route.AppendPath)) {
+			body = append(body, ' ')
+		}
+		body = append(body, '\n')
+		c.Writer.Write(body) //nolint:errcheck // the client went away; nothing to do
+		buf = body
+	}
+	*bp = buf
+	return cl.IP, m.Name
+}
+
+// maxLinks is how many alternatives a 302 names in its Link header.
+const maxLinks = 3
+
+// maxLinkBytes bounds the Link header: entries that would take it past
+// this are left out, so that a long path does not multiply the response.
+const maxLinkBytes = 1024
+
+// bodyWidth returns the Route.bodyWidth of route in st's snapshot.
+func bodyWidth(st *strategy.State, route *Route) int {
+	if st == nil || st.Load() == nil {
+		return 0
+	}
+	p := st.Load().Pool(route.Pool)
+	if p == nil {
+		return 0
+	}
+	w := 0
+	for i := range p.Mirrors {
+		w = max(w, htmlEscapedLen(locationBase(p.Mirrors[i].URL, route.AppendPath)))
+	}
+	return w
+}
+
+// link builds the RFC 6249 Link header naming the next best mirrors after
+// picked, so that download managers can fail over. It stays within
+// maxLinkBytes.
+func (h *Handler) link(p *strategy.Pool, cl strategy.Client, picked *strategy.Mirror, scratch []byte, req *reqPath) string {
+	var rankBuf [maxLinks + 1]int
+	ranked := strategy.Rank(p, cl, rankBuf[:0], maxLinks+1)
+	out := scratch[:0]
+	n := 0
+	for _, i := range ranked {
+		m := &p.Mirrors[i]
+		if m == picked || n == maxLinks {
+			continue
+		}
+		keep := len(out)
+		if n > 0 {
+			out = append(out, ", "...)
+		}
+		out = append(out, '<')
+		out = req.appendLocation(out, m.URL, true)
+		out = append(out, ">; rel=duplicate; pri="...)
+		out = strconv.AppendInt(out, int64(n+1), 10)
+		if len(out) > maxLinkBytes {
+			out = out[:keep]
+			break
+		}
+		n++
+	}
+	return string(out)
+}
+
+// noMirror answers when no mirror of the pool is usable: a 302 to the
+// fallback, else 503. It returns what the access log names as the mirror.
+func (h *Handler) noMirror(c *gin.Context, route *Route) string {
+	hdr := c.Writer.Header()
+	hdr["Cache-Control"] = hdrNoStore
+	if route.Fallback != "" {
+		hdr["X-Mirror"] = []string{"fallback"}
+		c.Redirect(http.StatusFound, route.Fallback)
+		return "fallback"
+	}
+	hdr["Retry-After"] = []string{"10"}
+	c.String(http.StatusServiceUnavailable, "503 no mirror of pool %s is available\n", route.Pool)
+	return ""
+}
+
+func (h *Handler) locate(cl *strategy.Client, country string) {
+	if h.locator == nil {
+		return
+	}
+	if country != "" && h.locator.LocateCountry(cl, country) {
+		return
+	}
+	h.locator.Locate(cl)
+}
+
+// controls are the client controls a pool route reads from its query.
+type controls struct {
+	country    string
+	mirror     string
+	mirrorlist bool
+}
+
+func parseControls(rawQuery string) controls {
+	var ctl controls
+	if rawQuery == "" {
+		return ctl
+	}
+	for q := rawQuery; q != ""; {
+		var pair string
+		pair, q, _ = strings.Cut(q, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		switch k {
+		case "country":
+			if len(v) == 2 {
+				ctl.country = strings.ToUpper(v)
+			}
+		case "mirror":
+			ctl.mirror = v
+		case "mirrorlist":
+			ctl.mirrorlist = true
+		}
+	}
+	return ctl
+}
