@@ -101,8 +101,34 @@ func (m *Monitor) pollMirror(ctx context.Context, a *agent, agentErr error, mr *
 		}
 		a.mu.Unlock()
 	}
-	ps.last = now
 	before := ps.headroom
+	ps, restored := m.law.pollStep(ps, s, err, now, mr.capBps, stale)
+	if restored {
+		m.log.Warn("no good SNMP sample; configured weight restored", "pool", mr.key.Pool, "mirror", mr.key.Mirror, "err", ps.err)
+	}
+	m.mu.Lock()
+	mr.poll = ps
+	m.mu.Unlock()
+	return ps.headroom != before
+}
+
+// pollStep is the poller's rule for one mirror, pure: from what was kept
+// of it (ps) and the outcome of one poll at now (the sample s, or err), it
+// returns what to keep next. capBps is the configured capacity (0: the
+// interface's line speed), stale is stale_after (0: never).
+//
+//   - The first good sample only starts the series; each next one gives
+//     the rates, the smoothed utilisation and the headroom (Law).
+//   - A sample too close to the previous one is dropped and the older kept,
+//     so that the next rate spans a longer interval.
+//   - An agent restart (sysUpTime went back) or a counter that went
+//     backwards discards the sample and keeps the weight; a restart also
+//     asks for the interface index to be looked up again.
+//   - With no good sample for longer than stale, or none at all and an
+//     error, the configured weight returns (headroom 1); restored reports
+//     that it did so from a measured state, for the log.
+func (l Law) pollStep(ps pollState, s Sample, err error, now time.Time, capBps float64, stale time.Duration) (next pollState, restored bool) {
+	ps.last = now
 	if err == nil {
 		if s.SpeedBps > 0 {
 			ps.speedBps = s.SpeedBps
@@ -111,15 +137,13 @@ func (m *Monitor) pollMirror(ctx context.Context, a *agent, agentErr error, mr *
 			out, in, rerr := Rate(*ps.prev, s)
 			switch {
 			case errors.Is(rerr, errTooSoon):
-				// Two runs close together (the first run and the first
-				// tick): keep the older sample for a longer interval.
 				s = *ps.prev
 			case rerr == nil:
 				ps.outBps, ps.inBps = out, in
-				if capBps := cmp0(mr.capBps, ps.speedBps); capBps > 0 {
-					ps.util = m.law.Smooth(ps.util, ps.haveUtil, out/capBps)
+				if c := cmp0(capBps, ps.speedBps); c > 0 {
+					ps.util = l.Smooth(ps.util, ps.haveUtil, out/c)
 					ps.haveUtil = true
-					ps.headroom = m.law.Headroom(ps.headroom, ps.util)
+					ps.headroom = l.Headroom(ps.headroom, ps.util)
 					ps.err = ""
 				} else {
 					ps.err = "no capacity: set bandwidth_mbps or let the agent report ifHighSpeed"
@@ -140,19 +164,13 @@ func (m *Monitor) pollMirror(ctx context.Context, a *agent, agentErr error, mr *
 		ps.err = err.Error()
 	}
 	if stale > 0 && !ps.lastGood.IsZero() && now.Sub(ps.lastGood) > stale || ps.lastGood.IsZero() && err != nil {
-		// No good sample for a while: the configured weight returns.
-		if ps.headroom != 1 || ps.haveUtil {
-			m.log.Warn("no good SNMP sample; configured weight restored", "pool", mr.key.Pool, "mirror", mr.key.Mirror, "err", ps.err)
-		}
+		restored = ps.headroom != 1 || ps.haveUtil
 		ps.headroom, ps.haveUtil, ps.util, ps.outBps, ps.inBps = 1, false, 0, 0, 0
 		if ps.err != "" && !ps.lastGood.IsZero() {
 			ps.err = fmt.Sprintf("no good sample since %s: %s", ps.lastGood.UTC().Format(time.RFC3339), ps.err)
 		}
 	}
-	m.mu.Lock()
-	mr.poll = ps
-	m.mu.Unlock()
-	return ps.headroom != before
+	return ps, restored
 }
 
 func cmp0(a, b float64) float64 {
