@@ -2,14 +2,15 @@ package handlers_test
 
 import (
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/dispatcher/dispatcher/internal/jsonlog"
 	"github.com/dispatcher/dispatcher/server"
 )
 
@@ -34,7 +35,8 @@ func benchServe(b *testing.B, h http.Handler, target string) {
 
 // BenchmarkRedirect compares, in one run, a bare gin handler answering 302
 // (the floor any gin redirector pays) with the dispatcher's pools. The
-// dispatcher logs every request, as it does by default, to io.Discard.
+// dispatcher logs every request, as it does by default, through the same
+// logger as the binary (jsonlog) to io.Discard.
 func BenchmarkRedirect(b *testing.B) {
 	gin.SetMode(gin.ReleaseMode)
 	bare := gin.New()
@@ -55,8 +57,10 @@ func BenchmarkRedirect(b *testing.B) {
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	srv, err := server.New(server.Options{ConfigPath: path, Log: log, AccessLog: true})
+	out := jsonlog.NewWriter(io.Discard, 100*time.Millisecond)
+	b.Cleanup(func() { out.Close(time.Second) })
+	log := jsonlog.NewLogger(out, nil)
+	srv, err := server.New(server.Options{ConfigPath: path, Log: log, AccessLog: jsonlog.NewAccessLog(out)})
 	if err != nil {
 		b.Fatal(err)
 	}

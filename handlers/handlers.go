@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -60,6 +61,14 @@ type Operator interface {
 	SetEnabled(ctx context.Context, pool, mirror string, enabled bool) error
 }
 
+// AccessLog writes one line per request (jsonlog.AccessLog does). It is
+// called on the request path: it must not block.
+type AccessLog interface {
+	// Request logs a request that started at start and just ended.
+	// mirror is "" when none was picked.
+	Request(start time.Time, method, path string, status int, client netip.Addr, mirror string)
+}
+
 // ErrNotFound is returned by Operator.SetEnabled for an unknown pool or mirror.
 var ErrNotFound = errors.New("not found")
 
@@ -78,8 +87,8 @@ type Options struct {
 	AdminToken string
 	// Dashboard holds index.html and its assets for /status.
 	Dashboard fs.FS
-	// AccessLog writes one Info line per request when set.
-	AccessLog bool
+	// AccessLog writes one line per request; nil: no access log.
+	AccessLog AccessLog
 }
 
 // Handler holds the dependencies of the HTTP handlers. It is safe for
@@ -93,8 +102,8 @@ type Handler struct {
 	op      Operator
 	token   string
 	dash    fs.FS
-	// accessLog writes one Info line per request.
-	accessLog bool
+	// accessLog writes one line per request (nil: none).
+	accessLog AccessLog
 }
 
 // New builds the gin engine serving every pool route and operator endpoint.

@@ -26,7 +26,7 @@ var (
 // redirect returns the handler of a pool's routes.
 func (h *Handler) redirect(route *Route) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if !h.accessLog {
+		if h.accessLog == nil {
 			h.serveRedirect(c, route)
 			return
 		}

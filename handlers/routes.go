@@ -45,7 +45,7 @@ func (h *Handler) Routes(r gin.IRouter) {
 	}
 	for _, b := range builtinRoutes {
 		var hs []gin.HandlerFunc
-		if h.accessLog {
+		if h.accessLog != nil {
 			hs = append(hs, h.accessLogMiddleware)
 		}
 		for _, f := range b.chain {

@@ -28,9 +28,10 @@ type Options struct {
 	Overrides  config.Overrides
 	Log        *slog.Logger
 	AdminToken string
-	AccessLog  bool
-	Dashboard  fs.FS
-	Version    string
+	// AccessLog writes one line per request; nil: no access log.
+	AccessLog handlers.AccessLog
+	Dashboard fs.FS
+	Version   string
 	// LogDropped counts the log lines dropped because the log output did
 	// not keep up (nil: none are).
 	LogDropped func() uint64

@@ -20,6 +20,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/dispatcher/dispatcher/config"
+	"github.com/dispatcher/dispatcher/handlers"
+	"github.com/dispatcher/dispatcher/internal/jsonlog"
 	"github.com/dispatcher/dispatcher/server"
 	"github.com/dispatcher/dispatcher/store"
 	"github.com/dispatcher/dispatcher/web"
@@ -131,20 +133,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// written by one goroutine, dropped and counted when the output
 	// stalls; error lines are written at once, and everything is flushed
 	// on the way out (at most 2 s when the output is blocked).
-	logOut := newAsyncWriter(stderr, 100*time.Millisecond)
+	logOut := jsonlog.NewWriter(stderr, 100*time.Millisecond)
 	defer logOut.Close(2 * time.Second)
-	log := slog.New(urgentHandler{newJSONHandler(logOut, nil), logOut})
-	logOut.onRecover = func(n uint64) {
+	log := jsonlog.NewLogger(logOut, nil)
+	logOut.OnRecover = func(n uint64) {
 		log.Warn("log output was blocked; lines dropped", "dropped", n)
 	}
 	store.SetLogger(log)
 
+	var access handlers.AccessLog
+	if !f.quiet {
+		access = jsonlog.NewAccessLog(logOut)
+	}
 	srv, err := server.New(server.Options{
 		ConfigPath: path,
 		Overrides:  ov,
 		Log:        log,
 		AdminToken: getenv("DISPATCHER_ADMIN_TOKEN"),
-		AccessLog:  !f.quiet,
+		AccessLog:  access,
 		Dashboard:  web.FS,
 		Version:    version,
 		LogDropped: logOut.Dropped,

@@ -86,7 +86,7 @@ func TestStalledLogOutput(t *testing.T) {
 	}
 
 	// Read the pipe again: the loss is reported, once.
-	var out lockedBuffer
+	var out itest.Buffer
 	go io.Copy(&out, pr) //nolint:errcheck // ends when the process exits
 	itest.WaitFor(t, 10*time.Second, "the report of the dropped lines", func() bool {
 		return strings.Contains(out.String(), `"msg":"log output was blocked; lines dropped"`)

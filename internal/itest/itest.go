@@ -8,6 +8,7 @@ package itest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -164,4 +165,24 @@ func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) 
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// Buffer is a bytes.Buffer safe for concurrent use: what a test's
+// goroutine copies output into while the test reads it.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -1,10 +1,8 @@
-package main
+package jsonlog
 
 import (
-	"bytes"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -13,33 +11,15 @@ import (
 	"github.com/dispatcher/dispatcher/internal/itest"
 )
 
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestAsyncWriterNeverBlocks writes 3 MB of lines to an output nobody
 // reads: every Write returns, the lines past the buffer are dropped and
 // counted, and once the output is read again the loss is reported once.
 func TestAsyncWriterNeverBlocks(t *testing.T) {
 	pr, pw := io.Pipe()
-	w := newAsyncWriter(pw, 10*time.Millisecond)
+	w := NewWriter(pw, 10*time.Millisecond)
 	var reports sync.WaitGroup
 	reports.Add(1)
-	w.onRecover = func(n uint64) {
+	w.OnRecover = func(n uint64) {
 		fmt.Fprintf(w, "dropped %d\n", n)
 		reports.Done()
 	}
@@ -54,7 +34,7 @@ func TestAsyncWriterNeverBlocks(t *testing.T) {
 	if dropped == 0 || dropped > uint64(lines-maxPending/len(line)) {
 		t.Fatalf("dropped %d lines of %d; want those past %d bytes", dropped, lines, maxPending)
 	}
-	var out lockedBuffer
+	var out itest.Buffer
 	go io.Copy(&out, pr) //nolint:errcheck // ends with the pipe
 	reports.Wait()
 	itest.WaitFor(t, 10*time.Second, "the loss report", func() bool {
@@ -73,9 +53,9 @@ func TestAsyncWriterNeverBlocks(t *testing.T) {
 // TestErrorLinesAtOnce: with an hour between regular writes, an error
 // line still reaches the output at once, and Close writes the rest.
 func TestErrorLinesAtOnce(t *testing.T) {
-	var out lockedBuffer
-	w := newAsyncWriter(&out, time.Hour)
-	log := slog.New(urgentHandler{newJSONHandler(w, nil), w}).With("component", "test")
+	var out itest.Buffer
+	w := NewWriter(&out, time.Hour)
+	log := NewLogger(w, nil).With("component", "test")
 	log.Info("routine")
 	log.Error("handler panic", "panic", "boom")
 	itest.WaitFor(t, 10*time.Second, "the error line", func() bool {
@@ -92,7 +72,7 @@ func TestErrorLinesAtOnce(t *testing.T) {
 // takes the lines, rather than hanging the shutdown.
 func TestCloseWithBlockedOutput(t *testing.T) {
 	_, pw := io.Pipe()
-	w := newAsyncWriter(pw, time.Millisecond)
+	w := NewWriter(pw, time.Millisecond)
 	w.Write([]byte("stuck\n")) //nolint:errcheck // never fails
 	if w.Flush(50 * time.Millisecond) {
 		t.Errorf("Flush reported success on a blocked output")

@@ -1,4 +1,8 @@
-package main
+// Package jsonlog writes the dispatcher's log: JSON lines, the same as
+// log/slog's JSONHandler writes, through a buffer that never blocks the
+// caller (Writer). The access log goes through it once per redirect, so
+// both are built for that path.
+package jsonlog
 
 import (
 	"context"
@@ -12,26 +16,26 @@ import (
 // maxPending bounds the log bytes waiting for the output.
 const maxPending = 1 << 20
 
-// asyncWriter decouples the log from its output, so that logging never
+// Writer decouples the log from its output, so that logging never
 // blocks a request: Write appends the line to a bounded buffer and
 // returns, and one goroutine writes the buffer out every interval (as
 // nginx's access_log buffer= does), at once when kicked (an error line,
 // a flush). When the output does not keep up (a pipe nobody reads, a
 // stuck journald, Docker's blocking log driver), lines that do not fit are
-// dropped and counted; once the output takes lines again, onRecover is
+// dropped and counted; once the output takes lines again, OnRecover is
 // told how many were lost. It is safe for concurrent use; each Write must
 // be one whole line.
-type asyncWriter struct {
+type Writer struct {
 	out      io.Writer
 	interval time.Duration
-	// onRecover is called, from the writer goroutine, after a write that
+	// OnRecover is called, from the writer goroutine, after a write that
 	// follows dropped lines. Set it before the first Write.
-	onRecover func(dropped uint64)
+	OnRecover func(dropped uint64)
 
 	mu         sync.Mutex
 	pending    []byte
 	spare      []byte
-	unreported uint64 // dropped since the last onRecover
+	unreported uint64 // dropped since the last OnRecover
 	dropped    atomic.Uint64
 
 	kick    chan struct{}
@@ -41,8 +45,8 @@ type asyncWriter struct {
 	closing sync.Once
 }
 
-func newAsyncWriter(out io.Writer, interval time.Duration) *asyncWriter {
-	w := &asyncWriter{
+func NewWriter(out io.Writer, interval time.Duration) *Writer {
+	w := &Writer{
 		out:      out,
 		interval: interval,
 		kick:     make(chan struct{}, 1),
@@ -56,7 +60,7 @@ func newAsyncWriter(out io.Writer, interval time.Duration) *asyncWriter {
 
 // Write queues p, one log line, or drops it when maxPending bytes already
 // wait. It never blocks on the output and never fails.
-func (w *asyncWriter) Write(p []byte) (int, error) {
+func (w *Writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	if len(w.pending)+len(p) > maxPending {
 		w.unreported++
@@ -70,10 +74,10 @@ func (w *asyncWriter) Write(p []byte) (int, error) {
 }
 
 // Dropped returns the number of lines dropped since the start.
-func (w *asyncWriter) Dropped() uint64 { return w.dropped.Load() }
+func (w *Writer) Dropped() uint64 { return w.dropped.Load() }
 
 // Kick asks for the pending lines to be written now, without waiting.
-func (w *asyncWriter) Kick() {
+func (w *Writer) Kick() {
 	select {
 	case w.kick <- struct{}{}:
 	default:
@@ -82,7 +86,7 @@ func (w *asyncWriter) Kick() {
 
 // Flush writes out what is pending and waits until it is written, or
 // until timeout when the output is blocked. It reports whether it was.
-func (w *asyncWriter) Flush(timeout time.Duration) bool {
+func (w *Writer) Flush(timeout time.Duration) bool {
 	done := make(chan struct{})
 	t := time.NewTimer(timeout)
 	defer t.Stop()
@@ -104,7 +108,7 @@ func (w *asyncWriter) Flush(timeout time.Duration) bool {
 // Close writes out what is pending, waiting at most timeout for a blocked
 // output, and stops the writer goroutine (or leaves it blocked in the
 // output, which the process's exit ends).
-func (w *asyncWriter) Close(timeout time.Duration) {
+func (w *Writer) Close(timeout time.Duration) {
 	w.closing.Do(func() { close(w.done) })
 	t := time.NewTimer(timeout)
 	defer t.Stop()
@@ -114,7 +118,7 @@ func (w *asyncWriter) Close(timeout time.Duration) {
 	}
 }
 
-func (w *asyncWriter) loop() {
+func (w *Writer) loop() {
 	defer close(w.ended)
 	t := time.NewTicker(w.interval)
 	defer t.Stop()
@@ -133,14 +137,14 @@ func (w *asyncWriter) loop() {
 			close(flushed)
 		}
 		if stop {
-			w.writeOut() // what onRecover added
+			w.writeOut() // what OnRecover added
 			return
 		}
 	}
 }
 
 // writeOut moves the pending lines to the output; it may block there.
-func (w *asyncWriter) writeOut() {
+func (w *Writer) writeOut() {
 	w.mu.Lock()
 	buf := w.pending
 	w.pending = w.spare[:0]
@@ -153,9 +157,15 @@ func (w *asyncWriter) writeOut() {
 	w.mu.Lock()
 	w.spare = buf[:0]
 	w.mu.Unlock()
-	if lost > 0 && w.onRecover != nil {
-		w.onRecover(lost)
+	if lost > 0 && w.OnRecover != nil {
+		w.OnRecover(lost)
 	}
+}
+
+// NewLogger returns a logger writing JSON lines at level (nil: Info) to w,
+// error lines at once.
+func NewLogger(w *Writer, level slog.Leveler) *slog.Logger {
+	return slog.New(urgentHandler{NewHandler(w, level), w})
 }
 
 // urgentHandler writes error lines at once: it kicks the writer after
@@ -163,7 +173,7 @@ func (w *asyncWriter) writeOut() {
 // failure (a handler panic) are not left in the buffer.
 type urgentHandler struct {
 	slog.Handler
-	w *asyncWriter
+	w *Writer
 }
 
 func (h urgentHandler) Handle(ctx context.Context, r slog.Record) error {
