@@ -2,7 +2,8 @@
 # scripts/loadtest.sh — measure the dispatcher side by side with nginx
 # `return 302` and a bare gin handler (cmd/gin-baseline), on loopback.
 #
-# Usage: scripts/loadtest.sh [-d seconds] [-c connections] [-r rounds]
+# Usage: scripts/loadtest.sh [-d seconds] [-c connections] [-r rounds] [-u]
+#   -u  unpinned: no taskset, the scheduler places servers and wrk
 #
 # For every server it prints requests per second (wrk) and CPU microseconds
 # per redirect (utime+stime from /proc of the server, and of redis-server
@@ -16,13 +17,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-duration=10 conns=50 rounds=2
-while getopts "d:c:r:h" o; do
+duration=10 conns=50 rounds=2 pinned=1
+while getopts "d:c:r:uh" o; do
   case $o in
-    d) duration=$OPTARG ;; c) conns=$OPTARG ;; r) rounds=$OPTARG ;;
-    *) echo "usage: $0 [-d seconds] [-c connections] [-r rounds]"; exit 2 ;;
+    d) duration=$OPTARG ;; c) conns=$OPTARG ;; r) rounds=$OPTARG ;; u) pinned=0 ;;
+    *) echo "usage: $0 [-d seconds] [-c connections] [-r rounds] [-u]"; exit 2 ;;
   esac
 done
+# Servers on CPU 0 and wrk/ab on CPU 1, unless -u.
+cpu0=() cpu1=()
+if [ "$pinned" = 1 ]; then cpu0=(taskset -c 0) cpu1=(taskset -c 1); fi
 for p in wrk ab nginx redis-server taskset; do
   command -v "$p" >/dev/null || [ -x "/usr/sbin/$p" ] || { echo "loadtest: $p missing (apt-get install wrk apache2-utils nginx-light redis-server util-linux)" >&2; exit 1; }
 done
@@ -56,18 +60,18 @@ http {
   server { listen 127.0.0.1:$np; location / { return 302 http://mirror.example\$request_uri; } }
 }
 NGINX
-taskset -c 0 "$NGINX" -c "$work/nginx/nginx.conf" -p "$work/nginx" & pids+=($!); npid=$!
+"${cpu0[@]}" "$NGINX" -c "$work/nginx/nginx.conf" -p "$work/nginx" & pids+=($!); npid=$!
 waitport "$np"
 # The one worker is the child of the master this script started (not any
 # nginx on the machine).
 nginx_pid() { pgrep -P "$npid" | head -n1; }
 
 gp=$(freeport)
-taskset -c 0 "$work/gin-baseline" -listen "127.0.0.1:$gp" & pids+=($!); gpid=$!
+"${cpu0[@]}" "$work/gin-baseline" -listen "127.0.0.1:$gp" & pids+=($!); gpid=$!
 waitport "$gp"
 
 rp=$(freeport)
-taskset -c 0 redis-server --port "$rp" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >/dev/null & pids+=($!); rpid=$!
+"${cpu0[@]}" redis-server --port "$rp" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >/dev/null & pids+=($!); rpid=$!
 waitport "$rp"
 
 cat > "$work/mirrors.json" <<JSON
@@ -79,13 +83,13 @@ cat > "$work/mirrors.json" <<JSON
 ]}
 JSON
 dp=$(freeport)
-taskset -c 0 "$work/dispatcher" -config "$work/mirrors.json" -listen "127.0.0.1:$dp" 2>"$work/dispatcher.log" & pids+=($!); dpid=$!
+"${cpu0[@]}" "$work/dispatcher" -config "$work/mirrors.json" -listen "127.0.0.1:$dp" 2>"$work/dispatcher.log" & pids+=($!); dpid=$!
 waitport "$dp"
 dqp=$(freeport)
-taskset -c 0 "$work/dispatcher" -config "$work/mirrors.json" -listen "127.0.0.1:$dqp" -quiet 2>"$work/dispatcher-quiet.log" & pids+=($!); dqpid=$!
+"${cpu0[@]}" "$work/dispatcher" -config "$work/mirrors.json" -listen "127.0.0.1:$dqp" -quiet 2>"$work/dispatcher-quiet.log" & pids+=($!); dqpid=$!
 waitport "$dqp"
 drp=$(freeport)
-taskset -c 0 "$work/dispatcher" -config "$work/mirrors.json" -listen "127.0.0.1:$drp" -redis "redis://127.0.0.1:$rp/0" 2>"$work/dispatcher-redis.log" & pids+=($!); drpid=$!
+"${cpu0[@]}" "$work/dispatcher" -config "$work/mirrors.json" -listen "127.0.0.1:$drp" -redis "redis://127.0.0.1:$rp/0" 2>"$work/dispatcher-redis.log" & pids+=($!); drpid=$!
 waitport "$drp"
 sleep 0.5
 
@@ -115,14 +119,14 @@ pids_of() {
 }
 
 for i in "${!names[@]}"; do # warm up
-  taskset -c 1 wrk -t1 -c"$conns" -d1s "${urls[$i]}" >/dev/null
+  "${cpu1[@]}" wrk -t1 -c"$conns" -d1s "${urls[$i]}" >/dev/null
 done
 for r in $(seq "$rounds"); do
   for i in "${!names[@]}"; do
     n=${names[$i]}
     ps=$(pids_of "$n")
     before=$(ticks $ps); rbefore=$(ticks "$rpid")
-    out=$(taskset -c 1 wrk -t1 -c"$conns" -d"${duration}s" --latency "${urls[$i]}")
+    out=$("${cpu1[@]}" wrk -t1 -c"$conns" -d"${duration}s" --latency "${urls[$i]}")
     after=$(ticks $ps); rafter=$(ticks "$rpid")
     [ "$n" = dispatcher-roundrobin-redis ] && redis_cpu=$((redis_cpu + rafter - rbefore))
     count=$(echo "$out" | awk '/requests in/ {print $1}')
@@ -166,7 +170,7 @@ echo
 echo "ab -n 20000 -c $conns (one run each):"
 printf "  %-30s %14s %10s %10s\n" server "requests/s" failed non-2xx
 for i in "${!names[@]}"; do
-  out=$(taskset -c 1 ab -q -n 20000 -c "$conns" "${urls[$i]}" 2>&1)
+  out=$("${cpu1[@]}" ab -q -n 20000 -c "$conns" "${urls[$i]}" 2>&1)
   rps=$(echo "$out" | awk '/Requests per second/ {print $4}')
   failed=$(echo "$out" | awk '/^Failed requests/ {print $3}')
   non2xx=$(echo "$out" | awk '/^Non-2xx responses/ {print $3}')
