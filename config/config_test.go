@@ -64,7 +64,7 @@ func TestLoadBadConfigs(t *testing.T) {
 			"testdata/bad-unknown-keys.json: pools[0].mirrors[0].wieght: unknown key",
 		}},
 		{"bad-mirrors.json", []string{
-			`pools[0].mirrors[1].name: duplicate mirror name "a" in pool (also mirrors[0])`,
+			`pools[0].mirrors[1].name: duplicate mirror name "a" (also mirrors[0])`,
 			`pools[0].mirrors[2].url: must be an absolute http or https URL, got "ftp://c.example"`,
 			`pools[0].mirrors[3].url: must be an absolute http or https URL, got "/relative"`,
 			`pools[0].mirrors[4].name: must be 1-64 letters, digits, '.', '_' or '-', got "e e"`,

@@ -74,13 +74,7 @@ func (cfg *Config) validate(c *collector) {
 	for i := range cfg.Pools {
 		p := &cfg.Pools[i]
 		path := fmt.Sprintf("pools[%d]", i)
-		if !validName(p.Name) {
-			c.add(path+".name", "must be 1-64 letters, digits, '.', '_' or '-', got %q", p.Name)
-		} else if j, dup := names[p.Name]; dup {
-			c.add(path+".name", "duplicate pool name %q (also pools[%d])", p.Name, j)
-		} else {
-			names[p.Name] = i
-		}
+		checkName(c, path+".name", p.Name, "pool", "pools", names, i)
 		p.validate(c, path)
 	}
 	checkRoutes(c, cfg.Pools)
@@ -113,13 +107,7 @@ func (p *Pool) validate(c *collector, path string) {
 	for j := range p.Mirrors {
 		m := &p.Mirrors[j]
 		mpath := fmt.Sprintf("%s.mirrors[%d]", path, j)
-		if !validName(m.Name) {
-			c.add(mpath+".name", "must be 1-64 letters, digits, '.', '_' or '-', got %q", m.Name)
-		} else if k, dup := names[m.Name]; dup {
-			c.add(mpath+".name", "duplicate mirror name %q in pool (also mirrors[%d])", m.Name, k)
-		} else {
-			names[m.Name] = j
-		}
+		checkName(c, mpath+".name", m.Name, "mirror", "mirrors", names, j)
 		m.validate(c, mpath, p.Appends())
 	}
 }
@@ -247,6 +235,19 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+// checkName reports a malformed name, or one already in names (the
+// indexes of the names seen in the same list), and records a new one.
+func checkName(c *collector, path, name, kind, list string, names map[string]int, index int) {
+	switch j, dup := names[name]; {
+	case !validName(name):
+		c.add(path, "must be 1-64 letters, digits, '.', '_' or '-', got %q", name)
+	case dup:
+		c.add(path, "duplicate %s name %q (also %s[%d])", kind, name, list, j)
+	default:
+		names[name] = index
+	}
 }
 
 func validName(s string) bool {

@@ -17,18 +17,9 @@ import (
 func TestDrainRacesSync(t *testing.T) {
 	r := itest.Redis(t, 0)
 	path := filepath.Join(t.TempDir(), "mirrors.json")
-	write(t, path, fmt.Sprintf(`{"redis": "redis://%s/0", "pools": [{"name": "p", "routes": ["/p/*file"],
+	itest.WriteFile(t, path, fmt.Sprintf(`{"redis": "redis://%s/0", "pools": [{"name": "p", "routes": ["/p/*file"],
 	  "mirrors": [{"name": "x", "url": "http://x.example"}, {"name": "y", "url": "http://y.example"}]}]}`, r.Addr))
-	srv, err := server.New(server.Options{ConfigPath: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	server.SetSyncEvery(srv, time.Millisecond)
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); srv.Stop() })
+	srv := startFile(t, path, func(s *server.Server) { server.SetSyncEvery(s, time.Millisecond) })
 	for i := range 500 {
 		enabled := i%2 == 1
 		if err := srv.SetEnabled(context.Background(), "p", "x", enabled); err != nil {

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"net"
@@ -30,19 +29,8 @@ func TestMain(m *testing.M) {
 func start(t *testing.T, cfg string) *server.Server {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "mirrors.json")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Options{ConfigPath: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); srv.Stop() })
-	return srv
+	itest.WriteFile(t, path, cfg)
+	return startFile(t, path)
 }
 
 func mirrorStatus(t *testing.T, srv *server.Server, pool, name string) handlers.MirrorStatus {

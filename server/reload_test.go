@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -16,12 +15,16 @@ import (
 	"github.com/dispatcher/dispatcher/server"
 )
 
-// startFile runs a server on the config file path until the test ends.
-func startFile(t *testing.T, path string) *server.Server {
+// startFile runs a server on the config file path until the test ends;
+// each setup sees it before it starts.
+func startFile(t *testing.T, path string, setups ...func(*server.Server)) *server.Server {
 	t.Helper()
 	srv, err := server.New(server.Options{ConfigPath: path})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range setups {
+		f(srv)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := srv.Start(ctx); err != nil {
@@ -48,14 +51,14 @@ func TestReloadDoesNotWaitForProbes(t *testing.T) {
 	  "pools": [{"name": "p", "routes": ["/p/*file"], "mirrors": [
 	    {"name": "%s", "url": "http://a.example", "health_url": "%s"}]}]}`
 	path := filepath.Join(t.TempDir(), "mirrors.json")
-	write(t, path, fmt.Sprintf(cfg, "a", hang.URL))
+	itest.WriteFile(t, path, fmt.Sprintf(cfg, "a", hang.URL))
 	srv := startFile(t, path)
 	select {
 	case <-hung:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the first probe never reached the mirror")
 	}
-	write(t, path, fmt.Sprintf(cfg, "b", hang.URL))
+	itest.WriteFile(t, path, fmt.Sprintf(cfg, "b", hang.URL))
 	done := make(chan error, 1)
 	go func() { done <- srv.Reload(context.Background()) }()
 	select {
@@ -82,11 +85,11 @@ func TestOverlappingReloads(t *testing.T) {
 	  "pools": [{"name": "p", "routes": ["/p/*file"], "strategy": "roundrobin", "mirrors": [
 	    {"name": "gen%d", "url": "%s"}, {"name": "other", "url": "%s", "weight": 2}]}]}`
 	path := filepath.Join(t.TempDir(), "mirrors.json")
-	write(t, path, fmt.Sprintf(cfg, 0, mirror.URL, mirror.URL))
+	itest.WriteFile(t, path, fmt.Sprintf(cfg, 0, mirror.URL, mirror.URL))
 	srv := startFile(t, path)
 	var failed atomic.Int64
 	for gen := 1; gen <= 25; gen++ {
-		write(t, path, fmt.Sprintf(cfg, gen, mirror.URL, mirror.URL))
+		itest.WriteFile(t, path, fmt.Sprintf(cfg, gen, mirror.URL, mirror.URL))
 		var wg sync.WaitGroup
 		for range 8 {
 			wg.Add(1)
@@ -116,7 +119,7 @@ func TestProbeOnceByURL(t *testing.T) {
 	mirror := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
 	t.Cleanup(mirror.Close)
 	path := filepath.Join(t.TempDir(), "mirrors.json")
-	write(t, path, fmt.Sprintf(`{"health": {"schedule": "@every 1h"},
+	itest.WriteFile(t, path, fmt.Sprintf(`{"health": {"schedule": "@every 1h"},
 	  "pools": [
 	    {"name": "a", "routes": ["/a/*file"], "mirrors": [{"name": "m", "url": "%[1]s/a"}]},
 	    {"name": "b", "routes": ["/b/*file"], "mirrors": [{"name": "m", "url": "%[1]s/b"}]},
@@ -132,16 +135,5 @@ func TestProbeOnceByURL(t *testing.T) {
 	})
 	if n := hits.Load(); n != 1 {
 		t.Errorf("one run probed the shared mirror %d times; want 1", n)
-	}
-}
-
-func write(t *testing.T, path, data string) {
-	t.Helper()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
 	}
 }

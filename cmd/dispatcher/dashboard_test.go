@@ -16,7 +16,7 @@ import (
 // fetch /api/status and draw every pool and mirror with live figures.
 func TestDashboard(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "mirrors.json")
-	writeFile(t, cfg, goodConfig("dash"))
+	itest.WriteFile(t, cfg, goodConfig("dash"))
 	p := itest.Dispatcher(t, cfg, []string{"DISPATCHER_ADMIN_TOKEN=tok"}, "-quiet")
 	c := itest.NoRedirectClient(5 * time.Second)
 	for range 5 {

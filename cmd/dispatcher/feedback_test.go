@@ -20,7 +20,7 @@ func TestFeedbackLease(t *testing.T) {
 		"m2": itest.SNMPRec(itest.IfRec(3, "eth0", 600e6, 20e6, 1000)),
 	})
 	cfg := filepath.Join(t.TempDir(), "mirrors.json")
-	writeFile(t, cfg, fmt.Sprintf(`{
+	itest.WriteFile(t, cfg, fmt.Sprintf(`{
   "feedback": {"schedule": "@every 1s", "timeout": "400ms", "retries": 0},
   "pools": [{"name": "files", "routes": ["/f/*file"], "mirrors": [
     {"name": "light", "url": "http://light.example", "snmp": {"target": "%s", "community": "m1", "interface": "eth0"}},

@@ -27,17 +27,6 @@ func goodConfig(mirror string) string {
    "mirrors": [{"name": "f1", "url": "http://%s-f.example"}]}]}`, mirror, mirror, mirror)
 }
 
-func writeFile(t *testing.T, path, data string) {
-	t.Helper()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestReloadUnderLoad sends requests from 8 clients while the config file
 // is rewritten (alternately valid with new mirror URLs, and invalid) and the
 // process gets SIGHUP: no request may fail, every answer is a 302 to a
@@ -45,7 +34,7 @@ func writeFile(t *testing.T, path, data string) {
 func TestReloadUnderLoad(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "mirrors.json")
-	writeFile(t, cfg, goodConfig("gen0"))
+	itest.WriteFile(t, cfg, goodConfig("gen0"))
 	p := itest.Dispatcher(t, cfg, nil, "-quiet")
 	client := itest.NoRedirectClient(5 * time.Second)
 
@@ -82,9 +71,9 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	for gen := 1; gen <= 10; gen++ {
 		if gen%3 == 0 {
-			writeFile(t, cfg, `{"pools": [{"name": "broken", "routes": ["/"], "mirrors": [{"name": "x", "url": "not a url"}]}]}`)
+			itest.WriteFile(t, cfg, `{"pools": [{"name": "broken", "routes": ["/"], "mirrors": [{"name": "x", "url": "not a url"}]}]}`)
 		} else {
-			writeFile(t, cfg, goodConfig(fmt.Sprintf("gen%d", gen)))
+			itest.WriteFile(t, cfg, goodConfig(fmt.Sprintf("gen%d", gen)))
 		}
 		before := reloadsLogged(p)
 		if err := p.Signal(syscall.SIGHUP); err != nil {
@@ -137,7 +126,7 @@ func TestOverlappingReloads(t *testing.T) {
 		     "snmp": {"target": "127.0.0.1:9", "community": "public", "if_index": 1}}]}]}`, gen, gen, mirror)
 	}
 	cfg := filepath.Join(t.TempDir(), "mirrors.json")
-	writeFile(t, cfg, cfgText(0))
+	itest.WriteFile(t, cfg, cfgText(0))
 	const token = "overlap-token"
 	p := itest.Dispatcher(t, cfg, []string{"DISPATCHER_ADMIN_TOKEN=" + token}, "-quiet")
 	client := itest.NoRedirectClient(10 * time.Second)
@@ -176,7 +165,7 @@ func TestOverlappingReloads(t *testing.T) {
 		return nil
 	}
 	for gen := 1; gen <= 20; gen++ {
-		writeFile(t, cfg, cfgText(gen))
+		itest.WriteFile(t, cfg, cfgText(gen))
 		var rw sync.WaitGroup
 		for range 3 {
 			rw.Add(1)
@@ -215,7 +204,7 @@ func TestOverlappingReloads(t *testing.T) {
 func TestGracefulShutdown(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "mirrors.json")
-	writeFile(t, cfg, goodConfig("a"))
+	itest.WriteFile(t, cfg, goodConfig("a"))
 	pprofAddr := fmt.Sprintf("127.0.0.1:%d", itest.FreePort(t))
 	p := itest.Dispatcher(t, cfg, []string{"DISPATCHER_PPROF=" + pprofAddr})
 	c := itest.NoRedirectClient(5 * time.Second)
@@ -252,8 +241,8 @@ func TestCheckAndVersion(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.json")
 	bad := filepath.Join(dir, "bad.json")
-	writeFile(t, good, goodConfig("a"))
-	writeFile(t, bad, `{"pools": [{"name": "p", "routes": ["/"], "strategy": "fastest", "mirrors": [{"name": "a", "url": "http://a", "colour": "red"}]}]}`)
+	itest.WriteFile(t, good, goodConfig("a"))
+	itest.WriteFile(t, bad, `{"pools": [{"name": "p", "routes": ["/"], "strategy": "fastest", "mirrors": [{"name": "a", "url": "http://a", "colour": "red"}]}]}`)
 
 	out, err := exec.Command(bin, "-check", "-config", good).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "test is successful") {
@@ -280,7 +269,7 @@ func TestCheckAndVersion(t *testing.T) {
 	}
 	// -check opens the geo database too.
 	notDB := filepath.Join(dir, "not.mmdb")
-	writeFile(t, notDB, "not a database")
+	itest.WriteFile(t, notDB, "not a database")
 	out, err = exec.Command(bin, "-check", "-config", good, "-geoip", notDB).CombinedOutput()
 	if exitCode(err) != 1 || !bytes.Contains(out, []byte(good+": geoip: geoip "+notDB)) {
 		t.Errorf("-check with a bad geoip: %v\n%s", err, out)
@@ -312,15 +301,15 @@ func TestCheckAndVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(sub, "data", "geo.mmdb"), string(db))
+	itest.WriteFile(t, filepath.Join(sub, "data", "geo.mmdb"), string(db))
 	geoCfg := `{"geoip": "data/%s", "pools": [{"name": "p", "routes": ["/"], "strategy": "geo", "mirrors": [{"name": "a", "url": "http://a.example"}]}]}`
-	writeFile(t, filepath.Join(sub, "geo.json"), fmt.Sprintf(geoCfg, "geo.mmdb"))
+	itest.WriteFile(t, filepath.Join(sub, "geo.json"), fmt.Sprintf(geoCfg, "geo.mmdb"))
 	cmd = exec.Command(bin, "-check", "-config", filepath.Join(sub, "geo.json"))
 	cmd.Dir = t.TempDir() // elsewhere
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("-check of a file with a relative geoip, from another directory: %v\n%s", err, out)
 	}
-	writeFile(t, filepath.Join(sub, "nogeo.json"), fmt.Sprintf(geoCfg, "missing.mmdb"))
+	itest.WriteFile(t, filepath.Join(sub, "nogeo.json"), fmt.Sprintf(geoCfg, "missing.mmdb"))
 	cmd = exec.Command(bin, "-config", filepath.Join(sub, "nogeo.json"), "-listen", "127.0.0.1:0")
 	if out, err := cmd.CombinedOutput(); exitCode(err) != 1 || !bytes.Contains(out, []byte("geoip")) {
 		t.Errorf("start with a geo database that does not open: %v; want exit 1 naming geoip\n%s", err, out)
@@ -339,7 +328,7 @@ func TestCheckAndVersion(t *testing.T) {
 func TestEnvironmentOverrides(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "mirrors.json")
-	writeFile(t, cfg, goodConfig("env"))
+	itest.WriteFile(t, cfg, goodConfig("env"))
 	addr := fmt.Sprintf("127.0.0.1:%d", itest.FreePort(t))
 	p := itest.Start(t, []string{"DISPATCHER_CONFIG=" + cfg, "DISPATCHER_LISTEN=" + addr}, itest.Binary(t))
 	itest.WaitFor(t, 10*time.Second, "dispatcher on "+addr, func() bool {

@@ -30,7 +30,7 @@ const rrConfig = `{"redis_timeout": "%s", "pools": [
 func twoDispatchers(t *testing.T, redisAddr, budget string, env ...string) (*itest.Process, *itest.Process) {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "mirrors.json")
-	writeFile(t, cfg, fmt.Sprintf(rrConfig, budget))
+	itest.WriteFile(t, cfg, fmt.Sprintf(rrConfig, budget))
 	args := []string{"-redis", "redis://" + redisAddr + "/0", "-quiet"}
 	return itest.Dispatcher(t, cfg, env, args...), itest.Dispatcher(t, cfg, env, args...)
 }

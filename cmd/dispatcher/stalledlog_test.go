@@ -16,42 +16,73 @@ import (
 	"github.com/dispatcher/dispatcher/internal/itest"
 )
 
-// TestStalledLogOutput runs the binary with its stderr on a pipe that
-// nobody reads, as a blocking Docker log driver or a stuck journald would
-// leave it: 5,000 logged requests are all answered, /healthz answers, the
-// drops are counted in /metrics and reported once the pipe is read again,
-// and SIGTERM still stops the process.
-func TestStalledLogOutput(t *testing.T) {
+// stalled is a dispatcher whose stderr is a pipe the test reads only when
+// it chooses to.
+type stalled struct {
+	addr   string
+	cmd    *exec.Cmd
+	stderr *os.File // the pipe's read end
+	exited chan error
+}
+
+// startStalled starts the binary with its stderr on a pipe and waits
+// until it answers /healthz.
+func startStalled(t *testing.T) *stalled {
+	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "mirrors.json")
-	writeFile(t, cfg, goodConfig("stall"))
-	addr := fmt.Sprintf("127.0.0.1:%d", itest.FreePort(t))
+	itest.WriteFile(t, cfg, goodConfig("stall"))
+	s := &stalled{addr: fmt.Sprintf("127.0.0.1:%d", itest.FreePort(t)), exited: make(chan error, 1)}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pr.Close()
-	cmd := exec.Command(itest.Binary(t), "-config", cfg, "-listen", addr)
-	cmd.Stderr = pw
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	t.Cleanup(func() { pr.Close() })
+	s.stderr = pr
+	s.cmd = exec.Command(itest.Binary(t), "-config", cfg, "-listen", s.addr)
+	s.cmd.Stderr = pw
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	pw.Close() // the child holds its own copy
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	})
+	go func() { s.exited <- s.cmd.Wait() }()
+	t.Cleanup(func() { syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL) })
 	c := itest.NoRedirectClient(10 * time.Second)
 	itest.WaitFor(t, 10*time.Second, "the dispatcher to listen", func() bool {
-		resp, err := c.Get("http://" + addr + "/healthz")
+		resp, err := c.Get("http://" + s.addr + "/healthz")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
+	return s
+}
 
+// terminate sends SIGTERM and waits for the process to exit.
+func (s *stalled) terminate(t *testing.T) error {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-s.exited:
+		return err
+	case <-time.After(20 * time.Second):
+		t.Fatal("SIGTERM did not stop the dispatcher")
+		return nil
+	}
+}
+
+// TestStalledLogOutput runs the binary with its stderr on a pipe that
+// nobody reads, as a blocking Docker log driver or a stuck journald would
+// leave it: 5,000 logged requests are all answered, /healthz answers, the
+// drops are counted in /metrics and reported once the pipe is read again,
+// and SIGTERM still stops the process.
+func TestStalledLogOutput(t *testing.T) {
+	s := startStalled(t)
+	addr, pr := s.addr, s.stderr
+	c := itest.NoRedirectClient(10 * time.Second)
 	// A long path makes each access-log line ~1 KB: 5,000 of them are
 	// far more than the pipe (64 KiB) and the log buffer (1 MiB) hold.
 	path := "/get/" + strings.Repeat("p", 900) + ".iso"
@@ -91,16 +122,8 @@ func TestStalledLogOutput(t *testing.T) {
 	itest.WaitFor(t, 10*time.Second, "the report of the dropped lines", func() bool {
 		return strings.Contains(out.String(), `"msg":"log output was blocked; lines dropped"`)
 	})
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("SIGTERM did not stop the dispatcher")
+	if err := s.terminate(t); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
 	}
 	if n := strings.Count(out.String(), "lines dropped"); n != 1 {
 		t.Errorf("the loss was reported %d times; want once", n)
@@ -114,23 +137,8 @@ func TestStalledLogOutput(t *testing.T) {
 // TestStalledLogShutdown: with the log output stalled for good, SIGTERM
 // still stops the process.
 func TestStalledLogShutdown(t *testing.T) {
-	cfg := filepath.Join(t.TempDir(), "mirrors.json")
-	writeFile(t, cfg, goodConfig("stall"))
-	addr := fmt.Sprintf("127.0.0.1:%d", itest.FreePort(t))
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pr.Close()
-	cmd := exec.Command(itest.Binary(t), "-config", cfg, "-listen", addr)
-	cmd.Stderr = pw
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pw.Close()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill() })
+	s := startStalled(t)
+	addr := s.addr
 	c := itest.NoRedirectClient(10 * time.Second)
 	path := "/get/" + strings.Repeat("q", 900) + ".iso"
 	itest.WaitFor(t, 10*time.Second, "the log pipe to fill", func() bool {
@@ -143,12 +151,5 @@ func TestStalledLogShutdown(t *testing.T) {
 		}
 		return metricValue(t, &itest.Process{Addr: addr}, "dispatcher_log_dropped_total") > 0
 	})
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-exited:
-	case <-time.After(20 * time.Second):
-		t.Fatal("SIGTERM did not stop a dispatcher whose log output is stalled")
-	}
+	s.terminate(t) //nolint:errcheck // exiting at all is the point
 }

@@ -186,3 +186,17 @@ func (b *Buffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// WriteFile writes data to path at once (a temporary file renamed over
+// it), as an operator's editor or deploy tool would: a reload never reads
+// half a file.
+func WriteFile(t testing.TB, path, data string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
