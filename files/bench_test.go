@@ -1,0 +1,107 @@
+package files
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func buildIndex(n int) *Index {
+	var b Builder
+	bigTree(n)(func(e Entry) error { b.Add(e, nil); return nil }) //nolint:errcheck // never fails
+	return b.Build()
+}
+
+// BenchmarkIndexBuild builds the index of a tree of 10, 1,000 and
+// 1,000,000 files: what a rescan of the origin costs in CPU.
+func BenchmarkIndexBuild(b *testing.B) {
+	for _, n := range []int{10, 1000, 1_000_000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				buildIndex(n)
+			}
+		})
+	}
+}
+
+// BenchmarkLookup looks up paths in an index of a million files.
+func BenchmarkLookup(b *testing.B) {
+	ix := buildIndex(1_000_000)
+	paths := make([]string, 1024)
+	for i := range paths {
+		paths[i] = ix.Path(i * 977)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, ok := ix.Lookup(paths[i&1023]); !ok {
+			b.Fatal("not found")
+		}
+		i++
+	}
+}
+
+// BenchmarkIndexMemory reports what an index of a million files holds:
+// bytes per file of live heap, and of the process's resident memory,
+// after a collection.
+func BenchmarkIndexMemory(b *testing.B) {
+	const n = 1_000_000
+	for b.Loop() {
+		heap0, rss0 := memory()
+		ix := buildIndex(n)
+		heap1, rss1 := memory()
+		b.ReportMetric(float64(heap1-heap0)/n, "heap-B/file")
+		b.ReportMetric(float64(rss1-rss0)/n, "rss-B/file")
+		runtime.KeepAlive(ix)
+	}
+}
+
+// memory returns the live heap and the resident set size, after a
+// collection that returns what it can to the system.
+func memory() (heap, rss uint64) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	data, _ := os.ReadFile("/proc/self/statm")
+	if f := strings.Fields(string(data)); len(f) > 1 {
+		pages, _ := strconv.ParseUint(f[1], 10, 64)
+		rss = pages * uint64(os.Getpagesize())
+	}
+	return ms.HeapAlloc, rss
+}
+
+// BenchmarkParseRsyncList parses a listing of a million lines, as rsync
+// prints it for a tree like bigTree.
+func BenchmarkParseRsyncList(b *testing.B) {
+	var buf bytes.Buffer
+	at := time.Unix(1_700_000_000, 0).UTC()
+	bigTree(1_000_000)(func(e Entry) error { //nolint:errcheck // never fails
+		fmt.Fprintf(&buf, "-rw-r--r-- %14s %s %s\n", commas(e.Size), at.Format("2006/01/02 15:04:05"), e.Path)
+		return nil
+	})
+	b.SetBytes(int64(buf.Len()))
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		err := ParseRsyncList(bytes.NewReader(buf.Bytes()), time.UTC, func(Entry) error { n++; return nil }, func(e *ListingError) { b.Fatal(e) })
+		if err != nil || n != 1_000_000 {
+			b.Fatalf("%d entries, %v", n, err)
+		}
+	}
+}
+
+func commas(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}

@@ -1,0 +1,166 @@
+package files
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dispatcher/dispatcher/internal/itest"
+)
+
+func TestCheckPath(t *testing.T) {
+	for _, p := range []string{"a", "pub/a.iso", "sub dir/ü file #1.txt", "a/.hidden", "a/b..c"} {
+		if err := CheckPath(p); err != nil {
+			t.Errorf("CheckPath(%q) = %v; want nil", p, err)
+		}
+	}
+	for _, p := range []string{"", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a/.", "a\x00b", strings.Repeat("a", 5000)} {
+		if err := CheckPath(p); !errors.Is(err, ErrBadPath) {
+			t.Errorf("CheckPath(%q) = %v; want ErrBadPath", p, err)
+		}
+	}
+}
+
+func TestParseRsyncList(t *testing.T) {
+	listing := `drwxr-xr-x          4,096 2026/11/23 01:34:30 .
+drwxr-xr-x          4,096 2026/11/23 01:34:30 pub
+-rw-r--r--              6 2026/01/02 03:04:05 pub/a.iso
+lrwxrwxrwx              5 2026/11/23 01:34:30 pub/link.iso
+-rw-r--r--          2,000 2026/11/23 01:34:30 pub/sub dir/ü file #1.txt
+-rw-r--r--  1,234,567,890 2026/11/23 01:34:30 pub/esc\#012aped\#303\#274
+-rw-r--r--              1 2026/11/23 01:34:30 ../escape
+-rw-r--r--              1 2026/13/23 01:34:30 pub/bad-month
+-rw-r--r-- garbage
+-rw-r--r--        9999999 2026/11/23 01:34:30 pub/no-commas
+`
+	var got []Entry
+	var bad []int
+	err := ParseRsyncList(strings.NewReader(listing), time.UTC, func(e Entry) error { got = append(got, e); return nil },
+		func(e *ListingError) { bad = append(bad, e.Line) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Entry{
+		{"pub/a.iso", 6, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Unix()},
+		{"pub/sub dir/ü file #1.txt", 2000, time.Date(2026, 11, 23, 1, 34, 30, 0, time.UTC).Unix()},
+		{"pub/esc\naped\u00fc", 1234567890, time.Date(2026, 11, 23, 1, 34, 30, 0, time.UTC).Unix()},
+		{"pub/no-commas", 9999999, time.Date(2026, 11, 23, 1, 34, 30, 0, time.UTC).Unix()},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("entries:\n%v\nwant\n%v", got, want)
+	}
+	if !slices.Equal(bad, []int{7, 8, 9}) {
+		t.Errorf("bad lines %v; want 7 (..), 8 (month 13), 9 (garbage)", bad)
+	}
+	stop := errors.New("stop")
+	if err := ParseRsyncList(strings.NewReader(listing), nil, func(Entry) error { return stop }, nil); err != stop {
+		t.Errorf("an error from fn: %v; want it returned", err)
+	}
+}
+
+// TestRealRsync lists a tree through a real rsync daemon and through
+// WalkDir: the same files, with the same sizes and times; the symlink
+// (which could lead out of the tree) is in neither.
+func TestRealRsync(t *testing.T) {
+	rsync := itest.Need(t, "rsync", "rsync")
+	root := t.TempDir()
+	files := map[string]string{"pub/a.iso": "hello", "pub/sub dir/ü file #1.txt": strings.Repeat("x", 2000), "top.txt": ""}
+	for p, data := range files {
+		full := filepath.Join(root, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Date(2025, 3, 4, 5, 6, 7, 0, time.Local)
+	os.Chtimes(filepath.Join(root, "pub/a.iso"), old, old)
+	os.Symlink("/etc/passwd", filepath.Join(root, "pub/evil"))
+	addr := itest.RsyncDaemon(t, map[string]string{"pub": root})
+
+	var walked []Entry
+	if err := WalkDir(root, func(e Entry) error { walked = append(walked, e); return nil }, nil); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(rsync, "--list-only", "-r", "rsync://"+addr+"/pub/").Output()
+	if err != nil {
+		t.Fatalf("rsync --list-only: %v", err)
+	}
+	var listed []Entry
+	if err := ParseRsyncList(strings.NewReader(string(out)), nil, func(e Entry) error { listed = append(listed, e); return nil }, func(e *ListingError) { t.Error(e) }); err != nil {
+		t.Fatal(err)
+	}
+	sortEntries := func(es []Entry) { slices.SortFunc(es, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) }) }
+	sortEntries(walked)
+	sortEntries(listed)
+	if !slices.Equal(walked, listed) || len(walked) != len(files) {
+		t.Errorf("walked %v\nlisted %v", walked, listed)
+	}
+	for _, e := range walked {
+		if e.Path == "pub/a.iso" && e.MTime != old.Unix() {
+			t.Errorf("a.iso mtime %d; want %d", e.MTime, old.Unix())
+		}
+	}
+	if err := WalkDir(filepath.Join(root, "missing"), func(Entry) error { return nil }, nil); err == nil {
+		t.Errorf("walking a missing origin succeeded")
+	}
+}
+
+func TestIndex(t *testing.T) {
+	var b Builder
+	sum := [32]byte{1, 2, 3}
+	entries := []Entry{{"a", 1, 10}, {"pub/a.iso", 2, 20}, {"pub/b.iso", 3, 30}, {"pub/deep/c", 4, 40}, {"x/pub/a.iso", 5, 50}}
+	for i, e := range entries {
+		if i == 1 {
+			b.Add(e, &sum)
+		} else {
+			b.Add(e, nil)
+		}
+	}
+	ix := b.Build()
+	if ix.Len() != len(entries) {
+		t.Fatalf("Len = %d", ix.Len())
+	}
+	for i, e := range entries {
+		id, ok := ix.Lookup(e.Path)
+		if !ok || ix.Path(id) != e.Path || ix.Size(id) != e.Size || ix.MTime(id) != e.MTime {
+			t.Errorf("Lookup(%q) = %d %v: %q %d %d", e.Path, id, ok, ix.Path(id), ix.Size(id), ix.MTime(id))
+		}
+		if s, ok := ix.SHA256(id); ok != (i == 1) || ok && s != sum {
+			t.Errorf("SHA256(%q) = %x %v", e.Path, s, ok)
+		}
+	}
+	for _, p := range []string{"", "b", "pub", "pub/", "pub/a.is", "pub/a.isoo", "pub/deep", "a/pub/a.iso", "/a"} {
+		if id, ok := ix.Lookup(p); ok {
+			t.Errorf("Lookup(%q) found %d (%q)", p, id, ix.Path(id))
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { ix.Lookup("pub/deep/c") }); n != 0 {
+		t.Errorf("Lookup allocates %v times", n)
+	}
+	var empty Builder
+	if _, ok := empty.Build().Lookup("a"); ok {
+		t.Errorf("an empty index found a file")
+	}
+}
+
+// bigTree returns n entries shaped like a distribution's tree: 1,000
+// directories two levels deep, base names of 20-odd bytes.
+func bigTree(n int) func(func(Entry) error) error {
+	return func(fn func(Entry) error) error {
+		for i := range n {
+			e := Entry{Path: fmt.Sprintf("pool/main/d%03d/pkg-%07d_1.2-3_amd64.deb", i%1000, i), Size: int64(1000 + i), MTime: 1_700_000_000 + int64(i)}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
