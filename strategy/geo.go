@@ -46,6 +46,14 @@ func (g *Geo) Pick(_ context.Context, p *Pool, c Client) (*Mirror, error) {
 	if g.rand != nil {
 		u = g.rand()
 	}
+	if c.Only != nil {
+		if s = p.onlySet(&c); s != nil {
+			if k := p.geoOnly(s, &c, unit(u)); k >= 0 {
+				return &p.Mirrors[s.idx[k]], nil
+			}
+		}
+		return nil, ErrNoMirror
+	}
 	if c.Country == "" && c.Continent == "" && !c.HasLoc {
 		return &p.Mirrors[s.idx[s.weighted(u)]], nil
 	}

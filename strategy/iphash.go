@@ -17,12 +17,21 @@ type IPHash struct{}
 // Pick implements Strategy.
 func (*IPHash) Pick(_ context.Context, p *Pool, c Client) (*Mirror, error) {
 	s := p.set(&c)
+	if c.Only != nil {
+		s = p.onlySet(&c)
+		if s == nil {
+			return nil, ErrNoMirror
+		}
+	}
 	if len(s.idx) == 0 {
 		return nil, ErrNoMirror
 	}
 	key := p.clientKey(c.IP)
 	best, bestScore := 0, math.Inf(-1)
 	for k, i := range s.idx {
+		if !allowed(c.Only, i) {
+			continue // HRW over the holders: only a missing mirror's clients move
+		}
 		if sc := s.score(k, p.seeds[i], key); sc > bestScore {
 			best, bestScore = k, sc
 		}

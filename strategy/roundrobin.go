@@ -38,10 +38,32 @@ func (*RoundRobin) Pick(ctx context.Context, p *Pool, c Client) (*Mirror, error)
 		return nil, ErrNoMirror
 	}
 	n := p.Seq.Next(ctx) - 1
+	if c.Only != nil {
+		return p.roundRobinOnly(&c, n)
+	}
 	if s.cycle == nil {
 		return &p.Mirrors[s.idx[n%uint64(len(s.idx))]], nil
 	}
 	return &p.Mirrors[s.idx[s.cycle.at(n)]], nil
+}
+
+// roundRobinOnly is round robin among the allowed mirrors: a position
+// whose mirror is allowed keeps it, and the positions of the others go to
+// the allowed mirrors by a weighted draw seeded by the position, so that
+// every allowed mirror keeps a share in proportion to its weight.
+func (p *Pool) roundRobinOnly(c *Client, n uint64) (*Mirror, error) {
+	s := p.onlySet(c)
+	if s == nil {
+		return nil, ErrNoMirror
+	}
+	k := int(n % uint64(len(s.idx)))
+	if s.cycle != nil {
+		k = s.cycle.at(n)
+	}
+	if !allowed(c.Only, s.idx[k]) {
+		k = s.weightedOnly(c.Only, unit(mix(n)))
+	}
+	return &p.Mirrors[s.idx[k]], nil
 }
 
 // cycle schedules unequal integer weights w over positions 0, 1, 2 …

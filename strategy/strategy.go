@@ -61,6 +61,11 @@ type Client struct {
 	// Secure is set when the request arrived over HTTPS: https mirrors are
 	// then preferred over plain-http ones.
 	Secure bool
+	// Only, when not nil, restricts the pick to the mirrors whose bit is
+	// set (bit i%64 of Only[i/64] for Pool.Mirrors[i]): those that hold the
+	// requested file. Each strategy keeps its rule among them, at O(mirrors)
+	// and without allocation.
+	Only []uint64
 }
 
 // Strategy picks one usable mirror of a pool for a client. Pick must not
@@ -293,6 +298,18 @@ func (p *Pool) newSet(idx []int, rr bool) *set {
 // Ranker, else the mirrors c may be sent to (https, IPv6) by effective
 // weight, then the others. limit <= 0 means all.
 func Rank(p *Pool, c Client, dst []int, limit int) []int {
+	if c.Only != nil {
+		// Rank all, then keep the allowed.
+		all := Rank(p, Client{IP: c.IP, Country: c.Country, Continent: c.Continent, Lat: c.Lat, Lon: c.Lon,
+			HasLoc: c.HasLoc, Precise: c.Precise, Secure: c.Secure}, nil, 0)
+		dst = dst[:0]
+		for _, i := range all {
+			if allowed(c.Only, i) && (limit <= 0 || len(dst) < limit) {
+				dst = append(dst, i)
+			}
+		}
+		return dst
+	}
 	if r, ok := p.Strategy.(Ranker); ok {
 		return r.Rank(p, c, dst, limit)
 	}

@@ -16,6 +16,12 @@ type Random struct {
 
 // Pick implements Strategy.
 func (r *Random) Pick(_ context.Context, p *Pool, c Client) (*Mirror, error) {
+	if c.Only != nil {
+		if s := p.onlySet(&c); s != nil {
+			return &p.Mirrors[s.idx[s.weightedOnly(c.Only, unit(r.uint64()))]], nil
+		}
+		return nil, ErrNoMirror
+	}
 	s := p.set(&c)
 	if len(s.idx) == 0 {
 		return nil, ErrNoMirror

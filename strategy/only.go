@@ -1,0 +1,105 @@
+package strategy
+
+import "math"
+
+// Picks restricted to Client.Only, the mirrors that hold the requested
+// file. Each strategy keeps its own rule among them; these helpers cost
+// O(mirrors) and allocate nothing.
+
+// allowed reports whether mirror i may be picked under only (nil: any).
+func allowed(only []uint64, i int) bool {
+	return only == nil || i/64 < len(only) && only[i/64]>>(i%64)&1 == 1
+}
+
+// onlySet returns the set the client's pick is made in under c.Only: the
+// client's own (https, IPv6) when it has an allowed mirror, else all
+// usable mirrors; nil when no usable mirror is allowed.
+func (p *Pool) onlySet(c *Client) *set {
+	for _, s := range [2]*set{p.set(c), p.sets[0]} {
+		for _, i := range s.idx {
+			if allowed(c.Only, i) {
+				return s
+			}
+		}
+	}
+	return nil
+}
+
+// weightedOnly returns the position in s.idx of an allowed mirror drawn
+// in proportion to its weight, x uniform in [0, 1); -1 when none is
+// allowed.
+func (s *set) weightedOnly(only []uint64, x float64) int {
+	var total float64
+	last := -1
+	for k, i := range s.idx {
+		if allowed(only, i) {
+			total += s.w[k]
+			last = k
+		}
+	}
+	x *= total
+	for k, i := range s.idx {
+		if allowed(only, i) {
+			if x < s.w[k] {
+				return k
+			}
+			x -= s.w[k]
+		}
+	}
+	return last
+}
+
+// unit maps a 64-bit number to [0, 1).
+func unit(u uint64) float64 { return float64(u>>11) / (1 << 53) }
+
+// geoOnly is Geo's rule among the allowed mirrors of s: the nearest tier
+// that has one, narrowed by distance as geoTier does, then weighted
+// random; -1 when none is allowed.
+func (p *Pool) geoOnly(s *set, c *Client, x float64) int {
+	best := tierWorld + 1
+	for _, i := range s.idx {
+		if allowed(c.Only, i) {
+			best = min(best, tierOf(&p.Mirrors[i], c))
+		}
+	}
+	if best > tierWorld {
+		return -1
+	}
+	limit := math.Inf(1)
+	cl := newPoint(c.Lat, c.Lon)
+	if c.HasLoc && (best != tierCountry || c.Precise) {
+		nearest := math.Inf(1)
+		for _, i := range s.idx {
+			if allowed(c.Only, i) && tierOf(&p.Mirrors[i], c) <= best && p.Mirrors[i].HasLoc {
+				nearest = min(nearest, cl.distance(p.points[i]))
+			}
+		}
+		if !math.IsInf(nearest, 1) {
+			limit = nearest*nearFactor + nearSlackKm
+		}
+	}
+	eligible := func(i int) bool {
+		if !allowed(c.Only, i) || tierOf(&p.Mirrors[i], c) > best {
+			return false
+		}
+		return math.IsInf(limit, 1) || p.Mirrors[i].HasLoc && cl.distance(p.points[i]) <= limit
+	}
+	var total float64
+	last := -1
+	for k, i := range s.idx {
+		if eligible(i) {
+			total += s.w[k]
+			last = k
+		}
+	}
+	x *= total
+	for k, i := range s.idx {
+		if eligible(i) {
+			if x < s.w[k] {
+				return k
+			}
+			x -= s.w[k]
+		}
+	}
+	return last
+}

@@ -1,0 +1,132 @@
+package strategy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func mask(ids ...int) []uint64 {
+	m := make([]uint64, 1)
+	for _, i := range ids {
+		m[i/64] |= 1 << (i % 64)
+	}
+	return m
+}
+
+// TestOnlyHolders: with Client.Only every strategy picks among the
+// allowed mirrors alone, in proportion to their weights (random, round
+// robin), and answers ErrNoMirror when none is allowed.
+func TestOnlyHolders(t *testing.T) {
+	weights := []float64{1, 2, 3, 4, 5}
+	for _, tt := range []struct {
+		name string
+		s    Strategy
+	}{{"random", new(Random)}, {"roundrobin", new(RoundRobin)}, {"iphash", new(IPHash)}, {"geo", new(Geo)}} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testPool(tt.s, weights...)
+			only := mask(1, 3, 4)
+			counts := make([]int, len(weights))
+			const draws = 12000
+			for n := range draws {
+				c := Client{IP: ip(fmt.Sprintf("198.51.%d.%d", n/250, n%250+1)), Only: only}
+				m, err := p.Strategy.Pick(context.Background(), p, c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !allowed(only, m.Index) {
+					t.Fatalf("picked %s, which does not hold the file", m.Name)
+				}
+				counts[m.Index]++
+			}
+			if tt.name != "iphash" { // HRW follows the weights only in expectation per client
+				checkShares(t, []int{counts[1], counts[3], counts[4]}, []float64{2, 4, 5}, 0.05)
+			}
+			if _, err := p.Strategy.Pick(context.Background(), p, Client{Only: mask()}); !errors.Is(err, ErrNoMirror) {
+				t.Errorf("no holder: %v; want ErrNoMirror", err)
+			}
+			c := Client{IP: ip("198.51.100.9"), Only: only}
+			if n := testing.AllocsPerRun(100, func() { p.Strategy.Pick(context.Background(), p, c) }); n != 0 {
+				t.Errorf("a pick among holders allocates %v times", n)
+			}
+		})
+	}
+}
+
+// TestOnlyIPHashMovesOnlyMissing: a client whose mirror holds the file
+// keeps it; only the clients of a mirror that lacks it move.
+func TestOnlyIPHashMovesOnlyMissing(t *testing.T) {
+	p := testPool(new(IPHash), 1, 1, 1, 1, 1)
+	only := mask(0, 1, 2, 4) // mirror 3 lacks the file
+	for n := range 2000 {
+		c := Client{IP: ip(fmt.Sprintf("203.0.%d.%d", n/250, n%250+1))}
+		before, _ := p.Strategy.Pick(context.Background(), p, c)
+		c.Only = only
+		after, _ := p.Strategy.Pick(context.Background(), p, c)
+		if before.Index != 3 && after != before {
+			t.Fatalf("client %v moved from %s to %s though %s holds the file", c.IP, before.Name, after.Name, before.Name)
+		}
+	}
+}
+
+// TestOnlyGeoTiers: the nearest tier that holds the file wins; https
+// clients fall back to a plain-http holder when no https mirror holds it.
+func TestOnlyGeoTiers(t *testing.T) {
+	ms := []Mirror{
+		{Name: "de", Country: "DE", Continent: "EU", Weight: 1, Effective: 1, HTTPS: true},
+		{Name: "fr", Country: "FR", Continent: "EU", Weight: 1, Effective: 1},
+		{Name: "us", Country: "US", Continent: "NA", Weight: 1, Effective: 1, HTTPS: true},
+	}
+	p := NewPool(PoolSpec{Strategy: new(Geo), Mirrors: ms})
+	de := Client{Country: "DE", Continent: "EU"}
+	tests := []struct {
+		only   []uint64
+		secure bool
+		want   string
+	}{
+		{mask(0, 1, 2), false, "de"},
+		{mask(1, 2), false, "fr"}, // continent before world
+		{mask(2), false, "us"},
+		{mask(1), true, "fr"}, // no https holder: the http one
+	}
+	for _, tt := range tests {
+		c := de
+		c.Only, c.Secure = tt.only, tt.secure
+		for range 20 {
+			if m, err := p.Strategy.Pick(context.Background(), p, c); err != nil || m.Name != tt.want {
+				t.Fatalf("only %b secure %v: %v %v; want %s", tt.only[0], tt.secure, m, err, tt.want)
+			}
+		}
+	}
+	if r := Rank(p, Client{Country: "DE", Continent: "EU", Only: mask(1, 2)}, nil, 0); len(r) != 2 || r[0] != 1 || r[1] != 2 {
+		t.Errorf("Rank among holders = %v; want [1 2]", r)
+	}
+}
+
+// BenchmarkPickOnly picks among the holders of a file in a pool of 100 and
+// 10,000 mirrors of which every other one holds it: the worst case of a
+// file-aware pool, O(mirrors) without allocation.
+func BenchmarkPickOnly(b *testing.B) {
+	for _, s := range []struct {
+		name string
+		s    Strategy
+	}{{"random", new(Random)}, {"roundrobin", new(RoundRobin)}, {"iphash", new(IPHash)}, {"geo", new(Geo)}} {
+		for _, n := range []int{100, 10000} {
+			b.Run(fmt.Sprintf("%s/%d", s.name, n), func(b *testing.B) {
+				p := benchPool(s.s, n)
+				only := make([]uint64, (n+63)/64)
+				for i := range only {
+					only[i] = 0x5555555555555555
+				}
+				c := Client{IP: ip("192.0.2.1"), Country: "DE", Continent: "EU", Only: only}
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := s.s.Pick(context.Background(), p, c); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
