@@ -164,3 +164,55 @@ func bigTree(n int) func(func(Entry) error) error {
 		return nil
 	}
 }
+
+// TestJudgeAndView: a mirror holds a file with the origin's size and an
+// mtime no older; a different size or an older mtime is outdated; the
+// view's rows say who holds what.
+func TestJudgeAndView(t *testing.T) {
+	var b Builder
+	for _, e := range []Entry{{"a", 10, 100}, {"b", 20, 200}, {"c", 30, 300}, {"d", 40, 400}} {
+		b.Add(e, nil)
+	}
+	ix := b.Build()
+	mirror := []Entry{
+		{"a", 10, 100}, // held
+		{"b", 20, 150}, // older: outdated
+		{"c", 31, 900}, // other size: outdated
+		{"x", 1, 1},    // not in the origin: ignored
+		// d missing
+	}
+	h, err := Judge(ix, func(fn func(Entry) error) error {
+		for _, e := range mirror {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Stats != (Stats{Held: 1, Missing: 1, Outdated: 2}) {
+		t.Errorf("stats %+v; want held 1, missing 1, outdated 2", h.Stats)
+	}
+	newer, _ := Judge(ix, func(fn func(Entry) error) error { return fn(Entry{"d", 40, 401}) })
+	v := NewView(ix, []string{"m0", "m1", "m2"}, []*Holdings{h, nil, newer})
+	for _, tt := range []struct {
+		path string
+		want uint64
+		all  bool
+	}{{"a", 0b011, false}, {"b", 0b010, false}, {"c", 0b010, false}, {"d", 0b110, false}} {
+		id, _ := ix.Lookup(tt.path)
+		mask, all := v.Holders(id)
+		if mask[0] != tt.want || all != tt.all {
+			t.Errorf("%s: holders %03b all %v; want %03b %v", tt.path, mask[0], all, tt.want, tt.all)
+		}
+	}
+	everyone := NewView(ix, []string{"m0", "m1"}, []*Holdings{All(ix), nil})
+	if _, all := everyone.Holders(2); !all {
+		t.Errorf("a file every mirror holds is not marked so")
+	}
+	if !v.Serves([]string{"m0", "m1", "m2"}) || v.Serves([]string{"m1", "m0", "m2"}) || v.Serves([]string{"m0"}) {
+		t.Errorf("Serves does not match the mirror order")
+	}
+}

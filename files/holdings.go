@@ -1,0 +1,114 @@
+package files
+
+// Stats counts what a mirror holds of an origin: Held files have the
+// origin's size and an mtime no older than the origin's; Outdated ones are
+// listed with another size or an older mtime; Missing ones are not listed.
+type Stats struct {
+	Held, Missing, Outdated int
+}
+
+// Holdings is what one mirror holds of an origin Index: a bit per origin
+// file. It is immutable once returned.
+type Holdings struct {
+	bits  []uint64
+	Stats Stats
+}
+
+// Has reports whether the mirror holds origin file id.
+func (h *Holdings) Has(id int) bool { return h.bits[id/64]>>(id%64)&1 == 1 }
+
+// Judge compares a mirror's listing with the origin: a file is held when
+// the listing has it with the origin's size and a modification time no
+// older than the origin's. Files the origin lacks are ignored.
+func Judge(ix *Index, list func(fn func(Entry) error) error) (*Holdings, error) {
+	h := &Holdings{bits: make([]uint64, (ix.Len()+63)/64)}
+	err := list(func(e Entry) error {
+		id, ok := ix.Lookup(e.Path)
+		if !ok || h.Has(id) {
+			return nil
+		}
+		if e.Size == ix.Size(id) && e.MTime >= ix.MTime(id) {
+			h.bits[id/64] |= 1 << (id % 64)
+			h.Stats.Held++
+		} else {
+			h.Stats.Outdated++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.Stats.Missing = ix.Len() - h.Stats.Held - h.Stats.Outdated
+	return h, nil
+}
+
+// All returns the Holdings of a mirror assumed to hold every file of ix
+// (one without rsync, until a check finds otherwise).
+func All(ix *Index) *Holdings {
+	h := &Holdings{bits: make([]uint64, (ix.Len()+63)/64), Stats: Stats{Held: ix.Len()}}
+	for i := range h.bits {
+		h.bits[i] = ^uint64(0)
+	}
+	return h
+}
+
+// View is what a pool's requests need of its files, swapped in whole like
+// a snapshot: the origin's Index and, per origin file, which of the
+// pool's mirrors hold it, as a row of bits in the mirrors' order. It is
+// immutable and safe for concurrent use.
+type View struct {
+	Index *Index
+	// Mirrors are the names of the pool's mirrors, in the order of the
+	// bits: a View serves a pool whose mirrors are these, in this order.
+	Mirrors []string
+	words   int
+	rows    []uint64
+	full    []uint64
+}
+
+// NewView builds the View of ix for mirrors (names, in the pool's order)
+// and their holdings (nil: holds every file). It costs O(files × mirrors).
+func NewView(ix *Index, mirrors []string, holdings []*Holdings) *View {
+	v := &View{Index: ix, Mirrors: mirrors, words: (len(mirrors) + 63) / 64}
+	v.rows = make([]uint64, ix.Len()*v.words)
+	v.full = make([]uint64, v.words)
+	for m := range mirrors {
+		v.full[m/64] |= 1 << (m % 64)
+	}
+	for m, h := range holdings {
+		bit, w := uint64(1)<<(m%64), m/64
+		for id := range ix.Len() {
+			if h == nil || h.Has(id) {
+				v.rows[id*v.words+w] |= bit
+			}
+		}
+	}
+	return v
+}
+
+// Holders returns the mirrors that hold origin file id, as a mask for
+// strategy.Client.Only, and whether every mirror does (then no mask is
+// needed). The mask must not be modified.
+func (v *View) Holders(id int) (mask []uint64, all bool) {
+	mask = v.rows[id*v.words : (id+1)*v.words : (id+1)*v.words]
+	for w := range mask {
+		if mask[w] != v.full[w] {
+			return mask, false
+		}
+	}
+	return mask, true
+}
+
+// Serves reports whether v was built for a pool whose mirrors are names,
+// in this order.
+func (v *View) Serves(names []string) bool {
+	if len(names) != len(v.Mirrors) {
+		return false
+	}
+	for i := range names {
+		if names[i] != v.Mirrors[i] {
+			return false
+		}
+	}
+	return true
+}
