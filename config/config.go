@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -37,6 +38,8 @@ const (
 	DefaultIPv4Prefix      = 32
 	DefaultIPv6Prefix      = 64
 	DefaultSNMPPort        = "161"
+	DefaultFilesSchedule   = "@every 5m"
+	DefaultFilesTimeout    = 5 * time.Minute
 )
 
 // Config is the whole of mirrors.json after defaults are filled in.
@@ -88,8 +91,36 @@ type Pool struct {
 	AppendPath *bool    `json:"append_path"`
 	IPv4Prefix int      `json:"ipv4_prefix"`
 	IPv6Prefix int      `json:"ipv6_prefix"`
+	Files      *Files   `json:"files"`
 	Mirrors    []Mirror `json:"mirrors"`
 }
+
+// Files makes a pool file-aware: it sends a client only to mirrors that
+// hold the requested file as the origin has it. Absent: any mirror.
+type Files struct {
+	// Origin is the master tree: a directory (relative to the
+	// configuration file) or rsync://host[:port]/module[/path].
+	Origin   string `json:"origin"`
+	Schedule string `json:"schedule"`
+	// Unknown says what a path the origin lacks gets: any mirror, the
+	// fallback, or a 404.
+	Unknown string `json:"unknown"`
+	Verify  bool   `json:"verify"`
+	Hashes  bool   `json:"hashes"`
+	// Timeout bounds one listing of the origin or of a mirror.
+	Timeout Duration `json:"timeout"`
+}
+
+// What Files.Unknown can be.
+const (
+	UnknownAny      = "any"
+	UnknownFallback = "fallback"
+	Unknown404      = "404"
+)
+
+// OriginIsRsync reports whether the origin is an rsync URL (else a
+// directory).
+func (f *Files) OriginIsRsync() bool { return strings.HasPrefix(f.Origin, "rsync://") }
 
 // Appends reports whether the request path is appended to the mirror URL.
 func (p *Pool) Appends() bool { return p.AppendPath == nil || *p.AppendPath }
@@ -108,8 +139,11 @@ type Mirror struct {
 	Enabled       *bool    `json:"enabled"`
 	HTTPS         *bool    `json:"https"`
 	HealthURL     string   `json:"health_url"`
-	IPv6          *bool    `json:"ipv6"`
-	SNMP          *SNMP    `json:"snmp"`
+	// Rsync is where the mirror's tree is listed (rsync://…), for a pool
+	// with files.
+	Rsync string `json:"rsync"`
+	IPv6  *bool  `json:"ipv6"`
+	SNMP  *SNMP  `json:"snmp"`
 }
 
 // IsEnabled reports the enabled key (default true).
@@ -170,6 +204,11 @@ func Parse(name string, data []byte, o Overrides) (*Config, error) {
 	// and Caddy; those given as overrides, to the working directory.
 	if cfg.GeoIP != "" && !filepath.IsAbs(cfg.GeoIP) {
 		cfg.GeoIP = filepath.Join(filepath.Dir(name), cfg.GeoIP)
+	}
+	for i := range cfg.Pools {
+		if f := cfg.Pools[i].Files; f != nil && f.Origin != "" && !strings.Contains(f.Origin, "://") && !filepath.IsAbs(f.Origin) {
+			f.Origin = filepath.Join(filepath.Dir(name), f.Origin)
+		}
 	}
 	if o.Listen != "" {
 		cfg.Listen = o.Listen

@@ -42,6 +42,12 @@ func (p *Pool) setDefaults() {
 	p.IPv6Prefix = DefaultIPv6Prefix
 }
 
+func (f *Files) setDefaults() {
+	f.Schedule = DefaultFilesSchedule
+	f.Unknown = UnknownAny
+	f.Timeout = Duration(DefaultFilesTimeout)
+}
+
 func (s *SNMP) setDefaults() {
 	s.Version = "2c"
 }

@@ -103,13 +103,75 @@ func (p *Pool) validate(c *collector, path string) {
 	if len(p.Mirrors) == 0 {
 		c.add(path+".mirrors", "at least one mirror is required")
 	}
+	if f := p.Files; f != nil {
+		f.validate(c, path+".files", p)
+	}
 	names := map[string]int{}
 	for j := range p.Mirrors {
 		m := &p.Mirrors[j]
 		mpath := fmt.Sprintf("%s.mirrors[%d]", path, j)
 		checkName(c, mpath+".name", m.Name, "mirror", "mirrors", names, j)
 		m.validate(c, mpath, p.Appends())
+		if m.Rsync != "" {
+			if p.Files == nil {
+				c.add(mpath+".rsync", "needs the pool's files (a listing is compared with the origin)")
+			} else if err := CheckRsyncURL(m.Rsync); err != nil {
+				c.add(mpath+".rsync", "%v", err)
+			}
+		}
 	}
+}
+
+func (f *Files) validate(c *collector, path string, p *Pool) {
+	switch {
+	case f.Origin == "":
+		c.add(path+".origin", "is required (a directory or rsync://host/module)")
+	case f.OriginIsRsync():
+		if err := CheckRsyncURL(f.Origin); err != nil {
+			c.add(path+".origin", "%v", err)
+		}
+		if f.Hashes {
+			c.add(path+".hashes", "needs a directory origin (files are hashed where they are read)")
+		}
+	case strings.Contains(f.Origin, "://"):
+		c.add(path+".origin", "must be a directory or an rsync:// URL, got %q", f.Origin)
+	}
+	checkSchedule(c, path+".schedule", f.Schedule)
+	switch f.Unknown {
+	case UnknownAny, Unknown404:
+	case UnknownFallback:
+		if p.Fallback == "" {
+			c.add(path+".unknown", "is fallback, but the pool has no fallback")
+		}
+	default:
+		c.add(path+".unknown", "must be any, fallback or 404, got %q", f.Unknown)
+	}
+	if f.Timeout <= 0 {
+		c.add(path+".timeout", "must be positive")
+	}
+	if !p.Appends() {
+		c.add(path, "needs append_path (the request path names the file)")
+	}
+}
+
+// CheckRsyncURL accepts rsync://host[:port]/module[/path] without
+// credentials, query or fragment. Its errors do not repeat the URL, which
+// could hold a password.
+func CheckRsyncURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Scheme != "rsync" || u.Host == "":
+		return errors.New("must be rsync://host[:port]/module[/path]")
+	case u.User != nil:
+		return errors.New("must not contain credentials (the value is not repeated here)")
+	case u.RawQuery != "" || u.Fragment != "":
+		return errors.New("must not contain a query or fragment")
+	case strings.Trim(u.Path, "/") == "":
+		return errors.New("must name a module: rsync://host[:port]/module[/path]")
+	case strings.ContainsAny(s, " \t\r\n\\"):
+		return errors.New("must not contain spaces, control characters or backslashes")
+	}
+	return nil
 }
 
 func (m *Mirror) validate(c *collector, path string, appendPath bool) {
