@@ -11,6 +11,7 @@ type Stats struct {
 // file. It is immutable once returned.
 type Holdings struct {
 	bits  []uint64
+	of    *Index // the index the bits number
 	Stats Stats
 }
 
@@ -21,7 +22,7 @@ func (h *Holdings) Has(id int) bool { return h.bits[id/64]>>(id%64)&1 == 1 }
 // the listing has it with the origin's size and a modification time no
 // older than the origin's. Files the origin lacks are ignored.
 func Judge(ix *Index, list func(fn func(Entry) error) error) (*Holdings, error) {
-	h := &Holdings{bits: make([]uint64, (ix.Len()+63)/64)}
+	h := &Holdings{bits: make([]uint64, (ix.Len()+63)/64), of: ix}
 	err := list(func(e Entry) error {
 		id, ok := ix.Lookup(e.Path)
 		if !ok || h.Has(id) {
@@ -42,10 +43,32 @@ func Judge(ix *Index, list func(fn func(Entry) error) error) (*Holdings, error) 
 	return h, nil
 }
 
+// Carry returns h judged against ix instead of the index it was made for:
+// a file stays held when the new origin has it with the same size and
+// mtime. It is how a mirror whose scan failed keeps its last good
+// listing across a change of the origin.
+func (h *Holdings) Carry(ix *Index) *Holdings {
+	if h.of == ix {
+		return h
+	}
+	n := &Holdings{bits: make([]uint64, (ix.Len()+63)/64), of: ix}
+	for old := range h.of.Len() {
+		if !h.Has(old) {
+			continue
+		}
+		if id, ok := ix.Lookup(h.of.Path(old)); ok && ix.Size(id) == h.of.Size(old) && ix.MTime(id) == h.of.MTime(old) {
+			n.bits[id/64] |= 1 << (id % 64)
+			n.Stats.Held++
+		}
+	}
+	n.Stats.Missing = ix.Len() - n.Stats.Held
+	return n
+}
+
 // All returns the Holdings of a mirror assumed to hold every file of ix
 // (one without rsync, until a check finds otherwise).
 func All(ix *Index) *Holdings {
-	h := &Holdings{bits: make([]uint64, (ix.Len()+63)/64), Stats: Stats{Held: ix.Len()}}
+	h := &Holdings{bits: make([]uint64, (ix.Len()+63)/64), of: ix, Stats: Stats{Held: ix.Len()}}
 	for i := range h.bits {
 		h.bits[i] = ^uint64(0)
 	}
