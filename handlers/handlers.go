@@ -32,6 +32,13 @@ type Route struct {
 	// Locate is set when the strategy uses the client's location (geo):
 	// other pools skip the database lookup, but for ?mirrorlist.
 	Locate bool
+	// Files makes the pool file-aware (nil: it is not): a request goes
+	// only to mirrors that hold the file. Its View's mirrors are the
+	// snapshot pool's, in the same order (both come from one
+	// configuration).
+	Files FileViews
+	// Unknown is what a path the origin lacks gets: any, fallback or 404.
+	Unknown string
 
 	// bodyWidth is the longest HTML-escaped part of a Location that comes
 	// from a mirror URL: 302 bodies are padded to it, so that their length

@@ -22,7 +22,8 @@ type mirrorlistEntry struct {
 // mirrorlist answers ?mirrorlist: 200 with the pool's usable mirrors ranked
 // for this client, as JSON when the client accepts application/json and as
 // HTML otherwise.
-func (h *Handler) mirrorlist(c *gin.Context, route *Route, p *strategy.Pool, cl strategy.Client, req *reqPath) {
+func (h *Handler) mirrorlist(c *gin.Context, route *Route, p *strategy.Pool, cl strategy.Client, req *reqPath, file fileRef) {
+	fi := newFileInfo(file)
 	r := c.Request
 	ranked := strategy.Rank(p, cl, nil, 0)
 	list := make([]mirrorlistEntry, 0, len(ranked))
@@ -35,12 +36,22 @@ func (h *Handler) mirrorlist(c *gin.Context, route *Route, p *strategy.Pool, cl 
 	c.Header("Cache-Control", "no-store")
 	c.Header("Vary", "Accept")
 	if strings.Contains(r.Header.Get("Accept"), "application/json") {
-		c.JSON(http.StatusOK, gin.H{"pool": route.Pool, "client": gin.H{"ip": cl.IP.String(), "country": cl.Country, "continent": cl.Continent}, "mirrors": list})
+		body := gin.H{"pool": route.Pool, "client": gin.H{"ip": cl.IP.String(), "country": cl.Country, "continent": cl.Continent}, "mirrors": list}
+		if fi != nil {
+			body["file"] = fi
+		}
+		c.JSON(http.StatusOK, body)
 		return
 	}
 	b := []byte("<!doctype html>\n<meta charset=utf-8>\n<title>Mirrors</title>\n<h1>Mirrors of ")
 	b = appendHTMLEscaped(b, route.Pool)
-	b = append(b, "</h1>\n<ol>\n"...)
+	b = append(b, "</h1>\n"...)
+	if fi != nil {
+		b = append(b, "<p>"...)
+		b = appendHTMLEscaped(b, fi.String())
+		b = append(b, "</p>\n"...)
+	}
+	b = append(b, "<ol>\n"...)
 	for _, e := range list {
 		b = append(b, `<li><a href="`...)
 		b = appendHTMLEscaped(b, e.URL)

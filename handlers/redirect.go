@@ -57,12 +57,33 @@ func (h *Handler) serveRedirect(c *gin.Context, route *Route) (netip.Addr, strin
 		c.String(http.StatusBadRequest, "400 bad request: %v\n", errBadPath)
 		return cl.IP, ""
 	}
+	var file fileRef
+	if route.Files != nil {
+		var answer fileAnswer
+		file, answer = resolveFile(route, r, &cl)
+		switch answer {
+		case fileNotFound:
+			c.String(http.StatusNotFound, "404 not found: the origin has no such file\n")
+			return cl.IP, ""
+		case fileFallback:
+			if p.Unserved != nil {
+				p.Unserved.Add(1)
+			}
+			return cl.IP, h.noMirror(c, route)
+		case fileMeta4:
+			h.metalink(c, route, p, cl, file)
+			return cl.IP, ""
+		case fileSHA256:
+			h.sha256Line(c, file)
+			return cl.IP, ""
+		}
+	}
 	if ctl.mirrorlist {
-		h.mirrorlist(c, route, p, cl, &req)
+		h.mirrorlist(c, route, p, cl, &req, file)
 		return cl.IP, ""
 	}
 	m := p.Find(ctl.mirror)
-	if m == nil || !m.Usable() {
+	if m == nil || !m.Usable() || !cl.Allows(m.Index) {
 		var err error
 		if m, err = p.Strategy.Pick(r.Context(), p, cl); err != nil {
 			if p.Unserved != nil {

@@ -23,11 +23,12 @@ const refillTimeout = time.Second
 // Requests do not wait on Redis in the common case:
 //
 //   - A background refill keeps a reserve of positions in hand, fetched
-//     with one INCRBY, and tops it up when half is used. Requests take
-//     from it without a round trip.
+//     with one INCRBY, and tops it up when a quarter is used. Requests
+//     take from it without a round trip.
 //   - Requests that find the reserve empty queue behind the refill, which
 //     fetches a position for each of them; they get them in queue order.
-//     Whenever requests had to wait, the reserve doubles (up to 1,024).
+//     Whenever requests had to wait, the reserve doubles (up to 1,024);
+//     when some gave up waiting, it quadruples.
 //   - When refills become rare (traffic dropped), the reserve halves each
 //     time. A request alone makes its own INCRBY 1, so two instances
 //     called alternately follow one cycle.
@@ -95,7 +96,7 @@ func (q *Sequence) Next(ctx context.Context) uint64 {
 	}
 	q.mu.Lock()
 	if v, ok := q.take(); ok {
-		if !q.inflight && q.held < q.want/2 {
+		if !q.inflight && q.held < q.want*3/4 {
 			q.startRefill(ctx)
 		}
 		q.mu.Unlock()
@@ -163,8 +164,11 @@ func (q *Sequence) refill(ctx context.Context) {
 	for {
 		q.mu.Lock()
 		queued := uint64(len(q.queue)) // gone ones included: they waited too
-		q.dropGone()
+		gave := q.dropGone()
 		switch {
+		case gave > 0:
+			// Requests gave up waiting: the reserve was far too small.
+			q.want = min(max(4*q.want, 4*queued), maxReserve)
 		case queued > 1 || queued == 1 && q.want > 0:
 			// Requests had to wait, together or with a reserve that ran
 			// dry: keep more in hand.
@@ -210,7 +214,7 @@ func (q *Sequence) refill(ctx context.Context) {
 			q.queue[0] = nil
 			q.queue = q.queue[1:]
 		}
-		if len(q.queue) == 0 && (!ok || q.held >= q.want/2) {
+		if len(q.queue) == 0 && (!ok || q.held >= q.want*3/4) {
 			q.inflight = false
 			q.mu.Unlock()
 			return
@@ -220,12 +224,15 @@ func (q *Sequence) refill(ctx context.Context) {
 }
 
 // dropGone removes the requests that stopped waiting from the front of
-// the queue. Callers hold q.mu.
-func (q *Sequence) dropGone() {
+// the queue and returns how many it removed. Callers hold q.mu.
+func (q *Sequence) dropGone() int {
+	n := 0
 	for len(q.queue) > 0 && q.queue[0].state.Load() == gone {
 		q.queue[0] = nil
 		q.queue = q.queue[1:]
+		n++
 	}
+	return n
 }
 
 // unTake puts back position v, just taken by take. Callers hold q.mu.

@@ -6,6 +6,9 @@ import "math"
 // file. Each strategy keeps its own rule among them; these helpers cost
 // O(mirrors) and allocate nothing.
 
+// Allows reports whether Pool.Mirrors[i] may be picked for c (c.Only).
+func (c *Client) Allows(i int) bool { return allowed(c.Only, i) }
+
 // allowed reports whether mirror i may be picked under only (nil: any).
 func allowed(only []uint64, i int) bool {
 	return only == nil || i/64 < len(only) && only[i/64]>>(i%64)&1 == 1

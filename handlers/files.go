@@ -1,0 +1,184 @@
+package handlers
+
+import (
+	"encoding/hex"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/dispatcher/dispatcher/files"
+	"github.com/dispatcher/dispatcher/strategy"
+)
+
+// FileViews gives a file-aware pool's current View (files.Scanner does);
+// nil until the first scan.
+type FileViews interface {
+	View() *files.View
+}
+
+// What Route.Unknown can be (the pool's files.unknown).
+const (
+	unknownAny      = "any"
+	unknownFallback = "fallback"
+	unknown404      = "404"
+)
+
+// fileRef is the origin file a request names.
+type fileRef struct {
+	v  *files.View
+	id int
+}
+
+// fileAnswer is what a file-aware pool does with a request.
+type fileAnswer int
+
+const (
+	fileRedirect fileAnswer = iota // pick a mirror (among the holders when cl.Only is set)
+	fileMeta4                       // answer the Metalink of the file
+	fileSHA256                      // answer its sha256sum line
+	fileNotFound                    // 404
+	fileFallback                    // the pool's fallback
+)
+
+// resolveFile looks the request's path up in the pool's View. For a file
+// the origin has, it sets cl.Only to its holders (left nil when every
+// mirror holds it: the pick then costs what it costs without files).
+// The lookup is in memory: no I/O, no lock.
+func resolveFile(route *Route, r *http.Request, cl *strategy.Client) (fileRef, fileAnswer) {
+	v := route.Files.View()
+	if v == nil {
+		return fileRef{}, fileRedirect // not scanned yet: any mirror
+	}
+	name := strings.TrimPrefix(r.URL.Path, "/")
+	answer := fileRedirect
+	id, ok := v.Index.Lookup(name)
+	if !ok {
+		switch {
+		case strings.HasSuffix(name, ".meta4"):
+			id, ok = v.Index.Lookup(strings.TrimSuffix(name, ".meta4"))
+			answer = fileMeta4
+		case strings.HasSuffix(name, ".sha256"):
+			id, ok = v.Index.Lookup(strings.TrimSuffix(name, ".sha256"))
+			answer = fileSHA256
+		}
+	} else if strings.Contains(r.Header.Get("Accept"), "application/metalink4+xml") {
+		answer = fileMeta4
+	}
+	if !ok {
+		switch route.Unknown {
+		case unknown404:
+			return fileRef{}, fileNotFound
+		case unknownFallback:
+			return fileRef{}, fileFallback
+		}
+		return fileRef{}, fileRedirect
+	}
+	if mask, all := v.Holders(id); !all {
+		cl.Only = mask
+	}
+	return fileRef{v, id}, answer
+}
+
+// sha256Line answers <path>.sha256 in sha256sum format.
+func (h *Handler) sha256Line(c *gin.Context, f fileRef) {
+	sum, ok := f.v.Index.SHA256(f.id)
+	if !ok {
+		c.String(http.StatusNotFound, "404 no SHA-256 is known for this file (the pool's files.hashes is off)\n")
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.String(http.StatusOK, "%s  %s\n", hex.EncodeToString(sum[:]), path.Base(f.v.Index.Path(f.id)))
+}
+
+// metalink4 is the RFC 5854 document.
+type metalink4 struct {
+	XMLName   xml.Name      `xml:"urn:ietf:params:xml:ns:metalink metalink"`
+	Published string        `xml:"published"`
+	Files     []metalinkFle `xml:"file"`
+}
+
+type metalinkFle struct {
+	Name string        `xml:"name,attr"`
+	Size int64         `xml:"size"`
+	Hash *metalinkHash `xml:"hash,omitempty"`
+	URLs []metalinkURL `xml:"url"`
+}
+
+type metalinkHash struct {
+	Type  string `xml:"type,attr"`
+	Value string `xml:",chardata"`
+}
+
+type metalinkURL struct {
+	Location string `xml:"location,attr,omitempty"`
+	Priority int    `xml:"priority,attr"`
+	URL      string `xml:",chardata"`
+}
+
+// metalink answers the RFC 5854 Metalink of a file: its size, SHA-256 and
+// the mirrors that hold it, ranked for this client.
+func (h *Handler) metalink(c *gin.Context, route *Route, p *strategy.Pool, cl strategy.Client, f fileRef) {
+	ix := f.v.Index
+	name := ix.Path(f.id)
+	doc := metalink4{Published: time.Unix(ix.MTime(f.id), 0).UTC().Format(time.RFC3339)}
+	mf := metalinkFle{Name: path.Base(name), Size: ix.Size(f.id)}
+	if sum, ok := ix.SHA256(f.id); ok {
+		mf.Hash = &metalinkHash{Type: "sha-256", Value: hex.EncodeToString(sum[:])}
+	}
+	for n, i := range strategy.Rank(p, cl, nil, 0) {
+		m := &p.Mirrors[i]
+		loc := appendLocation(nil, m.URL, true, escapePath("/"+name), "")
+		mf.URLs = append(mf.URLs, metalinkURL{Location: strings.ToLower(m.Country), Priority: n + 1, URL: string(loc)})
+	}
+	if len(mf.URLs) == 0 {
+		c.Header("Retry-After", "10")
+		c.String(http.StatusServiceUnavailable, "503 no mirror of pool %s holds this file yet\n", route.Pool)
+		return
+	}
+	doc.Files = append(doc.Files, mf)
+	out, err := xml.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		c.String(http.StatusInternalServerError, "500 %v\n", err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Data(http.StatusOK, "application/metalink4+xml", append([]byte(xml.Header), out...))
+}
+
+// escapePath escapes a path for a URL as url.URL.EscapedPath would.
+func escapePath(p string) string {
+	return string(appendEscaped(nil, p, false))
+}
+
+// fileInfo is a file in a ?mirrorlist answer.
+type fileInfo struct {
+	Path   string    `json:"path"`
+	Size   int64     `json:"size"`
+	MTime  time.Time `json:"mtime"`
+	SHA256 string    `json:"sha256,omitempty"`
+}
+
+func newFileInfo(f fileRef) *fileInfo {
+	if f.v == nil {
+		return nil
+	}
+	ix := f.v.Index
+	fi := &fileInfo{Path: "/" + ix.Path(f.id), Size: ix.Size(f.id), MTime: time.Unix(ix.MTime(f.id), 0).UTC()}
+	if sum, ok := ix.SHA256(f.id); ok {
+		fi.SHA256 = hex.EncodeToString(sum[:])
+	}
+	return fi
+}
+
+func (fi *fileInfo) String() string {
+	s := fmt.Sprintf("%s, %d bytes, modified %s", fi.Path, fi.Size, fi.MTime.Format(time.RFC3339))
+	if fi.SHA256 != "" {
+		s += ", SHA-256 " + fi.SHA256
+	}
+	return s
+}
