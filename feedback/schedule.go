@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/dispatcher/dispatcher/internal/cronlog"
 )
 
 // schedules runs the jobs of one configuration: a cron with the health and
@@ -30,7 +32,7 @@ type schedules struct {
 // hold m.cfgMu.
 func (m *Monitor) startSchedules(base context.Context) *schedules {
 	ctx, cancel := context.WithCancel(base)
-	logger := cronLogger{m.log}
+	logger := cronlog.New(m.log)
 	s := &schedules{base: base, ctx: ctx, cancel: cancel,
 		cron: cron.New(cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)), cron.WithLogger(logger))}
 	jobs := []struct {
@@ -152,13 +154,4 @@ func interval(s cron.Schedule) time.Duration {
 	now := time.Now()
 	next := s.Next(now)
 	return max(s.Next(next).Sub(next), time.Second)
-}
-
-// cronLogger adapts slog to cron.Logger.
-type cronLogger struct{ log *slog.Logger }
-
-func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv...) }
-
-func (l cronLogger) Error(err error, msg string, kv ...any) {
-	l.log.Error("cron: "+msg, append(kv, "err", err)...)
 }

@@ -116,45 +116,52 @@ func (s *Scanner) Status() (OriginStatus, map[string]MirrorStatus) {
 }
 
 // Scan lists the origin, then the mirrors (at most Parallel at once, each
-// within Timeout), and swaps in the new View. Scans do not overlap: a
-// call while one runs waits for it.
+// within Timeout), and swaps in the new View; the status reports a scan
+// once its View is in use. Scans do not overlap: a call while one runs
+// waits for it.
 func (s *Scanner) Scan(ctx context.Context) {
 	s.scanning.Lock()
 	defer s.scanning.Unlock()
 	ix, err := s.scanOrigin(ctx)
 	now := time.Now()
 	s.mu.Lock()
+	origin := OriginStatus{LastScan: now}
 	if err != nil {
-		s.oStatus.Err = err.Error()
-		s.oStatus.LastScan = now
+		origin.Err = err.Error()
 		ix = s.ix
+		if ix != nil {
+			origin.Files = ix.Len()
+		}
 	} else {
 		s.ix = ix
-		s.oStatus = OriginStatus{Files: ix.Len(), LastScan: now}
+		origin.Files = ix.Len()
 	}
 	s.mu.Unlock()
 	if err != nil {
 		s.log.Warn("origin scan failed; keeping the last good listing", "origin", s.origin.String(), "err", err.Error())
 	}
 	if ix == nil {
-		return // no origin listing yet: nothing to judge mirrors against
+		s.mu.Lock()
+		s.oStatus = origin // no origin listing yet: nothing to judge mirrors against
+		s.mu.Unlock()
+		return
 	}
 	holdings := make([]*Holdings, len(s.mirrors))
+	statuses := make([]MirrorStatus, len(s.mirrors))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, s.parallel)
 	for i, m := range s.mirrors {
 		if m.Source == nil {
-			s.mu.Lock()
-			s.mStatus[m.Name] = MirrorStatus{Stats: Stats{Held: ix.Len()}, LastScan: now}
-			s.mu.Unlock()
-			continue // nil holdings: every file
+			// nil holdings: every file
+			statuses[i] = MirrorStatus{Stats: Stats{Held: ix.Len()}, LastScan: now}
+			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			holdings[i] = s.scanMirror(ctx, ix, m)
+			holdings[i], statuses[i] = s.scanMirror(ctx, ix, m)
 		}()
 	}
 	wg.Wait()
@@ -163,24 +170,28 @@ func (s *Scanner) Scan(ctx context.Context) {
 		names[i] = m.Name
 	}
 	s.view.Store(NewView(ix, names, holdings))
+	s.mu.Lock()
+	s.oStatus = origin
+	for i, m := range s.mirrors {
+		s.mStatus[m.Name] = statuses[i]
+	}
+	s.mu.Unlock()
 	s.onChange()
 }
 
 // scanMirror lists one mirror and judges it against ix. When the listing
 // fails, the last good one is judged again against ix (as far as its files
 // are unchanged), so that a failed scan keeps what was known.
-func (s *Scanner) scanMirror(ctx context.Context, ix *Index, m ScanMirror) *Holdings {
+func (s *Scanner) scanMirror(ctx context.Context, ix *Index, m ScanMirror) (*Holdings, MirrorStatus) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	var bad int
 	h, err := Judge(ix, func(fn func(Entry) error) error {
 		return m.Source.List(ctx, fn, func(error) { bad++ })
 	})
-	now := time.Now()
+	st := MirrorStatus{Listed: true, LastScan: time.Now()}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := s.mStatus[m.Name]
-	st.Listed, st.LastScan = true, now
 	if err != nil {
 		st.Err = err.Error()
 		if prev := s.held[m.Name]; prev != nil {
@@ -190,18 +201,16 @@ func (s *Scanner) scanMirror(ctx context.Context, ix *Index, m ScanMirror) *Hold
 			// Never listed: it holds nothing we know of.
 			h = &Holdings{bits: make([]uint64, (ix.Len()+63)/64), of: ix, Stats: Stats{Missing: ix.Len()}}
 		}
-		s.mStatus[m.Name] = st
+		st.Stats = h.Stats
 		s.log.Warn("mirror scan failed; keeping the last good listing", "mirror", m.Name, "rsync", m.Source.String(), "err", err.Error())
-		return h
+		return h, st
 	}
-	st.Err = ""
 	if bad > 0 {
 		st.Err = fmt.Sprintf("%d listing entries skipped (odd names or paths)", bad)
 	}
 	st.Stats = h.Stats
-	s.mStatus[m.Name] = st
 	s.held[m.Name] = h
-	return h
+	return h, st
 }
 
 // scanOrigin lists the origin into a new Index, with hashes when asked:

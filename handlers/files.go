@@ -39,10 +39,10 @@ type fileAnswer int
 
 const (
 	fileRedirect fileAnswer = iota // pick a mirror (among the holders when cl.Only is set)
-	fileMeta4                       // answer the Metalink of the file
-	fileSHA256                      // answer its sha256sum line
-	fileNotFound                    // 404
-	fileFallback                    // the pool's fallback
+	fileMeta4                      // answer the Metalink of the file
+	fileSHA256                     // answer its sha256sum line
+	fileNotFound                   // 404
+	fileFallback                   // the pool's fallback
 )
 
 // resolveFile looks the request's path up in the pool's View. For a file

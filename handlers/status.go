@@ -20,7 +20,27 @@ type PoolStatus struct {
 	Routes   []string       `json:"routes"`
 	Fallback string         `json:"fallback,omitempty"`
 	Usable   int            `json:"usable"`
-	Mirrors  []MirrorStatus `json:"mirrors"`
+	// Files is the origin of a file-aware pool (absent otherwise).
+	Files   *PoolFiles     `json:"files,omitempty"`
+	Mirrors []MirrorStatus `json:"mirrors"`
+}
+
+// PoolFiles is a file-aware pool's origin in Status.
+type PoolFiles struct {
+	OriginFiles int        `json:"origin_files"`
+	LastScan    *time.Time `json:"last_scan"`
+	ScanError   string     `json:"scan_error"`
+}
+
+// MirrorFiles is what a mirror of a file-aware pool holds of the origin.
+// Listed is false for a mirror without rsync, assumed to hold every file.
+type MirrorFiles struct {
+	Held      int        `json:"held"`
+	Missing   int        `json:"missing"`
+	Outdated  int        `json:"outdated"`
+	Listed    bool       `json:"listed"`
+	LastScan  *time.Time `json:"last_scan"`
+	ScanError string     `json:"scan_error"`
 }
 
 // MirrorStatus is one mirror in Status. Times are null until the first
@@ -42,6 +62,8 @@ type MirrorStatus struct {
 	ProbeError      string     `json:"probe_error"`
 	LastPoll        *time.Time `json:"last_poll"`
 	PollError       string     `json:"poll_error"`
+	// Files is what the mirror holds, in a file-aware pool.
+	Files *MirrorFiles `json:"files,omitempty"`
 }
 
 // RedisStatus says whether state is shared through Redis.

@@ -16,6 +16,8 @@ declare -A pkg=(
   [ab]=apache2-utils
   [nginx]=nginx-light
   [pkill]=procps
+  [rsync]=rsync
+  [aria2c]=aria2
 )
 missing=()
 for prog in "${!pkg[@]}"; do

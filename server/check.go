@@ -43,6 +43,7 @@ func Check(cfg *config.Config) error {
 			add("redis", err.Error())
 		}
 	}
+	checkFiles(cfg, add)
 	if cfg.GeoIP != "" {
 		db, err := geo.Open(cfg.GeoIP)
 		if err != nil {

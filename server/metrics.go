@@ -78,6 +78,7 @@ func (s *Server) WriteMetrics(w io.Writer) {
 	for _, p := range snap.Pools {
 		sample(bw, "dispatcher_pool_usable_mirrors", p.Usable(), "pool", p.Name)
 	}
+	writeFilesMetrics(bw, st)
 	s.writeRedisMetrics(bw, st)
 	family(bw, "dispatcher_config_reloads_total", "counter", "Configuration reloads, by result.")
 	sample(bw, "dispatcher_config_reloads_total", s.reloadsOK.Load(), "result", "success")
@@ -126,6 +127,33 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// writeFilesMetrics writes what file-aware pools know of their files.
+func writeFilesMetrics(w *bufio.Writer, st *handlers.Status) {
+	family(w, "dispatcher_files_origin_files", "gauge", "Files in the origin of a file-aware pool (last good scan).")
+	for _, p := range st.Pools {
+		if p.Files != nil {
+			sample(w, "dispatcher_files_origin_files", p.Files.OriginFiles, "pool", p.Name)
+		}
+	}
+	for _, f := range []struct {
+		name, help string
+		get        func(*handlers.MirrorFiles) int
+	}{
+		{"dispatcher_files_held", "Origin files a mirror holds (same size, mtime no older).", func(m *handlers.MirrorFiles) int { return m.Held }},
+		{"dispatcher_files_missing", "Origin files a mirror's listing lacks.", func(m *handlers.MirrorFiles) int { return m.Missing }},
+		{"dispatcher_files_outdated", "Origin files a mirror lists with another size or an older mtime.", func(m *handlers.MirrorFiles) int { return m.Outdated }},
+	} {
+		family(w, f.name, "gauge", f.help)
+		for _, p := range st.Pools {
+			for _, m := range p.Mirrors {
+				if m.Files != nil {
+					sample(w, f.name, f.get(m.Files), "pool", p.Name, "mirror", m.Name)
+				}
+			}
+		}
+	}
 }
 
 // writeRedisMetrics writes the state of the shared store.

@@ -77,6 +77,10 @@ type Server struct {
 	// of each local counter has been added to them. Guarded by mu.
 	sharedCounts map[store.MirrorKey]uint64
 	flushed      map[store.MirrorKey]uint64
+	// scanners are the file scanners of the file-aware pools, by pool
+	// name; runCtx is Start's context (nil before Start). Guarded by mu.
+	scanners map[string]*poolScanner
+	runCtx   context.Context
 	// pendingDrains are admin changes not yet written to Redis.
 	pendingDrains map[store.MirrorKey]bool
 	// drainEpoch counts admin drains and enables; a sync that read Redis
@@ -124,6 +128,7 @@ func New(opts Options) (*Server, error) {
 		flushed:       map[store.MirrorKey]uint64{},
 		pendingDrains: map[store.MirrorKey]bool{},
 		syncEvery:     500 * time.Millisecond,
+		scanners:      map[string]*poolScanner{},
 	}
 	cfg, err := Load(opts.ConfigPath, opts.Overrides)
 	if err != nil {
@@ -208,12 +213,17 @@ func (s *Server) Reload(ctx context.Context) error {
 // install builds and publishes a generation for cfg. Callers hold s.mu.
 func (s *Server) install(cfg *config.Config) {
 	g := &generation{cfg: cfg, state: new(strategy.State), loaded: time.Now(), geo: s.geo}
+	s.syncScanners(cfg)
 	routes := make([]handlers.Route, 0, len(cfg.Pools))
 	for _, p := range cfg.Pools {
-		routes = append(routes, handlers.Route{
+		r := handlers.Route{
 			Pool: p.Name, Strategy: p.Strategy, Paths: p.Routes,
 			Fallback: p.Fallback, AppendPath: p.Appends(), Locate: p.Strategy == config.Geo,
-		})
+		}
+		if ps := s.scanners[p.Name]; ps != nil {
+			r.Files, r.Unknown = ps.scan, p.Files.Unknown
+		}
+		routes = append(routes, r)
 	}
 	g.state.Store(s.snapshot(cfg))
 	g.engine = handlers.New(handlers.Options{
@@ -278,6 +288,9 @@ func (s *Server) rebuild() {
 func (s *Server) Start(ctx context.Context) error {
 	ctx, s.cancel = context.WithCancel(ctx)
 	s.monitor.Start(ctx)
+	s.mu.Lock()
+	s.startScanners(ctx)
+	s.mu.Unlock()
 	if s.store != nil {
 		s.wg.Add(1)
 		go func() {
@@ -295,6 +308,10 @@ func (s *Server) Stop() {
 		s.cancel()
 	}
 	s.monitor.Stop()
+	s.mu.Lock()
+	s.stopScanners()
+	s.runCtx = nil
+	s.mu.Unlock()
 	s.wg.Wait()
 	if s.store != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

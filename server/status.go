@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dispatcher/dispatcher/config"
+	"github.com/dispatcher/dispatcher/files"
 	"github.com/dispatcher/dispatcher/handlers"
 	"github.com/dispatcher/dispatcher/store"
 )
@@ -47,12 +48,24 @@ func (s *Server) Status() *handlers.Status {
 			st.Redis.Error = s.store.LastError()
 		}
 	}
+	s.mu.Lock()
+	scanners := make(map[string]*files.Scanner, len(s.scanners))
+	for name, ps := range s.scanners {
+		scanners[name] = ps.scan
+	}
+	s.mu.Unlock()
 	for _, cp := range g.cfg.Pools {
 		p := snap.Pool(cp.Name)
 		if p == nil {
 			continue // not built from this configuration: never happens
 		}
 		ps := handlers.PoolStatus{Name: cp.Name, Strategy: cp.Strategy, Routes: cp.Routes, Fallback: cp.Fallback, Usable: p.Usable()}
+		var mirrorFiles map[string]files.MirrorStatus
+		if sc := scanners[cp.Name]; sc != nil && cp.Files != nil {
+			var origin files.OriginStatus
+			origin, mirrorFiles = sc.Status()
+			ps.Files = &handlers.PoolFiles{OriginFiles: origin.Files, LastScan: timePtr(origin.LastScan), ScanError: origin.Err}
+		}
 		for j := range cp.Mirrors {
 			m := p.Find(cp.Mirrors[j].Name)
 			if m == nil {
@@ -74,6 +87,10 @@ func (s *Server) Status() *handlers.Status {
 				ms.LastProbe, ms.ProbeError = timePtr(fs.LastProbe), fs.ProbeError
 				ms.BandwidthBps, ms.CapacityBps, ms.Utilization = fs.BandwidthBps, fs.CapacityBps, fs.Utilization
 				ms.LastPoll, ms.PollError = timePtr(fs.LastPoll), fs.PollError
+			}
+			if mf, ok := mirrorFiles[m.Name]; ok {
+				ms.Files = &handlers.MirrorFiles{Held: mf.Held, Missing: mf.Missing, Outdated: mf.Outdated,
+					Listed: mf.Listed, LastScan: timePtr(mf.LastScan), ScanError: mf.Err}
 			}
 			ps.Mirrors = append(ps.Mirrors, ms)
 		}

@@ -1,0 +1,149 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"time"
+
+	"github.com/dispatcher/dispatcher/config"
+	"github.com/dispatcher/dispatcher/files"
+)
+
+// poolScanner is the file scanner of a file-aware pool, kept across
+// reloads while its key (the files block and the mirrors' names and rsync
+// URLs, in order) stays the same.
+type poolScanner struct {
+	key  string
+	scan *files.Scanner
+	spec string
+	stop func() // nil until started
+}
+
+// scannerKey identifies what a pool's scanner depends on.
+func scannerKey(p *config.Pool) string {
+	type mirror struct{ Name, Rsync string }
+	ms := make([]mirror, len(p.Mirrors))
+	for i, m := range p.Mirrors {
+		ms[i] = mirror{m.Name, m.Rsync}
+	}
+	b, _ := json.Marshal(struct {
+		Files   *config.Files
+		Mirrors []mirror
+	}{p.Files, ms})
+	return string(b)
+}
+
+// syncScanners makes the scanners match cfg: new ones for new or changed
+// file-aware pools (started at once when the server runs), the old ones
+// of changed or removed pools stopped. Callers hold s.mu.
+func (s *Server) syncScanners(cfg *config.Config) {
+	keep := map[string]bool{}
+	for i := range cfg.Pools {
+		p := &cfg.Pools[i]
+		if p.Files == nil {
+			continue
+		}
+		keep[p.Name] = true
+		key := scannerKey(p)
+		if old := s.scanners[p.Name]; old != nil && old.key == key {
+			continue
+		}
+		if old := s.scanners[p.Name]; old != nil && old.stop != nil {
+			old.stop()
+		}
+		ps := &poolScanner{key: key, spec: p.Files.Schedule, scan: newScanner(p, s.log)}
+		s.scanners[p.Name] = ps
+		if s.runCtx != nil {
+			s.startScanner(ps)
+		}
+	}
+	for name, ps := range s.scanners {
+		if !keep[name] {
+			if ps.stop != nil {
+				ps.stop()
+			}
+			delete(s.scanners, name)
+		}
+	}
+}
+
+func newScanner(p *config.Pool, log *slog.Logger) *files.Scanner {
+	var origin files.Source = files.Dir(p.Files.Origin)
+	if p.Files.OriginIsRsync() {
+		origin = files.Rsync{URL: p.Files.Origin}
+	}
+	ms := make([]files.ScanMirror, len(p.Mirrors))
+	for i, m := range p.Mirrors {
+		ms[i].Name = m.Name
+		if m.Rsync != "" {
+			ms[i].Source = files.Rsync{URL: m.Rsync}
+		}
+	}
+	return files.NewScanner(files.ScannerOptions{Pool: p.Name, Origin: origin, Mirrors: ms, Hashes: p.Files.Hashes,
+		Timeout: time.Duration(p.Files.Timeout), Log: log})
+}
+
+// startScanner runs a scanner on its schedule until the server stops.
+// Callers hold s.mu.
+func (s *Server) startScanner(ps *poolScanner) {
+	stop, err := ps.scan.Run(s.runCtx, ps.spec)
+	if err != nil { // the schedule was checked with the configuration
+		s.log.Error("files scanner not started", "err", err.Error())
+		return
+	}
+	ps.stop = stop
+}
+
+// checkFiles is the part of Check for file-aware pools: a directory origin
+// exists, and rsync is installed when anything is listed with it.
+func checkFiles(cfg *config.Config, add func(path, msg string)) {
+	needRsync := ""
+	for i := range cfg.Pools {
+		p := &cfg.Pools[i]
+		if p.Files == nil {
+			continue
+		}
+		path := fmt.Sprintf("pools[%d].files", i)
+		if p.Files.OriginIsRsync() {
+			needRsync = path + ".origin"
+		} else if fi, err := os.Stat(p.Files.Origin); err != nil {
+			add(path+".origin", "cannot be read: "+err.Error())
+		} else if !fi.IsDir() {
+			add(path+".origin", "is not a directory: "+p.Files.Origin)
+		}
+		for j, m := range p.Mirrors {
+			if m.Rsync != "" && needRsync == "" {
+				needRsync = fmt.Sprintf("pools[%d].mirrors[%d].rsync", i, j)
+			}
+		}
+	}
+	if needRsync != "" {
+		if _, err := exec.LookPath("rsync"); err != nil {
+			add(needRsync, "needs the rsync program, which is not installed (Debian: apt-get install rsync)")
+		}
+	}
+}
+
+// stopScanners stops every scanner. Callers hold s.mu.
+func (s *Server) stopScanners() {
+	for _, ps := range s.scanners {
+		if ps.stop != nil {
+			ps.stop()
+			ps.stop = nil
+		}
+	}
+}
+
+// startScanners starts every scanner with ctx. Callers hold s.mu.
+func (s *Server) startScanners(ctx context.Context) {
+	s.runCtx = ctx
+	for _, ps := range s.scanners {
+		if ps.stop == nil {
+			s.startScanner(ps)
+		}
+	}
+}

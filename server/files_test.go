@@ -1,0 +1,234 @@
+package server_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dispatcher/dispatcher/internal/itest"
+)
+
+// writeTree writes files (path → content) under dir with mtime at.
+func writeTree(t *testing.T, dir string, files map[string]string, at time.Time) {
+	t.Helper()
+	for p, data := range files {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(full, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// fileMirror is an HTTP mirror serving a directory (GET and HEAD with
+// Content-Length) and, when listed, an rsync daemon on the same directory.
+type fileMirror struct {
+	dir, url, rsync string
+}
+
+func newFileMirror(t *testing.T, listed bool) *fileMirror {
+	m := &fileMirror{dir: t.TempDir()}
+	srv := httptest.NewServer(http.FileServer(http.Dir(m.dir)))
+	t.Cleanup(srv.Close)
+	m.url = srv.URL
+	if listed {
+		m.rsync = "rsync://" + itest.RsyncDaemon(t, map[string]string{"root": m.dir}) + "/root"
+	}
+	return m
+}
+
+const filesConfig = `{"pools": [{"name": "pub", "routes": ["/pub/*file"], "strategy": "%s",
+  "fallback": "https://fallback.example/pub",
+  "files": {"origin": "%s", "schedule": "@every 1s", "unknown": "%s", "hashes": true, "timeout": "20s"},
+  "mirrors": [
+    {"name": "full", "url": "%s", "rsync": "%s", "country": "DE"},
+    {"name": "lag", "url": "%s", "rsync": "%s", "country": "DE"},
+    {"name": "plain", "url": "%s", "country": "US"}]}]}`
+
+// TestFileAwareness runs a file-aware pool on an origin directory and
+// three real mirrors (two listed by rsync daemons, one not): requests go
+// only to mirrors that hold the file as the origin has it, a file nobody
+// holds goes to the fallback, a lagging mirror gets a file once it catches
+// up, and the status says who holds what.
+func TestFileAwareness(t *testing.T) {
+	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
+	origin := t.TempDir()
+	tree := map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbbbbbbb", "pub/new.iso": "fresh"}
+	writeTree(t, origin, tree, day)
+	full, lag, plain := newFileMirror(t, true), newFileMirror(t, true), newFileMirror(t, false)
+	writeTree(t, full.dir, map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbbbbbbb"}, day)
+	writeTree(t, lag.dir, map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbb"}, day) // b truncated
+	writeTree(t, plain.dir, tree, day)
+	for _, strategy := range []string{"random", "roundrobin", "iphash", "geo"} {
+		t.Run(strategy, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "mirrors.json")
+			itest.WriteFile(t, path, fmt.Sprintf(filesConfig, strategy, origin, "404",
+				full.url, full.rsync, lag.url, lag.rsync, plain.url))
+			srv := startFile(t, path)
+			itest.WaitFor(t, 20*time.Second, "the first scan", func() bool {
+				st := mirrorStatus(t, srv, "pub", "lag")
+				return st.Files != nil && st.Files.LastScan != nil
+			})
+			seen := map[string]map[string]int{}
+			for _, file := range []string{"/pub/a.iso", "/pub/b.iso", "/pub/new.iso"} {
+				seen[file] = map[string]int{}
+				for i := range 200 {
+					req := httptest.NewRequest("GET", file+"?country=DE", nil)
+					req.RemoteAddr = fmt.Sprintf("198.51.100.%d:1", i%250+1)
+					w := httptest.NewRecorder()
+					srv.ServeHTTP(w, req)
+					if w.Code != 302 {
+						t.Fatalf("GET %s = %d", file, w.Code)
+					}
+					seen[file][w.Header().Get("X-Mirror")]++
+					if m := w.Header().Get("X-Mirror"); m != "plain" && strings.Contains(w.Header().Get("Link"), "lag") && file == "/pub/b.iso" {
+						t.Fatalf("Link names a mirror without the file: %s", w.Header().Get("Link"))
+					}
+				}
+			}
+			if seen["/pub/b.iso"]["lag"] > 0 {
+				t.Errorf("b.iso (truncated on lag) sent to lag %d times: %v", seen["/pub/b.iso"]["lag"], seen["/pub/b.iso"])
+			}
+			if n := seen["/pub/new.iso"]; n["full"]+n["lag"] > 0 || n["plain"] != 200 {
+				t.Errorf("new.iso (only plain has it, as far as anyone knows) went to %v", n)
+			}
+			if strategy == "random" || strategy == "roundrobin" {
+				if n := seen["/pub/a.iso"]; n["full"] == 0 || n["lag"] == 0 || n["plain"] == 0 {
+					t.Errorf("a.iso, held by every mirror, went to %v", n)
+				}
+			}
+			if _, code := redirect(srv, "/pub/missing.iso"); code != 404 {
+				t.Errorf("a path the origin lacks, with unknown=404: %d", code)
+			}
+			st := mirrorStatus(t, srv, "pub", "lag").Files
+			if st.Held != 1 || st.Outdated != 1 || st.Missing != 1 || !st.Listed {
+				t.Errorf("lag's files %+v; want held 1, outdated 1, missing 1", st)
+			}
+		})
+	}
+}
+
+// TestFileOutputs: ?mirrorlist lists holders with the file's size and
+// hash, <file>.sha256 answers sha256sum's format, <file>.meta4 is a
+// Metalink of the holders, and aria2c downloads the file through it and
+// checks its hash; a mirror that catches up gets the file; a file no
+// mirror holds goes to the fallback.
+func TestFileOutputs(t *testing.T) {
+	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
+	origin := t.TempDir()
+	content := strings.Repeat("0123456789", 1000)
+	tree := map[string]string{"pub/a.iso": content, "pub/only-origin.iso": "x"}
+	writeTree(t, origin, tree, day)
+	full, lag, plain := newFileMirror(t, true), newFileMirror(t, true), newFileMirror(t, true)
+	writeTree(t, full.dir, map[string]string{"pub/a.iso": content}, day)
+	writeTree(t, plain.dir, map[string]string{"pub/a.iso": content}, day)
+	path := filepath.Join(t.TempDir(), "mirrors.json")
+	itest.WriteFile(t, path, fmt.Sprintf(filesConfig, "random", origin, "fallback",
+		full.url, full.rsync, lag.url, lag.rsync, plain.url))
+	// plain is listed too here: rewrite its entry with its rsync URL.
+	cfg, _ := os.ReadFile(path)
+	itest.WriteFile(t, path, strings.Replace(string(cfg), `"url": "`+plain.url+`"`, `"url": "`+plain.url+`", "rsync": "`+plain.rsync+`"`, 1))
+	srv := startFile(t, path)
+	itest.WaitFor(t, 20*time.Second, "the first scan", func() bool {
+		st := mirrorStatus(t, srv, "pub", "lag")
+		return st.Files != nil && st.Files.LastScan != nil
+	})
+	sum := sha256.Sum256([]byte(content))
+	hexSum := hex.EncodeToString(sum[:])
+
+	req := httptest.NewRequest("GET", "/pub/a.iso?mirrorlist", nil)
+	req.Header.Set("Accept", "application/json")
+	w := httptest.NewRecorder()
+	srv.ServeHTTP(w, req)
+	var list struct {
+		File struct {
+			Path   string
+			Size   int64
+			SHA256 string
+		}
+		Mirrors []struct{ Name string }
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &list); err != nil {
+		t.Fatalf("mirrorlist: %v\n%s", err, w.Body.String())
+	}
+	if list.File.Size != int64(len(content)) || list.File.SHA256 != hexSum || len(list.Mirrors) != 2 {
+		t.Errorf("mirrorlist %s; want the two holders and the file's size and sha256", w.Body.String())
+	}
+
+	w = httptest.NewRecorder()
+	srv.ServeHTTP(w, httptest.NewRequest("GET", "/pub/a.iso.sha256", nil))
+	if want := hexSum + "  a.iso\n"; w.Code != 200 || w.Body.String() != want {
+		t.Errorf(".sha256 = %d %q; want %q", w.Code, w.Body.String(), want)
+	}
+
+	w = httptest.NewRecorder()
+	srv.ServeHTTP(w, httptest.NewRequest("GET", "/pub/a.iso.meta4", nil))
+	var ml struct {
+		File struct {
+			Name string `xml:"name,attr"`
+			Size int64  `xml:"size"`
+			Hash struct {
+				Type  string `xml:"type,attr"`
+				Value string `xml:",chardata"`
+			} `xml:"hash"`
+			URLs []struct {
+				Priority int    `xml:"priority,attr"`
+				URL      string `xml:",chardata"`
+			} `xml:"url"`
+		} `xml:"file"`
+	}
+	if err := xml.Unmarshal(w.Body.Bytes(), &ml); err != nil || w.Header().Get("Content-Type") != "application/metalink4+xml" {
+		t.Fatalf("meta4: %v %q\n%s", err, w.Header().Get("Content-Type"), w.Body.String())
+	}
+	if ml.File.Name != "a.iso" || ml.File.Size != int64(len(content)) || ml.File.Hash.Value != hexSum || len(ml.File.URLs) != 2 {
+		t.Errorf("meta4:\n%s", w.Body.String())
+	}
+	for _, u := range ml.File.URLs {
+		if strings.HasPrefix(u.URL, lag.url) {
+			t.Errorf("the metalink names lag, which lacks the file")
+		}
+	}
+
+	// aria2c downloads through the Metalink and checks the hash.
+	aria := itest.Need(t, "aria2c", "aria2")
+	dl := t.TempDir()
+	meta := filepath.Join(dl, "a.iso.meta4")
+	if err := os.WriteFile(meta, w.Body.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(aria, "--dir", dl, "--check-integrity=true", "--allow-overwrite=true", "--console-log-level=warn", "--summary-interval=0", "-M", meta).CombinedOutput()
+	if err != nil {
+		t.Fatalf("aria2c: %v\n%s", err, out)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dl, "a.iso")); string(got) != content {
+		t.Errorf("aria2c downloaded %d bytes; want the file", len(got))
+	}
+
+	// Nobody holds only-origin.iso: the fallback. Then lag catches up.
+	if m, code := redirect(srv, "/pub/only-origin.iso"); code != 302 || m != "fallback" {
+		t.Errorf("a file no mirror holds: %d %q; want the fallback", code, m)
+	}
+	writeTree(t, lag.dir, tree, day)
+	itest.WaitFor(t, 20*time.Second, "lag to catch up", func() bool {
+		m, code := redirect(srv, "/pub/only-origin.iso")
+		return code == 302 && m == "lag"
+	})
+	if m, code := redirect(srv, "/pub/nothere.iso"); code != 302 || m != "fallback" {
+		t.Errorf("a path the origin lacks with unknown=fallback: %d %q", code, m)
+	}
+}
