@@ -15,11 +15,11 @@ type Status struct {
 
 // PoolStatus is one pool in Status.
 type PoolStatus struct {
-	Name     string         `json:"name"`
-	Strategy string         `json:"strategy"`
-	Routes   []string       `json:"routes"`
-	Fallback string         `json:"fallback,omitempty"`
-	Usable   int            `json:"usable"`
+	Name     string   `json:"name"`
+	Strategy string   `json:"strategy"`
+	Routes   []string `json:"routes"`
+	Fallback string   `json:"fallback,omitempty"`
+	Usable   int      `json:"usable"`
 	// Files is the origin of a file-aware pool (absent otherwise).
 	Files   *PoolFiles     `json:"files,omitempty"`
 	Mirrors []MirrorStatus `json:"mirrors"`
