@@ -21,6 +21,17 @@ type FileViews interface {
 	View() *files.View
 }
 
+// FileChecks verifies requested files on the mirrors in the background
+// (files.Verifier does). Both methods are called on the request path:
+// they must not block.
+type FileChecks interface {
+	// Requested hands over a requested file, its size and its holders.
+	Requested(path string, size int64, holders []uint64)
+	// Excluded returns the mirrors that failed a check for path (nil:
+	// none).
+	Excluded(path string) []uint64
+}
+
 // What Route.Unknown can be (the pool's files.unknown).
 const (
 	unknownAny      = "any"
@@ -60,10 +71,12 @@ func resolveFile(route *Route, r *http.Request, cl *strategy.Client) (fileRef, f
 	if !ok {
 		switch {
 		case strings.HasSuffix(name, ".meta4"):
-			id, ok = v.Index.Lookup(strings.TrimSuffix(name, ".meta4"))
+			name = strings.TrimSuffix(name, ".meta4")
+			id, ok = v.Index.Lookup(name)
 			answer = fileMeta4
 		case strings.HasSuffix(name, ".sha256"):
-			id, ok = v.Index.Lookup(strings.TrimSuffix(name, ".sha256"))
+			name = strings.TrimSuffix(name, ".sha256")
+			id, ok = v.Index.Lookup(name)
 			answer = fileSHA256
 		}
 	} else if strings.Contains(r.Header.Get("Accept"), "application/metalink4+xml") {
@@ -78,7 +91,21 @@ func resolveFile(route *Route, r *http.Request, cl *strategy.Client) (fileRef, f
 		}
 		return fileRef{}, fileRedirect
 	}
-	if mask, all := v.Holders(id); !all {
+	mask, all := v.Holders(id)
+	if route.Verify != nil {
+		route.Verify.Requested(name, v.Index.Size(id), mask)
+		if ex := route.Verify.Excluded(name); ex != nil {
+			kept := make([]uint64, len(mask))
+			for w := range mask {
+				kept[w] = mask[w]
+				if w < len(ex) {
+					kept[w] &^= ex[w]
+				}
+			}
+			mask, all = kept, false
+		}
+	}
+	if !all {
 		cl.Only = mask
 	}
 	return fileRef{v, id}, answer

@@ -39,6 +39,8 @@ type Route struct {
 	Files FileViews
 	// Unknown is what a path the origin lacks gets: any, fallback or 404.
 	Unknown string
+	// Verify checks requested files on the mirrors (nil: no checks).
+	Verify FileChecks
 
 	// bodyWidth is the longest HTML-escaped part of a Location that comes
 	// from a mirror URL: 302 bodies are padded to it, so that their length

@@ -17,10 +17,11 @@ import (
 // reloads while its key (the files block and the mirrors' names and rsync
 // URLs, in order) stays the same.
 type poolScanner struct {
-	key  string
-	scan *files.Scanner
-	spec string
-	stop func() // nil until started
+	key    string
+	scan   *files.Scanner
+	verify *files.Verifier // nil without files.verify
+	spec   string
+	stop   func() // nil until started
 }
 
 // scannerKey identifies what a pool's scanner depends on.
@@ -56,6 +57,9 @@ func (s *Server) syncScanners(cfg *config.Config) {
 			old.stop()
 		}
 		ps := &poolScanner{key: key, spec: p.Files.Schedule, scan: newScanner(p, s.log)}
+		if p.Files.Verify {
+			ps.verify = newVerifier(p, s.log)
+		}
 		s.scanners[p.Name] = ps
 		if s.runCtx != nil {
 			s.startScanner(ps)
@@ -87,15 +91,28 @@ func newScanner(p *config.Pool, log *slog.Logger) *files.Scanner {
 		Timeout: time.Duration(p.Files.Timeout), Log: log})
 }
 
-// startScanner runs a scanner on its schedule until the server stops.
-// Callers hold s.mu.
+func newVerifier(p *config.Pool, log *slog.Logger) *files.Verifier {
+	o := files.VerifierOptions{Log: log.With("component", "files", "pool", p.Name)}
+	for _, m := range p.Mirrors {
+		o.Mirrors = append(o.Mirrors, struct{ Name, URL string }{m.Name, m.URL})
+	}
+	return files.NewVerifier(o)
+}
+
+// startScanner runs a scanner on its schedule, and its verifier, until
+// the server stops. Callers hold s.mu.
 func (s *Server) startScanner(ps *poolScanner) {
-	stop, err := ps.scan.Run(s.runCtx, ps.spec)
+	ctx, cancel := context.WithCancel(s.runCtx)
+	stop, err := ps.scan.Run(ctx, ps.spec)
 	if err != nil { // the schedule was checked with the configuration
+		cancel()
 		s.log.Error("files scanner not started", "err", err.Error())
 		return
 	}
-	ps.stop = stop
+	if ps.verify != nil {
+		go ps.verify.Run(ctx)
+	}
+	ps.stop = func() { stop(); cancel() }
 }
 
 // checkFiles is the part of Check for file-aware pools: a directory origin

@@ -232,3 +232,40 @@ func TestFileOutputs(t *testing.T) {
 		t.Errorf("a path the origin lacks with unknown=fallback: %d %q", code, m)
 	}
 }
+
+// TestFileVerify: with verify, a mirror without rsync that lacks a
+// requested file (404) or holds another size stops getting it once its
+// check fails, a few requests after the first.
+func TestFileVerify(t *testing.T) {
+	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
+	origin := t.TempDir()
+	writeTree(t, origin, map[string]string{"pub/a.iso": "aaaa"}, day)
+	good, empty, short := newFileMirror(t, false), newFileMirror(t, false), newFileMirror(t, false)
+	writeTree(t, good.dir, map[string]string{"pub/a.iso": "aaaa"}, day)
+	writeTree(t, short.dir, map[string]string{"pub/a.iso": "aa"}, day)
+	path := filepath.Join(t.TempDir(), "mirrors.json")
+	itest.WriteFile(t, path, fmt.Sprintf(`{"pools": [{"name": "pub", "routes": ["/pub/*file"], "strategy": "roundrobin",
+	  "files": {"origin": "%s", "verify": true},
+	  "mirrors": [{"name": "good", "url": "%s"}, {"name": "empty", "url": "%s"}, {"name": "short", "url": "%s"}]}]}`,
+		origin, good.url, empty.url, short.url))
+	srv := startFile(t, path)
+	itest.WaitFor(t, 20*time.Second, "the first scan", func() bool {
+		st := mirrorStatus(t, srv, "pub", "empty")
+		return st.Files != nil && st.Files.LastScan != nil
+	})
+	first := 0
+	itest.WaitFor(t, 20*time.Second, "20 requests in a row to the good mirror", func() bool {
+		for range 20 {
+			m, code := redirect(srv, "/pub/a.iso")
+			if code != 302 {
+				t.Fatalf("GET = %d", code)
+			}
+			first++
+			if m != "good" {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("the bad mirrors were taken out after %d requests", first-20)
+}

@@ -222,6 +222,9 @@ func (s *Server) install(cfg *config.Config) {
 		}
 		if ps := s.scanners[p.Name]; ps != nil {
 			r.Files, r.Unknown = ps.scan, p.Files.Unknown
+			if ps.verify != nil {
+				r.Verify = ps.verify
+			}
 		}
 		routes = append(routes, r)
 	}
