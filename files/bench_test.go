@@ -105,3 +105,58 @@ func commas(n int64) string {
 	}
 	return s
 }
+
+// BenchmarkNewView builds the holders of a million files for 10 and 100
+// mirrors, half of them listed with a file in 64 missing: what a rescan
+// costs besides the listings.
+func BenchmarkNewView(b *testing.B) {
+	ix := buildIndex(1_000_000)
+	for _, mirrors := range []int{10, 100} {
+		b.Run(strconv.Itoa(mirrors), func(b *testing.B) {
+			names := make([]string, mirrors)
+			hs := make([]*Holdings, mirrors)
+			for m := range mirrors {
+				names[m] = "m" + strconv.Itoa(m)
+				if m%2 == 0 {
+					h := All(ix)
+					for id := m; id < ix.Len(); id += 64 {
+						h.bits[id/64] &^= 1 << (id % 64)
+					}
+					hs[m] = h
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				NewView(ix, names, hs)
+			}
+		})
+	}
+}
+
+// BenchmarkLookupHolders is the request path of a file-aware pool: the
+// lookup of a path among a million files and its holders among 100
+// mirrors.
+func BenchmarkLookupHolders(b *testing.B) {
+	ix := buildIndex(1_000_000)
+	names := make([]string, 100)
+	for m := range names {
+		names[m] = "m" + strconv.Itoa(m)
+	}
+	v := NewView(ix, names, make([]*Holdings, 100))
+	paths := make([]string, 1024)
+	for i := range paths {
+		paths[i] = ix.Path(i * 977)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		id, ok := v.Index.Lookup(paths[i&1023])
+		if !ok {
+			b.Fatal("not found")
+		}
+		if _, all := v.Holders(id); !all {
+			b.Fatal("not held by all")
+		}
+		i++
+	}
+}

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"os"
@@ -44,7 +45,16 @@ func BenchmarkRedirect(b *testing.B) {
 	b.Run("gin-baseline", func(b *testing.B) { benchServe(b, bare, "/pub/x.iso") })
 
 	path := filepath.Join(b.TempDir(), "mirrors.json")
+	origin := b.TempDir()
+	if err := os.MkdirAll(filepath.Join(origin, "f"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(origin, "f", "x.iso"), []byte("x"), 0o644); err != nil {
+		b.Fatal(err)
+	}
 	cfg := `{"pools": [
+	  {"name": "files", "routes": ["/f/*file"], "strategy": "random", "files": {"origin": "` + origin + `"},
+	   "mirrors": [{"name": "a", "url": "http://a.example"}, {"name": "b", "url": "http://b.example", "weight": 2}, {"name": "c", "url": "http://c.example"}]},
 	  {"name": "random", "routes": ["/pub/*file"], "strategy": "random",
 	   "mirrors": [{"name": "a", "url": "http://a.example"}, {"name": "b", "url": "http://b.example", "weight": 2}, {"name": "c", "url": "http://c.example"}]},
 	  {"name": "rr", "routes": ["/rr/*file"], "strategy": "roundrobin",
@@ -65,6 +75,22 @@ func BenchmarkRedirect(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("dispatcher-random", func(b *testing.B) { benchServe(b, srv, "/pub/x.iso") })
+	// The same pool with files, for a file every mirror holds (the common
+	// case): one lookup more.
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	srv.Start(ctx) //nolint:errcheck // never fails
+	b.Cleanup(srv.Stop)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if st := srv.Status(); st.Pools[0].Files != nil && st.Pools[0].Files.OriginFiles == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("the files pool was not scanned")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.Run("dispatcher-random-files", func(b *testing.B) { benchServe(b, srv, "/f/x.iso") })
 	b.Run("dispatcher-roundrobin", func(b *testing.B) { benchServe(b, srv, "/rr/x.iso") })
 	b.Run("dispatcher-iphash", func(b *testing.B) { benchServe(b, srv, "/h/x.iso") })
 	// Without a geo database; ?country= places the client (the path of a

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -55,5 +56,33 @@ func TestDashboard(t *testing.T) {
 	}
 	if strings.Contains(dom, "Loading /api/status") || strings.Contains(dom, "error:") {
 		t.Errorf("dashboard did not render:\n%s", dom)
+	}
+}
+
+// TestDashboardFiles: for a file-aware pool the dashboard shows the
+// origin's file count and, per mirror, how much it holds and what it lacks.
+func TestDashboardFiles(t *testing.T) {
+	dir := t.TempDir()
+	origin, behind := filepath.Join(dir, "origin"), filepath.Join(dir, "behind")
+	for _, d := range []string{filepath.Join(origin, "pub"), behind} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	itest.WriteFile(t, filepath.Join(origin, "pub", "a.iso"), "a")
+	itest.WriteFile(t, filepath.Join(origin, "pub", "b.iso"), "b")
+	rsync := itest.RsyncDaemon(t, map[string]string{"pub": behind})
+	cfg := filepath.Join(dir, "mirrors.json")
+	itest.WriteFile(t, cfg, fmt.Sprintf(`{"pools": [{"name": "pub", "routes": ["/pub/*file"], "files": {"origin": "origin"},
+	  "mirrors": [{"name": "plain", "url": "http://plain.example"}, {"name": "behind", "url": "http://behind.example", "rsync": "rsync://%s/pub"}]}]}`, rsync))
+	p := itest.Dispatcher(t, cfg, nil, "-quiet")
+	itest.WaitFor(t, 20*time.Second, "the first scan", func() bool {
+		return strings.Contains(fmt.Sprint(status(t, p)["pools"]), "origin_files:2")
+	})
+	dom := itest.Chromium(t, "http://"+p.Addr+"/status", 3*time.Second, "")
+	for _, want := range []string{"files held", "2 origin files", "0 / 2", "2 missing, 0 outdated", "all (not listed)"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("dashboard DOM lacks %q", want)
+		}
 	}
 }

@@ -46,8 +46,9 @@ function render(st) {
   main.replaceChildren();
   for (const p of st.pools) {
     const total = p.mirrors.reduce((s, m) => s + m.effective_weight, 0);
-    const table = el("table", {},
-      el("tr", {}, ...["mirror", "state", "weight", "effective", "share", "bandwidth", "utilisation", "redirects", "per s", "last probe", "last poll"].map(h => el("th", {}, h))));
+    const heads = ["mirror", "state", "weight", "effective", "share", "bandwidth", "utilisation", "redirects", "per s", "last probe", "last poll"];
+    if (p.files) heads.push("files held");
+    const table = el("table", {}, el("tr", {}, ...heads.map(h => el("th", {}, h))));
     for (const m of p.mirrors) {
       const key = p.name + "/" + m.name;
       counts[key] = m.redirects;
@@ -67,10 +68,20 @@ function render(st) {
         el("td", { class: "num" }, rates[key] === undefined ? "–" : rates[key].toFixed(1)),
         el("td", {}, ago(m.last_probe), m.probe_error ? el("div", { class: "err" }, m.probe_error) : ""),
         el("td", {}, ago(m.last_poll), m.poll_error ? el("div", { class: "err" }, m.poll_error) : ""));
+      if (p.files && m.files) {
+        // Which mirror is behind, and by how much.
+        const f = m.files;
+        const behind = f.missing + f.outdated;
+        row.append(el("td", { class: "num files" },
+          f.listed ? f.held + " / " + p.files.origin_files : "all (not listed)",
+          behind > 0 ? el("div", { class: "err" }, f.missing + " missing, " + f.outdated + " outdated") : "",
+          f.scan_error ? el("div", { class: "err" }, f.scan_error) : ""));
+      }
       table.append(row);
     }
     main.append(el("section", { "data-pool": p.name },
-      el("h2", {}, p.name + " ", el("small", {}, p.strategy + " · " + p.routes.join(" ") + " · " + p.usable + " usable")),
+      el("h2", {}, p.name + " ", el("small", {}, p.strategy + " · " + p.routes.join(" ") + " · " + p.usable + " usable" +
+        (p.files ? " · " + p.files.origin_files + " origin files, scanned " + ago(p.files.last_scan) + (p.files.scan_error ? " · origin: " + p.files.scan_error : "") : ""))),
       table));
   }
   previous = { at: now, counts };
