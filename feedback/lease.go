@@ -10,17 +10,25 @@ import (
 )
 
 // leaseTTL is how long a lease holds without renewal: three runs of the
-// slowest schedule, so that a missed run does not hand the work over.
+// slowest schedule that takes it (health, feedback, and the file scans of
+// file-aware pools), so that a missed run does not hand the work over.
 // Callers hold m.mu.
 func (m *Monitor) leaseTTL() time.Duration {
-	var longest time.Duration
+	specs := []string{}
 	if m.cfg.Health != nil {
-		if s, err := cron.ParseStandard(m.cfg.Health.Schedule); err == nil {
-			longest = max(longest, interval(s))
-		}
+		specs = append(specs, m.cfg.Health.Schedule)
 	}
 	if m.cfg.Feedback != nil {
-		if s, err := cron.ParseStandard(m.cfg.Feedback.Schedule); err == nil {
+		specs = append(specs, m.cfg.Feedback.Schedule)
+	}
+	for _, p := range m.cfg.Pools {
+		if p.Files != nil {
+			specs = append(specs, p.Files.Schedule)
+		}
+	}
+	longest := time.Second
+	for _, spec := range specs {
+		if s, err := cron.ParseStandard(spec); err == nil {
 			longest = max(longest, interval(s))
 		}
 	}
@@ -40,9 +48,10 @@ if not cur then
 end
 return 0`)
 
-// lead reports whether this instance does the work now: always without
-// Redis (or while Redis is unreachable), else while it holds the lease.
-func (m *Monitor) lead(ctx context.Context) bool {
+// Lead reports whether this instance does the shared work now (probes,
+// polls, file scans), taking or renewing the lease: always without Redis
+// (or while Redis is unreachable), else while it holds the lease.
+func (m *Monitor) Lead(ctx context.Context) bool {
 	leader := true
 	if m.store != nil && m.store.Connected() {
 		m.mu.Lock()

@@ -92,7 +92,7 @@ func skipIfBusy(busy *sync.Mutex, log *slog.Logger, f func()) {
 func (m *Monitor) run(s *schedules, every time.Duration, work func(ctx context.Context, every time.Duration) (changed bool)) {
 	ctx, cancel := context.WithTimeout(s.ctx, every*8/10)
 	defer cancel()
-	if !m.lead(ctx) {
+	if !m.Lead(ctx) {
 		if m.follow(ctx) || m.ramping(s, time.Now(), every) {
 			m.onChange()
 		}

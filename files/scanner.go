@@ -52,6 +52,14 @@ type Scanner struct {
 
 	view atomic.Pointer[View]
 
+	// leader and share split the work between instances (nil: this
+	// instance scans for itself).
+	leader  func(context.Context) bool
+	share   Sharer
+	have    string        // version of the results adopted last
+	scans   atomic.Uint64 // scans run here
+	adopted atomic.Uint64 // results adopted from the leader
+
 	mu       sync.Mutex // guards the state below; held briefly
 	ix       *Index     // the last good origin index
 	held     map[string]*Holdings
@@ -80,6 +88,11 @@ type ScannerOptions struct {
 	Log      *slog.Logger
 	// OnChange is called after a new View is swapped in.
 	OnChange func()
+	// Leader reports whether this instance scans now (the feedback
+	// lease); the others adopt what it publishes through Share. Both nil:
+	// every instance scans for itself.
+	Leader func(context.Context) bool
+	Share  Sharer
 }
 
 // NewScanner returns a Scanner; View is nil until the first Scan.
@@ -98,6 +111,7 @@ func NewScanner(o ScannerOptions) *Scanner {
 	}
 	return &Scanner{pool: o.Pool, origin: o.Origin, mirrors: o.Mirrors, hashes: o.Hashes, timeout: o.Timeout,
 		parallel: o.Parallel, log: o.Log.With("component", "files", "pool", o.Pool), onChange: o.OnChange,
+		leader: o.Leader, share: o.Share,
 		held: map[string]*Holdings{}, sums: map[string]sumEntry{}, mStatus: map[string]MirrorStatus{}}
 }
 
@@ -122,6 +136,11 @@ func (s *Scanner) Status() (OriginStatus, map[string]MirrorStatus) {
 func (s *Scanner) Scan(ctx context.Context) {
 	s.scanning.Lock()
 	defer s.scanning.Unlock()
+	if s.share != nil && s.leader != nil && !s.leader(ctx) {
+		s.follow(ctx)
+		return
+	}
+	s.scans.Add(1)
 	ix, err := s.scanOrigin(ctx)
 	now := time.Now()
 	s.mu.Lock()
@@ -176,6 +195,71 @@ func (s *Scanner) Scan(ctx context.Context) {
 		s.mStatus[m.Name] = statuses[i]
 	}
 	s.mu.Unlock()
+	s.onChange()
+	if s.share != nil {
+		s.publish(ctx, snapshotForShare(ix, names, holdings, origin, statuses, time.Now()))
+	}
+}
+
+// Scans returns how many scans this instance ran, and how many results it
+// adopted from the leader.
+func (s *Scanner) Scans() (ran, adopted uint64) { return s.scans.Load(), s.adopted.Load() }
+
+// publish hands the results of a scan to the other instances.
+func (s *Scanner) publish(ctx context.Context, p *published) {
+	data, err := encode(p)
+	if err == nil {
+		err = s.share.Publish(ctx, s.pool, p.Version, data)
+	}
+	if err != nil {
+		s.log.Warn("file scan results not shared", "err", err.Error())
+	}
+}
+
+// follow adopts the leader's latest results, when they are newer than the
+// ones adopted last and were made for the same mirrors.
+func (s *Scanner) follow(ctx context.Context) {
+	version, data, err := s.share.Fetch(ctx, s.pool, s.have)
+	if err != nil {
+		s.log.Warn("file scan results of the leader not read; keeping the last ones", "err", err.Error())
+		return
+	}
+	if data == nil {
+		return
+	}
+	p, err := decode(data)
+	var ix *Index
+	var holdings []*Holdings
+	if err == nil {
+		ix, holdings, err = p.adopt()
+	}
+	if err != nil {
+		s.log.Warn("file scan results of the leader cannot be read", "err", err.Error())
+		return
+	}
+	names := make([]string, len(s.mirrors))
+	for i, m := range s.mirrors {
+		names[i] = m.Name
+	}
+	v := NewView(ix, p.Mirrors, holdings)
+	if !v.Serves(names) {
+		s.log.Info("the leader's file scan is for other mirrors (a reload in progress); waiting for the next")
+		return
+	}
+	s.view.Store(v)
+	s.mu.Lock()
+	s.ix, s.have = ix, version
+	s.oStatus = p.OStatus
+	for i, name := range p.Mirrors {
+		if i < len(p.MStatus) {
+			s.mStatus[name] = p.MStatus[i]
+		}
+		if holdings[i] != nil {
+			s.held[name] = holdings[i]
+		}
+	}
+	s.mu.Unlock()
+	s.adopted.Add(1)
 	s.onChange()
 }
 

@@ -30,6 +30,10 @@ type PoolFiles struct {
 	OriginFiles int        `json:"origin_files"`
 	LastScan    *time.Time `json:"last_scan"`
 	ScanError   string     `json:"scan_error"`
+	// ScansHere counts the scans this instance ran; Adopted, the results
+	// it took from the instance holding the lease (with Redis).
+	ScansHere uint64 `json:"scans_here"`
+	Adopted   uint64 `json:"adopted"`
 }
 
 // MirrorFiles is what a mirror of a file-aware pool holds of the origin.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dispatcher/dispatcher/config"
 	"github.com/dispatcher/dispatcher/files"
+	"github.com/dispatcher/dispatcher/store"
 )
 
 // poolScanner is the file scanner of a file-aware pool, kept across
@@ -56,7 +57,7 @@ func (s *Server) syncScanners(cfg *config.Config) {
 		if old := s.scanners[p.Name]; old != nil && old.stop != nil {
 			old.stop()
 		}
-		ps := &poolScanner{key: key, spec: p.Files.Schedule, scan: newScanner(p, s.log)}
+		ps := &poolScanner{key: key, spec: p.Files.Schedule, scan: s.newScanner(p)}
 		if p.Files.Verify {
 			ps.verify = newVerifier(p, s.log)
 		}
@@ -75,7 +76,10 @@ func (s *Server) syncScanners(cfg *config.Config) {
 	}
 }
 
-func newScanner(p *config.Pool, log *slog.Logger) *files.Scanner {
+// newScanner builds the scanner of a file-aware pool. With Redis, the
+// instance holding the feedback lease scans and publishes; the others
+// adopt its results.
+func (s *Server) newScanner(p *config.Pool) *files.Scanner {
 	var origin files.Source = files.Dir(p.Files.Origin)
 	if p.Files.OriginIsRsync() {
 		origin = files.Rsync{URL: p.Files.Origin}
@@ -87,8 +91,12 @@ func newScanner(p *config.Pool, log *slog.Logger) *files.Scanner {
 			ms[i].Source = files.Rsync{URL: m.Rsync}
 		}
 	}
-	return files.NewScanner(files.ScannerOptions{Pool: p.Name, Origin: origin, Mirrors: ms, Hashes: p.Files.Hashes,
-		Timeout: time.Duration(p.Files.Timeout), Log: log})
+	o := files.ScannerOptions{Pool: p.Name, Origin: origin, Mirrors: ms, Hashes: p.Files.Hashes,
+		Timeout: time.Duration(p.Files.Timeout), Log: s.log}
+	if s.store != nil {
+		o.Leader, o.Share = s.monitor.Lead, filesShare{s.store}
+	}
+	return files.NewScanner(o)
 }
 
 func newVerifier(p *config.Pool, log *slog.Logger) *files.Verifier {
@@ -163,4 +171,15 @@ func (s *Server) startScanners(ctx context.Context) {
 			s.startScanner(ps)
 		}
 	}
+}
+
+// filesShare carries file scan results through Redis (files.Sharer).
+type filesShare struct{ st *store.Store }
+
+func (f filesShare) Publish(ctx context.Context, pool, version string, data []byte) error {
+	return f.st.PublishFiles(ctx, pool, version, data)
+}
+
+func (f filesShare) Fetch(ctx context.Context, pool, have string) (string, []byte, error) {
+	return f.st.FetchFiles(ctx, pool, have)
 }

@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dispatcher/dispatcher/handlers"
 	"github.com/dispatcher/dispatcher/internal/itest"
+	"github.com/dispatcher/dispatcher/server"
 )
 
 // writeTree writes files (path → content) under dir with mtime at.
@@ -268,4 +270,40 @@ func TestFileVerify(t *testing.T) {
 		return true
 	})
 	t.Logf("the bad mirrors were taken out after %d requests", first-20)
+}
+
+// TestFilesShared runs two instances on one redis-server: the lease holder
+// scans and publishes, the other adopts its results without listing
+// anything, and sends requests only to holders all the same.
+func TestFilesShared(t *testing.T) {
+	r := itest.Redis(t, 0)
+	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
+	origin := t.TempDir()
+	writeTree(t, origin, map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bb"}, day)
+	full, lag := newFileMirror(t, true), newFileMirror(t, true)
+	writeTree(t, full.dir, map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bb"}, day)
+	writeTree(t, lag.dir, map[string]string{"pub/a.iso": "aaaa"}, day)
+	cfg := fmt.Sprintf(`{"redis": "redis://%s/0", "pools": [{"name": "pub", "routes": ["/pub/*file"],
+	  "files": {"origin": "%s", "schedule": "@every 1s"},
+	  "mirrors": [{"name": "full", "url": "%s", "rsync": "%s"}, {"name": "lag", "url": "%s", "rsync": "%s"}]}]}`,
+		r.Addr, origin, full.url, full.rsync, lag.url, lag.rsync)
+	pathA, pathB := filepath.Join(t.TempDir(), "a.json"), filepath.Join(t.TempDir(), "b.json")
+	itest.WriteFile(t, pathA, cfg)
+	itest.WriteFile(t, pathB, cfg)
+	a := startFile(t, pathA)
+	filesOf := func(srv *server.Server) *handlers.PoolFiles { return srv.Status().Pools[0].Files }
+	itest.WaitFor(t, 20*time.Second, "a to scan", func() bool { return filesOf(a).ScansHere > 0 && filesOf(a).LastScan != nil })
+	b := startFile(t, pathB)
+	itest.WaitFor(t, 20*time.Second, "b to adopt a's results", func() bool { return filesOf(b).Adopted > 0 })
+	if n := filesOf(b).ScansHere; n != 0 {
+		t.Errorf("the follower scanned %d times", n)
+	}
+	if st := mirrorStatus(t, b, "pub", "lag").Files; st == nil || st.Held != 1 || st.Missing != 1 {
+		t.Errorf("the follower's view of lag: %+v; want held 1, missing 1", st)
+	}
+	for range 50 {
+		if m, code := redirect(b, "/pub/b.iso"); code != 302 || m != "full" {
+			t.Fatalf("the follower sent b.iso to %q (%d); only full holds it", m, code)
+		}
+	}
 }

@@ -137,6 +137,14 @@ func writeFilesMetrics(w *bufio.Writer, st *handlers.Status) {
 			sample(w, "dispatcher_files_origin_files", p.Files.OriginFiles, "pool", p.Name)
 		}
 	}
+	family(w, "dispatcher_files_scans_total", "counter", "File scans this instance ran (with Redis, the lease holder scans).")
+	family(w, "dispatcher_files_adopted_total", "counter", "File scan results this instance took from the lease holder.")
+	for _, p := range st.Pools {
+		if p.Files != nil {
+			sample(w, "dispatcher_files_scans_total", p.Files.ScansHere, "pool", p.Name)
+			sample(w, "dispatcher_files_adopted_total", p.Files.Adopted, "pool", p.Name)
+		}
+	}
 	for _, f := range []struct {
 		name, help string
 		get        func(*handlers.MirrorFiles) int

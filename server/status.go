@@ -65,6 +65,7 @@ func (s *Server) Status() *handlers.Status {
 			var origin files.OriginStatus
 			origin, mirrorFiles = sc.Status()
 			ps.Files = &handlers.PoolFiles{OriginFiles: origin.Files, LastScan: timePtr(origin.LastScan), ScanError: origin.Err}
+			ps.Files.ScansHere, ps.Files.Adopted = sc.Scans()
 		}
 		for j := range cp.Mirrors {
 			m := p.Find(cp.Mirrors[j].Name)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -83,4 +84,48 @@ func (s *Store) Drained(ctx context.Context) (map[MirrorKey]bool, error) {
 		}
 	}
 	return out, nil
+}
+
+// filesTimeout bounds one exchange of file scan results (a million files
+// make a blob of some MB).
+const filesTimeout = 30 * time.Second
+
+// PublishFiles stores a pool's file scan results, tagged version, in two
+// keys whatever their size: the blob and its version.
+func (s *Store) PublishFiles(ctx context.Context, pool, version string, data []byte) error {
+	return s.Do(ctx, filesTimeout, func(ctx context.Context, c redis.UniversalClient) error {
+		_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, s.Key("files:"+pool), data, 0)
+			p.Set(ctx, s.Key("files:"+pool+":version"), version, 0)
+			return nil
+		})
+		return err
+	})
+}
+
+// FetchFiles returns a pool's latest file scan results unless their
+// version is have (then data is nil, as when none were published).
+func (s *Store) FetchFiles(ctx context.Context, pool, have string) (version string, data []byte, err error) {
+	err = s.Do(ctx, filesTimeout, func(ctx context.Context, c redis.UniversalClient) error {
+		v, err := c.Get(ctx, s.Key("files:"+pool+":version")).Result()
+		if err != nil || v == have {
+			return err
+		}
+		var vc *redis.StringCmd
+		var dc *redis.StringCmd
+		if _, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			vc = p.Get(ctx, s.Key("files:"+pool+":version"))
+			dc = p.Get(ctx, s.Key("files:"+pool))
+			return nil
+		}); err != nil {
+			return err
+		}
+		version = vc.Val()
+		data, err = dc.Bytes()
+		return err
+	})
+	if errors.Is(err, redis.Nil) {
+		return "", nil, nil
+	}
+	return version, data, err
 }
