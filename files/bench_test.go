@@ -34,10 +34,7 @@ func BenchmarkIndexBuild(b *testing.B) {
 // BenchmarkLookup looks up paths in an index of a million files.
 func BenchmarkLookup(b *testing.B) {
 	ix := buildIndex(1_000_000)
-	paths := make([]string, 1024)
-	for i := range paths {
-		paths[i] = ix.Path(i * 977)
-	}
+	paths := samplePaths(ix)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -143,10 +140,7 @@ func BenchmarkLookupHolders(b *testing.B) {
 		names[m] = "m" + strconv.Itoa(m)
 	}
 	v := NewView(ix, names, make([]*Holdings, 100))
-	paths := make([]string, 1024)
-	for i := range paths {
-		paths[i] = ix.Path(i * 977)
-	}
+	paths := samplePaths(ix)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -159,4 +153,13 @@ func BenchmarkLookupHolders(b *testing.B) {
 		}
 		i++
 	}
+}
+
+// samplePaths returns 1,024 paths spread over ix.
+func samplePaths(ix *Index) []string {
+	paths := make([]string, 1024)
+	for i := range paths {
+		paths[i] = ix.Path(i * 977 % ix.Len())
+	}
+	return paths
 }

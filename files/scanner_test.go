@@ -3,7 +3,6 @@ package files
 import (
 	"context"
 	"crypto/sha256"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,23 +10,6 @@ import (
 
 	"github.com/dispatcher/dispatcher/internal/itest"
 )
-
-// tree writes files (path → content) under dir with mtime at.
-func tree(t *testing.T, dir string, files map[string]string, at time.Time) {
-	t.Helper()
-	for p, data := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(full, at, at); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 func holders(t *testing.T, v *View, path string) string {
 	t.Helper()
@@ -54,10 +36,10 @@ func TestScanner(t *testing.T) {
 	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
 	origin, full, lag := t.TempDir(), t.TempDir(), t.TempDir()
 	files := map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbbbbbbb", "pub/sub dir/c.txt": "c", "pub/d.iso": "dddd"}
-	tree(t, origin, files, day)
-	tree(t, full, files, day)
-	tree(t, lag, map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbb"}, day) // c missing, b truncated
-	tree(t, lag, map[string]string{"pub/d.iso": "dddd"}, day.Add(-time.Hour))     // d older
+	itest.WriteTree(t, origin, files, day)
+	itest.WriteTree(t, full, files, day)
+	itest.WriteTree(t, lag, map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbb"}, day) // c missing, b truncated
+	itest.WriteTree(t, lag, map[string]string{"pub/d.iso": "dddd"}, day.Add(-time.Hour))     // d older
 	addrFull := itest.RsyncDaemon(t, map[string]string{"pub": full})
 	daemonLag := t.TempDir()
 	addrLag := itest.RsyncDaemon(t, map[string]string{"pub": lag, "spare": daemonLag})
@@ -88,8 +70,8 @@ func TestScanner(t *testing.T) {
 	}
 
 	// The lagging mirror catches up; the origin gains a file.
-	tree(t, lag, files, day)
-	tree(t, origin, map[string]string{"pub/e.iso": "new"}, day.Add(time.Minute))
+	itest.WriteTree(t, lag, files, day)
+	itest.WriteTree(t, origin, map[string]string{"pub/e.iso": "new"}, day.Add(time.Minute))
 	s.Scan(context.Background())
 	v = s.View()
 	if got := holders(t, v, "pub/b.iso"); got != "full lag plain" {
@@ -102,7 +84,7 @@ func TestScanner(t *testing.T) {
 	// The lag mirror's module disappears: its scan fails and its last good
 	// listing stands, carried over to the new origin.
 	s.mirrors[1].Source = Rsync{URL: "rsync://" + addrLag + "/nosuchmodule"}
-	tree(t, origin, map[string]string{"pub/f.iso": "f"}, day)
+	itest.WriteTree(t, origin, map[string]string{"pub/f.iso": "f"}, day)
 	s.Scan(context.Background())
 	_, ms = s.Status()
 	if e := ms["lag"].Err; !strings.Contains(e, "nosuchmodule") || !strings.Contains(e, "rsync") {

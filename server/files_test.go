@@ -20,23 +20,6 @@ import (
 	"github.com/dispatcher/dispatcher/server"
 )
 
-// writeTree writes files (path → content) under dir with mtime at.
-func writeTree(t *testing.T, dir string, files map[string]string, at time.Time) {
-	t.Helper()
-	for p, data := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(full, at, at); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // fileMirror is an HTTP mirror serving a directory (GET and HEAD with
 // Content-Length) and, when listed, an rsync daemon on the same directory.
 type fileMirror struct {
@@ -71,11 +54,11 @@ func TestFileAwareness(t *testing.T) {
 	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
 	origin := t.TempDir()
 	tree := map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbbbbbbb", "pub/new.iso": "fresh"}
-	writeTree(t, origin, tree, day)
+	itest.WriteTree(t, origin, tree, day)
 	full, lag, plain := newFileMirror(t, true), newFileMirror(t, true), newFileMirror(t, false)
-	writeTree(t, full.dir, map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbbbbbbb"}, day)
-	writeTree(t, lag.dir, map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbb"}, day) // b truncated
-	writeTree(t, plain.dir, tree, day)
+	itest.WriteTree(t, full.dir, map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbbbbbbb"}, day)
+	itest.WriteTree(t, lag.dir, map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbb"}, day) // b truncated
+	itest.WriteTree(t, plain.dir, tree, day)
 	for _, strategy := range []string{"random", "roundrobin", "iphash", "geo"} {
 		t.Run(strategy, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "mirrors.json")
@@ -135,10 +118,10 @@ func TestFileOutputs(t *testing.T) {
 	origin := t.TempDir()
 	content := strings.Repeat("0123456789", 1000)
 	tree := map[string]string{"pub/a.iso": content, "pub/only-origin.iso": "x"}
-	writeTree(t, origin, tree, day)
+	itest.WriteTree(t, origin, tree, day)
 	full, lag, plain := newFileMirror(t, true), newFileMirror(t, true), newFileMirror(t, true)
-	writeTree(t, full.dir, map[string]string{"pub/a.iso": content}, day)
-	writeTree(t, plain.dir, map[string]string{"pub/a.iso": content}, day)
+	itest.WriteTree(t, full.dir, map[string]string{"pub/a.iso": content}, day)
+	itest.WriteTree(t, plain.dir, map[string]string{"pub/a.iso": content}, day)
 	path := filepath.Join(t.TempDir(), "mirrors.json")
 	itest.WriteFile(t, path, fmt.Sprintf(filesConfig, "random", origin, "fallback",
 		full.url, full.rsync, lag.url, lag.rsync, plain.url))
@@ -225,7 +208,7 @@ func TestFileOutputs(t *testing.T) {
 	if m, code := redirect(srv, "/pub/only-origin.iso"); code != 302 || m != "fallback" {
 		t.Errorf("a file no mirror holds: %d %q; want the fallback", code, m)
 	}
-	writeTree(t, lag.dir, tree, day)
+	itest.WriteTree(t, lag.dir, tree, day)
 	itest.WaitFor(t, 20*time.Second, "lag to catch up", func() bool {
 		m, code := redirect(srv, "/pub/only-origin.iso")
 		return code == 302 && m == "lag"
@@ -241,10 +224,10 @@ func TestFileOutputs(t *testing.T) {
 func TestFileVerify(t *testing.T) {
 	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
 	origin := t.TempDir()
-	writeTree(t, origin, map[string]string{"pub/a.iso": "aaaa"}, day)
+	itest.WriteTree(t, origin, map[string]string{"pub/a.iso": "aaaa"}, day)
 	good, empty, short := newFileMirror(t, false), newFileMirror(t, false), newFileMirror(t, false)
-	writeTree(t, good.dir, map[string]string{"pub/a.iso": "aaaa"}, day)
-	writeTree(t, short.dir, map[string]string{"pub/a.iso": "aa"}, day)
+	itest.WriteTree(t, good.dir, map[string]string{"pub/a.iso": "aaaa"}, day)
+	itest.WriteTree(t, short.dir, map[string]string{"pub/a.iso": "aa"}, day)
 	path := filepath.Join(t.TempDir(), "mirrors.json")
 	itest.WriteFile(t, path, fmt.Sprintf(`{"pools": [{"name": "pub", "routes": ["/pub/*file"], "strategy": "roundrobin",
 	  "files": {"origin": "%s", "verify": true},
@@ -279,10 +262,10 @@ func TestFilesShared(t *testing.T) {
 	r := itest.Redis(t, 0)
 	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
 	origin := t.TempDir()
-	writeTree(t, origin, map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bb"}, day)
+	itest.WriteTree(t, origin, map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bb"}, day)
 	full, lag := newFileMirror(t, true), newFileMirror(t, true)
-	writeTree(t, full.dir, map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bb"}, day)
-	writeTree(t, lag.dir, map[string]string{"pub/a.iso": "aaaa"}, day)
+	itest.WriteTree(t, full.dir, map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bb"}, day)
+	itest.WriteTree(t, lag.dir, map[string]string{"pub/a.iso": "aaaa"}, day)
 	cfg := fmt.Sprintf(`{"redis": "redis://%s/0", "pools": [{"name": "pub", "routes": ["/pub/*file"],
 	  "files": {"origin": "%s", "schedule": "@every 1s"},
 	  "mirrors": [{"name": "full", "url": "%s", "rsync": "%s"}, {"name": "lag", "url": "%s", "rsync": "%s"}]}]}`,

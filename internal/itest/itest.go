@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -198,5 +199,23 @@ func WriteFile(t testing.TB, path, data string) {
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// WriteTree writes files (slash path → content) under dir, with their
+// modification time set to at: a mirror's or an origin's tree.
+func WriteTree(t testing.TB, dir string, files map[string]string, at time.Time) {
+	t.Helper()
+	for p, data := range files {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(full, at, at); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
