@@ -12,6 +12,10 @@ import (
 // maxReserve bounds the positions a Sequence holds ahead.
 const maxReserve = 1024
 
+// reserveSpan is how much traffic the reserve covers under concurrent
+// load, at the rate seen between the last two refills.
+const reserveSpan = 50 * time.Millisecond
+
 // refillTimeout bounds one INCRBY of a refill. A refill slower than a
 // request's budget does not make Redis "down": only one that fails, or
 // takes longer than this, does.
@@ -28,7 +32,8 @@ const refillTimeout = time.Second
 //   - Requests that find the reserve empty queue behind the refill, which
 //     fetches a position for each of them; they get them in queue order.
 //     Whenever requests had to wait, the reserve doubles (up to 1,024);
-//     when some gave up waiting, it quadruples.
+//     when some gave up waiting, it quadruples; and once traffic is
+//     concurrent it covers at least 50 ms of it at the current rate.
 //   - When refills become rare (traffic dropped), the reserve halves each
 //     time. A request alone makes its own INCRBY 1, so two instances
 //     called alternately follow one cycle.
@@ -53,6 +58,8 @@ type Sequence struct {
 	spans      []span // reserved positions, used in order
 	held       uint64 // positions in spans
 	want       uint64 // reserve to keep
+	taken      uint64 // positions handed out from reserves, ever
+	takenThen  uint64 // taken at the last refill
 	queue      []*waiter
 	inflight   bool // a refill goroutine is running
 	lastRefill time.Time
@@ -143,6 +150,7 @@ func (q *Sequence) take() (uint64, bool) {
 			v := sp.next
 			sp.next++
 			q.held--
+			q.taken++
 			return v, true
 		}
 		q.spans = q.spans[1:]
@@ -176,7 +184,18 @@ func (q *Sequence) refill(ctx context.Context) {
 		case time.Since(q.lastRefill) > 100*time.Millisecond:
 			q.want /= 2
 		}
-		q.lastRefill = time.Now()
+		now := time.Now()
+		if q.want > 0 {
+			// Under concurrent load, keep at least reserveSpan of traffic
+			// in hand, so that a refill delayed by a busy CPU does not
+			// leave requests waiting. (Sequential traffic keeps want at
+			// 0: one INCRBY 1 per request, one global order.)
+			if dt := now.Sub(q.lastRefill); dt > 0 && dt < time.Second {
+				rate := float64(q.taken-q.takenThen) / dt.Seconds()
+				q.want = min(max(q.want, uint64(rate*reserveSpan.Seconds())), maxReserve)
+			}
+		}
+		q.lastRefill, q.takenThen = now, q.taken
 		n := uint64(len(q.queue))
 		if q.want > q.held {
 			n += q.want - q.held
@@ -239,6 +258,7 @@ func (q *Sequence) dropGone() int {
 func (q *Sequence) unTake(v uint64) {
 	q.spans[0].next = v
 	q.held++
+	q.taken--
 }
 
 // fetch reserves n positions in Redis and returns the first.

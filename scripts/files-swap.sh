@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# scripts/files-swap.sh — p99 latency of a file-aware pool under wrk while
+# its index is rebuilt and swapped in every 2 s, against the same pool
+# scanned once (no swaps), side by side in interleaved rounds.
+#
+# Usage: scripts/files-swap.sh [-n files] [-d seconds] [-r rounds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+files=100000 duration=10 rounds=2
+while getopts "n:d:r:h" o; do
+  case $o in
+    n) files=$OPTARG ;; d) duration=$OPTARG ;; r) rounds=$OPTARG ;;
+    *) echo "usage: $0 [-n files] [-d seconds] [-r rounds]"; exit 2 ;;
+  esac
+done
+for p in wrk python3 curl; do command -v "$p" >/dev/null || { echo "files-swap: $p missing" >&2; exit 1; }; done
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+waitport() { for _ in $(seq 200); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }
+
+echo "building… and writing an origin of $files files"
+go build -o "$work/dispatcher" ./cmd/dispatcher
+python3 - "$work/origin" "$files" <<'PY'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    d = os.path.join(root, "pub", "d%03d" % (i % 1000))
+    if i < 1000:
+        os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "pkg-%07d.deb" % i), "w") as f:
+        f.write("x")
+PY
+config() { # schedule
+  cat <<JSON
+{"pools": [{"name": "pub", "routes": ["/pub/*file"], "files": {"origin": "$work/origin", "schedule": "$1"},
+  "mirrors": [{"name": "a", "url": "http://a.example"}, {"name": "b", "url": "http://b.example"}, {"name": "c", "url": "http://c.example"}]}]}
+JSON
+}
+config "@every 2s" > "$work/swap.json"
+config "@every 1h" > "$work/still.json"
+declare -A port
+for n in swap still; do
+  port[$n]=$(freeport)
+  "$work/dispatcher" -quiet -config "$work/$n.json" -listen "127.0.0.1:${port[$n]}" 2>"$work/$n.log" & pids+=($!)
+  waitport "${port[$n]}"
+  for _ in $(seq 600); do
+    curl -s "http://127.0.0.1:${port[$n]}/api/status" | grep -q "\"origin_files\":$files" && break
+    sleep 0.1
+  done
+done
+url() { echo "http://127.0.0.1:${port[$1]}/pub/d007/pkg-0000007.deb"; }
+declare -A p99 reqs
+for r in $(seq "$rounds"); do
+  for n in still swap; do
+    out=$(wrk -t1 -c50 -d"${duration}s" --latency "$(url "$n")")
+    p=$(echo "$out" | awk '$1 == "99%" {print $2}')
+    c=$(echo "$out" | awk '/requests in/ {print $1}')
+    echo "  round $r $n: $c requests, p99 $p"
+    p99[$n]="${p99[$n]:-} $p"; reqs[$n]=$(( ${reqs[$n]:-0} + c ))
+  done
+done
+scans=$(curl -s "http://127.0.0.1:${port[swap]}/metrics" | awk '/^dispatcher_files_scans_total/ {print $2}')
+echo
+echo "no swaps:            $(( reqs[still] / (rounds * duration) )) req/s, p99 per round:${p99[still]}"
+echo "a swap every 2 s:    $(( reqs[swap] / (rounds * duration) )) req/s, p99 per round:${p99[swap]} ($scans scans of $files files in all)"
