@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # scripts/files-swap.sh — p99 latency of a file-aware pool under wrk while
-# its index is rebuilt and swapped in every 2 s, against the same pool
-# scanned once (no swaps), side by side in interleaved rounds.
+# its origin is rescanned and a new index swapped in on a schedule (every
+# 2 s by default), against the same pool scanned once (no swaps), side by
+# side in interleaved rounds.
 #
-# Usage: scripts/files-swap.sh [-n files] [-d seconds] [-r rounds]
+# Usage: scripts/files-swap.sh [-n files] [-d seconds] [-r rounds] [-s schedule]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-files=100000 duration=10 rounds=2
-while getopts "n:d:r:h" o; do
+files=100000 duration=10 rounds=2 every="2s"
+while getopts "n:d:r:s:h" o; do
   case $o in
-    n) files=$OPTARG ;; d) duration=$OPTARG ;; r) rounds=$OPTARG ;;
-    *) echo "usage: $0 [-n files] [-d seconds] [-r rounds]"; exit 2 ;;
+    n) files=$OPTARG ;; d) duration=$OPTARG ;; r) rounds=$OPTARG ;; s) every=$OPTARG ;;
+    *) echo "usage: $0 [-n files] [-d seconds] [-r rounds] [-s schedule]"; exit 2 ;;
   esac
 done
 for p in wrk python3 curl; do command -v "$p" >/dev/null || { echo "files-swap: $p missing" >&2; exit 1; }; done
@@ -39,7 +40,7 @@ config() { # schedule
   "mirrors": [{"name": "a", "url": "http://a.example"}, {"name": "b", "url": "http://b.example"}, {"name": "c", "url": "http://c.example"}]}]}
 JSON
 }
-config "@every 2s" > "$work/swap.json"
+config "@every $every" > "$work/swap.json"
 config "@every 1h" > "$work/still.json"
 declare -A port
 for n in swap still; do
@@ -65,4 +66,4 @@ done
 scans=$(curl -s "http://127.0.0.1:${port[swap]}/metrics" | awk '/^dispatcher_files_scans_total/ {print $2}')
 echo
 echo "no swaps:            $(( reqs[still] / (rounds * duration) )) req/s, p99 per round:${p99[still]}"
-echo "a swap every 2 s:    $(( reqs[swap] / (rounds * duration) )) req/s, p99 per round:${p99[swap]} ($scans scans of $files files in all)"
+echo "a swap every $every:    $(( reqs[swap] / (rounds * duration) )) req/s, p99 per round:${p99[swap]} ($scans scans of $files files in all)"
