@@ -118,12 +118,21 @@ func TestStalledLogOutput(t *testing.T) {
 
 	// Read the pipe again: the loss is reported, once.
 	var out itest.Buffer
-	go io.Copy(&out, pr) //nolint:errcheck // ends when the process exits
+	copied := make(chan struct{})
+	go func() {
+		io.Copy(&out, pr) //nolint:errcheck // ends when the process exits
+		close(copied)
+	}()
 	itest.WaitFor(t, 10*time.Second, "the report of the dropped lines", func() bool {
 		return strings.Contains(out.String(), `"msg":"log output was blocked; lines dropped"`)
 	})
 	if err := s.terminate(t); err != nil {
 		t.Errorf("exit after SIGTERM: %v", err)
+	}
+	select { // what the process wrote before it exited, read to the end
+	case <-copied:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the log pipe was not closed after the process exited")
 	}
 	if n := strings.Count(out.String(), "lines dropped"); n != 1 {
 		t.Errorf("the loss was reported %d times; want once", n)
