@@ -7,16 +7,13 @@
 package itest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -64,28 +61,15 @@ func FreeUDPPort(t testing.TB) int {
 
 // Process is a program started by a test.
 type Process struct {
-	Cmd  *exec.Cmd
-	Addr string // host:port it serves on, when known
-	mu   sync.Mutex
-	out  strings.Builder
+	Cmd            *exec.Cmd
+	Addr           string // host:port it serves on, when known
+	stdout, stderr Buffer
 }
 
-// Output returns what the process wrote to stdout and stderr so far.
-func (p *Process) Output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
-
-func (p *Process) collect(r io.Reader) {
-	s := bufio.NewScanner(r)
-	s.Buffer(make([]byte, 64<<10), 1<<20)
-	for s.Scan() {
-		p.mu.Lock()
-		p.out.WriteString(s.Text() + "\n")
-		p.mu.Unlock()
-	}
-}
+// Output returns what the process wrote to stdout, then to stderr, so
+// far. Once the process was waited for, it is all of it: exec's copying
+// ends before Wait returns.
+func (p *Process) Output() string { return p.stdout.String() + p.stderr.String() }
 
 // Start runs name with args and stops it (SIGTERM, then SIGKILL) when the
 // test ends.
@@ -94,14 +78,13 @@ func Start(t testing.TB, env []string, name string, args ...string) *Process {
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdout, _ := cmd.StdoutPipe()
-	stderr, _ := cmd.StderrPipe()
+	p := &Process{Cmd: cmd}
+	cmd.Stdout, cmd.Stderr = &p.stdout, &p.stderr
+	// A child that keeps the output open must not hold Wait for ever.
+	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
-	p := &Process{Cmd: cmd}
-	go p.collect(stdout)
-	go p.collect(stderr)
 	t.Cleanup(func() { p.Stop() })
 	return p
 }
