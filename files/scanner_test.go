@@ -104,3 +104,29 @@ func TestScanner(t *testing.T) {
 }
 
 func sha(s string) [32]byte { return sha256.Sum256([]byte(s)) }
+
+// TestScannerRsyncOrigin scans an origin that is an rsync module: the
+// index is its listing, and a mirror listed the same way holds it all.
+func TestScannerRsyncOrigin(t *testing.T) {
+	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
+	origin, mirror := t.TempDir(), t.TempDir()
+	files := map[string]string{"pub/a.iso": "aaaa", "pub/x y/ü.txt": "b"}
+	itest.WriteTree(t, origin, files, day)
+	itest.WriteTree(t, mirror, files, day)
+	addr := itest.RsyncDaemon(t, map[string]string{"origin": origin, "mirror": mirror})
+	s := NewScanner(ScannerOptions{Pool: "p", Origin: Rsync{URL: "rsync://" + addr + "/origin/pub"},
+		Mirrors: []ScanMirror{{Name: "m", Source: Rsync{URL: "rsync://" + addr + "/mirror/pub"}}}})
+	s.Scan(context.Background())
+	v := s.View()
+	if v == nil || v.Index.Len() != 2 {
+		t.Fatalf("view %v", v)
+	}
+	for _, p := range []string{"a.iso", "x y/ü.txt"} {
+		if got := holders(t, v, p); got != "m" {
+			t.Errorf("%s held by %q; want m", p, got)
+		}
+	}
+	if _, ms := s.Status(); ms["m"].Held != 2 || ms["m"].Err != "" {
+		t.Errorf("mirror status %+v", ms["m"])
+	}
+}
