@@ -15,12 +15,7 @@ while getopts "n:d:r:s:h" o; do
   esac
 done
 for p in wrk python3 curl; do command -v "$p" >/dev/null || { echo "files-swap: $p missing" >&2; exit 1; }; done
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-waitport() { for _ in $(seq 200); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }
+. scripts/lib.sh # after the cd above: paths are from the repository root
 
 echo "building… and writing an origin of $files files"
 go build -o "$work/dispatcher" ./cmd/dispatcher
