@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -20,10 +21,13 @@ func mask(ids ...int) []uint64 {
 // robin), and answers ErrNoMirror when none is allowed.
 func TestOnlyHolders(t *testing.T) {
 	weights := []float64{1, 2, 3, 4, 5}
+	// Seeded draws: the shares are checked to 5%, which an unseeded run
+	// of 12,000 draws misses about once in a hundred.
+	seeded := func() func() uint64 { return rand.New(rand.NewPCG(7, 11)).Uint64 }
 	for _, tt := range []struct {
 		name string
 		s    Strategy
-	}{{"random", new(Random)}, {"roundrobin", new(RoundRobin)}, {"iphash", new(IPHash)}, {"geo", new(Geo)}} {
+	}{{"random", &Random{rand: seeded()}}, {"roundrobin", new(RoundRobin)}, {"iphash", new(IPHash)}, {"geo", &Geo{rand: seeded()}}} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := testPool(tt.s, weights...)
 			only := mask(1, 3, 4)
