@@ -25,8 +25,11 @@ func TestDrainRacesSync(t *testing.T) {
 		if err := srv.SetEnabled(context.Background(), "p", "x", enabled); err != nil {
 			t.Fatal(err)
 		}
-		start := server.Syncs(srv)
+		start, deadline := server.Syncs(srv), time.Now().Add(10*time.Second)
 		for server.Syncs(srv) < start+3 {
+			if time.Now().After(deadline) {
+				t.Fatalf("call %d: the Redis exchange stopped running", i)
+			}
 			st := mirrorStatus(t, srv, "p", "x")
 			if st.Enabled != enabled || (st.EffectiveWeight > 0) != enabled {
 				t.Fatalf("call %d: set enabled=%v, then a sync made it enabled=%v (effective weight %v)", i, enabled, st.Enabled, st.EffectiveWeight)
