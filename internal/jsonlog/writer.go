@@ -148,14 +148,16 @@ func (w *Writer) writeOut() {
 	w.mu.Lock()
 	buf := w.pending
 	w.pending = w.spare[:0]
-	lost := w.unreported
-	w.unreported = 0
 	w.mu.Unlock()
 	if len(buf) > 0 {
 		w.out.Write(buf) //nolint:errcheck // nowhere left to report a failing log output
 	}
+	// The lines lost while the output was blocked, this write included:
+	// one report for the whole stall.
 	w.mu.Lock()
 	w.spare = buf[:0]
+	lost := w.unreported
+	w.unreported = 0
 	w.mu.Unlock()
 	if lost > 0 && w.OnRecover != nil {
 		w.OnRecover(lost)
