@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/dispatcher/dispatcher/internal/itest"
 	"github.com/dispatcher/dispatcher/internal/jsonlog"
 	"github.com/dispatcher/dispatcher/server"
 )
@@ -81,15 +82,10 @@ func BenchmarkRedirect(b *testing.B) {
 	b.Cleanup(cancel)
 	srv.Start(ctx) //nolint:errcheck // never fails
 	b.Cleanup(srv.Stop)
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if st := srv.Status(); st.Pools[0].Files != nil && st.Pools[0].Files.OriginFiles == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("the files pool was not scanned")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	itest.WaitFor(b, 10*time.Second, "the files pool to be scanned", func() bool {
+		st := srv.Status()
+		return st.Pools[0].Files != nil && st.Pools[0].Files.OriginFiles == 1
+	})
 	b.Run("dispatcher-random-files", func(b *testing.B) { benchServe(b, srv, "/f/x.iso") })
 	b.Run("dispatcher-roundrobin", func(b *testing.B) { benchServe(b, srv, "/rr/x.iso") })
 	b.Run("dispatcher-iphash", func(b *testing.B) { benchServe(b, srv, "/h/x.iso") })
