@@ -98,6 +98,7 @@ func TestLoadBadConfigs(t *testing.T) {
 			`pools[1].files.unknown: is fallback, but the pool has no fallback`,
 			`pools[1].mirrors[0].rsync: must be rsync://host[:port]/module[/path]`,
 			`pools[2].files.origin: is required`,
+			`pools[2].files.timeout: must be positive`,
 			`pools[2].files: needs append_path`,
 			`pools[3].mirrors[0].rsync: needs the pool's files`,
 		}},

@@ -32,9 +32,9 @@ type FileChecks interface {
 	Excluded(path string) []uint64
 }
 
-// What Route.Unknown can be (the pool's files.unknown).
+// What Route.Unknown can be (the pool's files.unknown) besides "any",
+// which sends a path the origin lacks to any mirror.
 const (
-	unknownAny      = "any"
 	unknownFallback = "fallback"
 	unknown404      = "404"
 )

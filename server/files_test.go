@@ -104,6 +104,19 @@ func TestFileAwareness(t *testing.T) {
 			if st.Held != 1 || st.Outdated != 1 || st.Missing != 1 || !st.Listed {
 				t.Errorf("lag's files %+v; want held 1, outdated 1, missing 1", st)
 			}
+			var metrics strings.Builder
+			srv.WriteMetrics(&metrics)
+			for _, want := range []string{
+				`dispatcher_files_origin_files{pool="pub"} 3`,
+				`dispatcher_files_held{pool="pub",mirror="lag"} 1`,
+				`dispatcher_files_outdated{pool="pub",mirror="lag"} 1`,
+				`dispatcher_files_missing{pool="pub",mirror="full"} 1`,
+				`dispatcher_files_scans_total{pool="pub"} `,
+			} {
+				if !strings.Contains(metrics.String(), want) {
+					t.Errorf("/metrics lacks %s", want)
+				}
+			}
 		})
 	}
 }
