@@ -2,8 +2,10 @@ package files
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -162,4 +164,47 @@ func samplePaths(ix *Index) []string {
 		paths[i] = ix.Path(i * 977 % ix.Len())
 	}
 	return paths
+}
+
+// writeTree writes n one-byte files under root, 100 per directory.
+func writeTree(b *testing.B, root string, n int) {
+	b.Helper()
+	for i := range n {
+		dir := filepath.Join(root, "pub", fmt.Sprintf("d%04d", i/100))
+		if i%100 == 0 {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("pkg-%07d.deb", i)), []byte("x"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRescan rescans an origin directory of 100,000 files that did
+// not change (the listing is compared with the last Index, nothing is
+// built), and one where a file changed (a new Index is built).
+func BenchmarkRescan(b *testing.B) {
+	root := b.TempDir()
+	const n = 100_000
+	writeTree(b, root, n)
+	for _, changed := range []bool{false, true} {
+		b.Run(fmt.Sprintf("changed=%v", changed), func(b *testing.B) {
+			s := NewScanner(ScannerOptions{Pool: "p", Origin: Dir(root)})
+			prev, err := s.scanOrigin(context.Background(), nil)
+			if err != nil || prev.Len() != n {
+				b.Fatalf("%d files, %v", prev.Len(), err)
+			}
+			if changed {
+				prev = nil // as if every file changed: the whole Index is built
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.scanOrigin(context.Background(), prev); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -43,6 +43,23 @@ func Judge(ix *Index, list func(fn func(Entry) error) error) (*Holdings, error) 
 	return h, nil
 }
 
+// same reports whether h and o were judged against the same index and
+// hold the same files.
+func (h *Holdings) same(o *Holdings) bool {
+	if h == o {
+		return true
+	}
+	if h == nil || o == nil || h.of != o.of || h.Stats != o.Stats {
+		return false
+	}
+	for i := range h.bits {
+		if h.bits[i] != o.bits[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // Carry returns h judged against ix instead of the index it was made for:
 // a file stays held when the new origin has it with the same size and
 // mtime. It is how a mirror whose scan failed keeps its last good
@@ -63,6 +80,11 @@ func (h *Holdings) Carry(ix *Index) *Holdings {
 	}
 	n.Stats.Missing = ix.Len() - n.Stats.Held
 	return n
+}
+
+// none returns the Holdings of a mirror that holds nothing of ix.
+func none(ix *Index) *Holdings {
+	return &Holdings{bits: make([]uint64, (ix.Len()+63)/64), of: ix, Stats: Stats{Missing: ix.Len()}}
 }
 
 // All returns the Holdings of a mirror assumed to hold every file of ix
@@ -87,12 +109,14 @@ type View struct {
 	words   int
 	rows    []uint64
 	full    []uint64
+	held    []*Holdings // per mirror, what the rows were made of
 }
 
 // NewView builds the View of ix for mirrors (names, in the pool's order)
 // and their holdings (nil: holds every file). It costs O(files × mirrors).
 func NewView(ix *Index, mirrors []string, holdings []*Holdings) *View {
-	v := &View{Index: ix, Mirrors: mirrors, words: (len(mirrors) + 63) / 64}
+	v := &View{Index: ix, Mirrors: mirrors, words: (len(mirrors) + 63) / 64, held: make([]*Holdings, len(mirrors))}
+	copy(v.held, holdings)
 	v.rows = make([]uint64, ix.Len()*v.words)
 	v.full = make([]uint64, v.words)
 	for m := range mirrors {
@@ -107,6 +131,28 @@ func NewView(ix *Index, mirrors []string, holdings []*Holdings) *View {
 		}
 	}
 	return v
+}
+
+// With returns v with mirror m's holdings replaced by h (judged against
+// v.Index; nil: every file), or v itself when they are the same. It costs
+// a copy of the rows, O(files × mirrors/64), and leaves v unchanged.
+func (v *View) With(m int, h *Holdings) *View {
+	if v.held[m].same(h) {
+		return v
+	}
+	n := &View{Index: v.Index, Mirrors: v.Mirrors, words: v.words, full: v.full,
+		rows: make([]uint64, len(v.rows)), held: append([]*Holdings(nil), v.held...)}
+	n.held[m] = h
+	bit, w := uint64(1)<<(m%64), m/64
+	copy(n.rows, v.rows)
+	for id := range v.Index.Len() {
+		if h == nil || h.Has(id) {
+			n.rows[id*v.words+w] |= bit
+		} else {
+			n.rows[id*v.words+w] &^= bit
+		}
+	}
+	return n
 }
 
 // Holders returns the mirrors that hold origin file id, as a mask for

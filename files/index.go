@@ -79,6 +79,17 @@ func (ix *Index) Path(id int) string {
 	return ix.base(id)
 }
 
+// Entry returns file id as an Entry.
+func (ix *Index) Entry(id int) Entry {
+	return Entry{Path: ix.Path(id), Size: ix.size[id], MTime: ix.mtime[id]}
+}
+
+// Is reports whether file id is e: same path, size and mtime. It does not
+// allocate.
+func (ix *Index) Is(id int, e Entry) bool {
+	return id < len(ix.size) && ix.size[id] == e.Size && ix.mtime[id] == e.MTime && ix.pathIs(id, e.Path)
+}
+
 // Size returns the size of file id in bytes.
 func (ix *Index) Size(id int) int64 { return ix.size[id] }
 
@@ -87,12 +98,15 @@ func (ix *Index) MTime(id int) int64 { return ix.mtime[id] }
 
 // SHA256 returns the SHA-256 of file id, when it is known.
 func (ix *Index) SHA256(id int) (sum [32]byte, ok bool) {
-	if ix.has == nil || ix.has[id/64]&(1<<(id%64)) == 0 {
+	if !ix.hashed(id) {
 		return sum, false
 	}
 	copy(sum[:], ix.sha[32*id:32*id+32])
 	return sum, true
 }
+
+// hashed reports whether the SHA-256 of file id is known.
+func (ix *Index) hashed(id int) bool { return ix.has != nil && ix.has[id/64]&(1<<(id%64)) != 0 }
 
 // Builder collects entries for an Index. A path added twice keeps its last
 // entry. The zero value is ready to use; it is not safe for concurrent

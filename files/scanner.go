@@ -2,12 +2,8 @@ package files
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +43,7 @@ type Scanner struct {
 	hashes   bool
 	timeout  time.Duration
 	parallel int
+	spread   time.Duration
 	log      *slog.Logger
 	onChange func()
 
@@ -56,7 +53,8 @@ type Scanner struct {
 	// instance scans for itself).
 	leader  func(context.Context) bool
 	share   Sharer
-	have    string        // version of the results adopted last
+	have    string        // version of the View adopted or published last
+	shared  *View         // the View published last
 	scans   atomic.Uint64 // scans run here
 	adopted atomic.Uint64 // results adopted from the leader
 
@@ -85,7 +83,10 @@ type ScannerOptions struct {
 	Timeout time.Duration
 	// Parallel bounds the mirror listings run at once (default 4).
 	Parallel int
-	Log      *slog.Logger
+	// Spread spreads the starts of the mirror listings of a scan over this
+	// long (0: all at once; Run sets half the schedule's period).
+	Spread time.Duration
+	Log    *slog.Logger
 	// OnChange is called after a new View is swapped in.
 	OnChange func()
 	// Leader reports whether this instance scans now (the feedback
@@ -110,13 +111,28 @@ func NewScanner(o ScannerOptions) *Scanner {
 		o.OnChange = func() {}
 	}
 	return &Scanner{pool: o.Pool, origin: o.Origin, mirrors: o.Mirrors, hashes: o.Hashes, timeout: o.Timeout,
-		parallel: o.Parallel, log: o.Log.With("component", "files", "pool", o.Pool), onChange: o.OnChange,
+		parallel: o.Parallel, spread: o.Spread, log: o.Log.With("component", "files", "pool", o.Pool), onChange: o.OnChange,
 		leader: o.Leader, share: o.Share,
 		held: map[string]*Holdings{}, sums: map[string]sumEntry{}, mStatus: map[string]MirrorStatus{}}
 }
 
 // View returns the current View (nil before the first good origin scan).
 func (s *Scanner) View() *View { return s.view.Load() }
+
+// Holders returns the origin's size of path and the mirrors believed to
+// hold it, as View.Holders does, in the current View.
+func (s *Scanner) Holders(path string) (size int64, mask []uint64, ok bool) {
+	v := s.view.Load()
+	if v == nil {
+		return 0, nil, false
+	}
+	id, ok := v.Index.Lookup(path)
+	if !ok {
+		return 0, nil, false
+	}
+	mask, _ = v.Holders(id)
+	return v.Index.Size(id), mask, true
+}
 
 // Status returns the state of the origin and of every mirror, by name.
 func (s *Scanner) Status() (OriginStatus, map[string]MirrorStatus) {
@@ -130,9 +146,12 @@ func (s *Scanner) Status() (OriginStatus, map[string]MirrorStatus) {
 }
 
 // Scan lists the origin, then the mirrors (at most Parallel at once, each
-// within Timeout), and swaps in the new View; the status reports a scan
-// once its View is in use. Scans do not overlap: a call while one runs
-// waits for it.
+// within Timeout), and swaps in a new View as results come in: at once for
+// a new origin listing (the mirrors' last listings judged against it) and
+// for mirrors never listed before, then one mirror at a time, their starts
+// spread evenly over Spread. The status reports a scan once its View is in
+// use; an unchanged origin or mirror listing swaps nothing in. Scans do not
+// overlap: a call while one runs waits for it.
 func (s *Scanner) Scan(ctx context.Context) {
 	s.scanning.Lock()
 	defer s.scanning.Unlock()
@@ -141,23 +160,15 @@ func (s *Scanner) Scan(ctx context.Context) {
 		return
 	}
 	s.scans.Add(1)
-	ix, err := s.scanOrigin(ctx)
-	now := time.Now()
 	s.mu.Lock()
-	origin := OriginStatus{LastScan: now}
+	prev := s.ix
+	s.mu.Unlock()
+	ix, err := s.scanOrigin(ctx, prev)
+	origin := OriginStatus{LastScan: time.Now()}
 	if err != nil {
 		origin.Err = err.Error()
-		ix = s.ix
-		if ix != nil {
-			origin.Files = ix.Len()
-		}
-	} else {
-		s.ix = ix
-		origin.Files = ix.Len()
-	}
-	s.mu.Unlock()
-	if err != nil {
 		s.log.Warn("origin scan failed; keeping the last good listing", "origin", s.origin.String(), "err", err.Error())
+		ix = prev
 	}
 	if ix == nil {
 		s.mu.Lock()
@@ -165,103 +176,106 @@ func (s *Scanner) Scan(ctx context.Context) {
 		s.mu.Unlock()
 		return
 	}
+	origin.Files = ix.Len()
+
+	// The mirrors as last known, judged against ix; those never listed are
+	// listed before the View is first swapped in.
+	names := make([]string, len(s.mirrors))
 	holdings := make([]*Holdings, len(s.mirrors))
 	statuses := make([]MirrorStatus, len(s.mirrors))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, s.parallel)
+	var first, later []int
+	s.mu.Lock()
 	for i, m := range s.mirrors {
-		if m.Source == nil {
-			// nil holdings: every file
-			statuses[i] = MirrorStatus{Stats: Stats{Held: ix.Len()}, LastScan: now}
-			continue
+		names[i] = m.Name
+		switch prev := s.held[m.Name]; {
+		case m.Source == nil: // nil holdings: every file
+			statuses[i] = MirrorStatus{Stats: Stats{Held: ix.Len()}, LastScan: origin.LastScan}
+		case prev == nil:
+			holdings[i] = none(ix) // until listed
+			statuses[i] = MirrorStatus{Listed: true, Stats: holdings[i].Stats}
+			first = append(first, i)
+		default:
+			holdings[i] = prev.Carry(ix)
+			s.held[m.Name] = holdings[i]
+			statuses[i] = s.mStatus[m.Name]
+			statuses[i].Stats = holdings[i].Stats
+			later = append(later, i)
 		}
+	}
+	s.mu.Unlock()
+	s.scanMirrors(ctx, ix, first, 0, func(i int, h *Holdings, st MirrorStatus) { holdings[i], statuses[i] = h, st })
+	v := s.view.Load()
+	if v == nil || v.Index != ix || !v.Serves(names) {
+		v = NewView(ix, names, holdings)
+	} else {
+		for i, h := range holdings {
+			v = v.With(i, h)
+		}
+	}
+	s.swap(v, func() {
+		s.ix, s.oStatus = ix, origin
+		for i, m := range s.mirrors {
+			s.mStatus[m.Name] = statuses[i]
+		}
+	})
+	s.scanMirrors(ctx, ix, later, s.spread, func(i int, h *Holdings, st MirrorStatus) {
+		s.swap(s.view.Load().With(i, h), func() { s.mStatus[s.mirrors[i].Name] = st })
+	})
+	if s.share != nil {
+		s.publish(ctx)
+	}
+}
+
+// swap makes v the View in use, then records what it reflects with
+// record, under s.mu; OnChange is called when v is new.
+func (s *Scanner) swap(v *View, record func()) {
+	s.mu.Lock()
+	changed := s.view.Swap(v) != v
+	record()
+	s.mu.Unlock()
+	if changed {
+		s.onChange()
+	}
+}
+
+// scanMirrors lists the mirrors of s.mirrors numbered in which, at most
+// Parallel at once, their starts spread evenly over spread, and hands
+// each result to done, one at a time.
+func (s *Scanner) scanMirrors(ctx context.Context, ix *Index, which []int, spread time.Duration, done func(int, *Holdings, MirrorStatus)) {
+	var wg sync.WaitGroup
+	var doneMu sync.Mutex
+	sem := make(chan struct{}, s.parallel)
+	for k, i := range which {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			holdings[i], statuses[i] = s.scanMirror(ctx, ix, m)
+			if spread > 0 && k > 0 {
+				t := time.NewTimer(spread * time.Duration(k) / time.Duration(len(which)))
+				defer t.Stop()
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					return
+				}
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			h, st := s.scanMirror(ctx, ix, s.mirrors[i])
+			<-sem
+			doneMu.Lock()
+			defer doneMu.Unlock()
+			done(i, h, st)
 		}()
 	}
 	wg.Wait()
-	names := make([]string, len(s.mirrors))
-	for i, m := range s.mirrors {
-		names[i] = m.Name
-	}
-	s.view.Store(NewView(ix, names, holdings))
-	s.mu.Lock()
-	s.oStatus = origin
-	for i, m := range s.mirrors {
-		s.mStatus[m.Name] = statuses[i]
-	}
-	s.mu.Unlock()
-	s.onChange()
-	if s.share != nil {
-		s.publish(ctx, snapshotForShare(ix, names, holdings, origin, statuses, time.Now()))
-	}
 }
 
 // Scans returns how many scans this instance ran, and how many results it
 // adopted from the leader.
 func (s *Scanner) Scans() (ran, adopted uint64) { return s.scans.Load(), s.adopted.Load() }
-
-// publish hands the results of a scan to the other instances.
-func (s *Scanner) publish(ctx context.Context, p *published) {
-	data, err := encode(p)
-	if err == nil {
-		err = s.share.Publish(ctx, s.pool, p.Version, data)
-	}
-	if err != nil {
-		s.log.Warn("file scan results not shared", "err", err.Error())
-	}
-}
-
-// follow adopts the leader's latest results, when they are newer than the
-// ones adopted last and were made for the same mirrors.
-func (s *Scanner) follow(ctx context.Context) {
-	version, data, err := s.share.Fetch(ctx, s.pool, s.have)
-	if err != nil {
-		s.log.Warn("file scan results of the leader not read; keeping the last ones", "err", err.Error())
-		return
-	}
-	if data == nil {
-		return
-	}
-	p, err := decode(data)
-	var ix *Index
-	var holdings []*Holdings
-	if err == nil {
-		ix, holdings, err = p.adopt()
-	}
-	if err != nil {
-		s.log.Warn("file scan results of the leader cannot be read", "err", err.Error())
-		return
-	}
-	names := make([]string, len(s.mirrors))
-	for i, m := range s.mirrors {
-		names[i] = m.Name
-	}
-	v := NewView(ix, p.Mirrors, holdings)
-	if !v.Serves(names) {
-		s.log.Info("the leader's file scan is for other mirrors (a reload in progress); waiting for the next")
-		return
-	}
-	s.view.Store(v)
-	s.mu.Lock()
-	s.ix, s.have = ix, version
-	s.oStatus = p.OStatus
-	for i, name := range p.Mirrors {
-		if i < len(p.MStatus) {
-			s.mStatus[name] = p.MStatus[i]
-		}
-		if holdings[i] != nil {
-			s.held[name] = holdings[i]
-		}
-	}
-	s.mu.Unlock()
-	s.adopted.Add(1)
-	s.onChange()
-}
 
 // scanMirror lists one mirror and judges it against ix. When the listing
 // fails, the last good one is judged again against ix (as far as its files
@@ -282,8 +296,7 @@ func (s *Scanner) scanMirror(ctx context.Context, ix *Index, m ScanMirror) (*Hol
 			h = prev.Carry(ix)
 			s.held[m.Name] = h
 		} else {
-			// Never listed: it holds nothing we know of.
-			h = &Holdings{bits: make([]uint64, (ix.Len()+63)/64), of: ix, Stats: Stats{Missing: ix.Len()}}
+			h = none(ix) // never listed: it holds nothing we know of
 		}
 		st.Stats = h.Stats
 		s.log.Warn("mirror scan failed; keeping the last good listing", "mirror", m.Name, "rsync", m.Source.String(), "err", err.Error())
@@ -292,82 +305,10 @@ func (s *Scanner) scanMirror(ctx context.Context, ix *Index, m ScanMirror) (*Hol
 	if bad > 0 {
 		st.Err = fmt.Sprintf("%d listing entries skipped (odd names or paths)", bad)
 	}
+	if prev := s.held[m.Name]; prev.same(h) {
+		h = prev // unchanged: the View need not change
+	}
 	st.Stats = h.Stats
 	s.held[m.Name] = h
 	return h, st
-}
-
-// scanOrigin lists the origin into a new Index, with hashes when asked:
-// a file whose size and mtime did not change keeps its hash.
-func (s *Scanner) scanOrigin(ctx context.Context) (*Index, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	var b Builder
-	var entries []Entry
-	err := s.origin.List(ctx, func(e Entry) error {
-		if s.hashes {
-			entries = append(entries, e)
-			return nil
-		}
-		b.Add(e, nil)
-		return nil
-	}, func(err error) { s.log.Warn("origin entry skipped", "err", err.Error()) })
-	if err != nil {
-		return nil, err
-	}
-	if !s.hashes {
-		return b.Build(), nil
-	}
-	root, _ := s.origin.(Dir)
-	s.mu.Lock()
-	old := s.sums
-	s.mu.Unlock()
-	sums := make(map[string]sumEntry, len(entries))
-	for _, e := range entries {
-		se, ok := old[e.Path]
-		if !ok || se.size != e.Size || se.mtime != e.MTime {
-			sum, err := hashFile(ctx, filepath.Join(string(root), filepath.FromSlash(e.Path)))
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil, ctx.Err()
-				}
-				s.log.Warn("origin file not hashed", "path", e.Path, "err", err.Error())
-				b.Add(e, nil)
-				continue
-			}
-			se = sumEntry{e.Size, e.MTime, sum}
-		}
-		sums[e.Path] = se
-		b.Add(e, &se.sum)
-	}
-	s.mu.Lock()
-	s.sums = sums
-	s.mu.Unlock()
-	return b.Build(), nil
-}
-
-func hashFile(ctx context.Context, path string) ([32]byte, error) {
-	var sum [32]byte
-	f, err := os.Open(path)
-	if err != nil {
-		return sum, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	buf := make([]byte, 256<<10)
-	for {
-		if err := ctx.Err(); err != nil {
-			return sum, err
-		}
-		n, err := f.Read(buf)
-		h.Write(buf[:n])
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return sum, err
-		}
-	}
-	copy(sum[:], h.Sum(nil))
-	return sum, nil
 }

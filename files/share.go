@@ -6,38 +6,48 @@ import (
 	"context"
 	"encoding/gob"
 	"fmt"
+	"strconv"
 	"time"
 )
 
 // Sharer carries one instance's scan results to the others (the server
-// implements it with Redis: one key per pool, whatever the number of
+// implements it with Redis: two keys per pool, whatever the number of
 // files or mirrors).
 type Sharer interface {
-	// Publish stores data as the pool's latest results, tagged version.
-	Publish(ctx context.Context, pool, version string, data []byte) error
-	// Fetch returns the pool's latest results unless their version is
-	// have; data is nil when there is nothing newer (or nothing at all).
-	Fetch(ctx context.Context, pool, have string) (version string, data []byte, err error)
+	// Publish stores status as the pool's latest scan status and, when
+	// view is not nil, view as its latest View, tagged version.
+	Publish(ctx context.Context, pool, version string, view, status []byte) error
+	// Fetch returns the pool's latest status, and its latest View unless
+	// its version is have (view is nil then, or when none was published).
+	Fetch(ctx context.Context, pool, have string) (version string, view, status []byte, err error)
 }
 
-// published is what a leader's scan hands to the followers: the origin
-// listing and what each mirror holds, with the statuses.
-type published struct {
+// sharedView is a View as a leader hands it to the followers: the origin
+// listing and what each mirror holds. It is published when it changes.
+type sharedView struct {
 	Origin   []Entry
 	Sums     map[int][32]byte // by position in Origin
-	OStatus  OriginStatus
 	Mirrors  []string
 	Bits     [][]uint64 // per mirror; nil: every file
-	MStatus  []MirrorStatus
+	Stats    []Stats    // per mirror
 	Version  string
 	Produced time.Time
 }
 
-// encode packs the results of a scan, gzipped gob.
-func encode(p *published) ([]byte, error) {
+// sharedStatus is the state of a leader's scans, published after every
+// scan: the View may be unchanged while the scans go on.
+type sharedStatus struct {
+	Version string // of the View it describes
+	OStatus OriginStatus
+	Mirrors []string
+	MStatus []MirrorStatus
+}
+
+// encode packs a value, gzipped gob.
+func encode(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
-	if err := gob.NewEncoder(zw).Encode(p); err != nil {
+	if err := gob.NewEncoder(zw).Encode(v); err != nil {
 		return nil, err
 	}
 	if err := zw.Close(); err != nil {
@@ -46,25 +56,21 @@ func encode(p *published) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func decode(data []byte) (*published, error) {
+func decode(data []byte, v any) error {
 	zr, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var p published
-	if err := gob.NewDecoder(zr).Decode(&p); err != nil {
-		return nil, err
-	}
-	return &p, nil
+	return gob.NewDecoder(zr).Decode(v)
 }
 
-// snapshotForShare packs ix and the holdings of one scan.
-func snapshotForShare(ix *Index, mirrors []string, holdings []*Holdings, o OriginStatus, ms []MirrorStatus, at time.Time) *published {
-	p := &published{OStatus: o, Mirrors: mirrors, MStatus: ms, Produced: at,
-		Version: fmt.Sprintf("%d", at.UnixNano())}
+// shareView packs v.
+func shareView(v *View, at time.Time) *sharedView {
+	ix := v.Index
+	p := &sharedView{Mirrors: v.Mirrors, Produced: at, Version: strconv.FormatInt(at.UnixNano(), 10)}
 	p.Origin = make([]Entry, ix.Len())
 	for id := range ix.Len() {
-		p.Origin[id] = Entry{Path: ix.Path(id), Size: ix.Size(id), MTime: ix.MTime(id)}
+		p.Origin[id] = ix.Entry(id)
 		if sum, ok := ix.SHA256(id); ok {
 			if p.Sums == nil {
 				p.Sums = map[int][32]byte{}
@@ -72,21 +78,22 @@ func snapshotForShare(ix *Index, mirrors []string, holdings []*Holdings, o Origi
 			p.Sums[id] = sum
 		}
 	}
-	p.Bits = make([][]uint64, len(holdings))
-	for m, h := range holdings {
+	p.Bits = make([][]uint64, len(v.held))
+	p.Stats = make([]Stats, len(v.held))
+	for m, h := range v.held {
 		if h != nil {
-			p.Bits[m] = h.bits
+			p.Bits[m], p.Stats[m] = h.bits, h.Stats
 		}
 	}
 	return p
 }
 
-// adopt rebuilds the index and holdings a leader published.
-func (p *published) adopt() (*Index, []*Holdings, error) {
+// adopt rebuilds the View a leader published.
+func (p *sharedView) adopt() (*View, error) {
 	var b Builder
 	for id, e := range p.Origin {
 		if err := CheckPath(e.Path); err != nil {
-			return nil, nil, fmt.Errorf("published origin: %w", err)
+			return nil, fmt.Errorf("published origin: %w", err)
 		}
 		if sum, ok := p.Sums[id]; ok {
 			b.Add(e, &sum)
@@ -95,19 +102,118 @@ func (p *published) adopt() (*Index, []*Holdings, error) {
 		}
 	}
 	ix := b.Build()
+	if len(p.Bits) != len(p.Mirrors) || len(p.Stats) != len(p.Mirrors) {
+		return nil, fmt.Errorf("published holdings are for %d mirrors, not %d", len(p.Bits), len(p.Mirrors))
+	}
 	hs := make([]*Holdings, len(p.Bits))
 	for m, bits := range p.Bits {
 		if bits == nil {
 			continue
 		}
 		if len(bits) != (ix.Len()+63)/64 {
-			return nil, nil, fmt.Errorf("published holdings of %s do not match the origin", p.Mirrors[m])
+			return nil, fmt.Errorf("published holdings of %s do not match the origin", p.Mirrors[m])
 		}
-		h := &Holdings{bits: bits, of: ix}
-		if m < len(p.MStatus) {
-			h.Stats = p.MStatus[m].Stats
-		}
-		hs[m] = h
+		hs[m] = &Holdings{bits: bits, of: ix, Stats: p.Stats[m]}
 	}
-	return ix, hs, nil
+	return NewView(ix, p.Mirrors, hs), nil
+}
+
+// publish hands the state of the scans to the other instances, with the
+// View when it changed since it was last published.
+func (s *Scanner) publish(ctx context.Context) {
+	v := s.view.Load()
+	s.mu.Lock()
+	st := &sharedStatus{OStatus: s.oStatus, Mirrors: v.Mirrors, MStatus: make([]MirrorStatus, len(v.Mirrors))}
+	for i, name := range v.Mirrors {
+		st.MStatus[i] = s.mStatus[name]
+	}
+	version, shared := s.have, s.shared
+	s.mu.Unlock()
+	var view []byte
+	var err error
+	if v != shared {
+		p := shareView(v, time.Now())
+		version = p.Version
+		view, err = encode(p)
+	}
+	var status []byte
+	if err == nil {
+		st.Version = version
+		status, err = encode(st)
+	}
+	if err == nil {
+		err = s.share.Publish(ctx, s.pool, version, view, status)
+	}
+	if err != nil {
+		s.log.Warn("file scan results not shared", "err", err.Error())
+		return
+	}
+	s.mu.Lock()
+	s.have, s.shared = version, v
+	s.mu.Unlock()
+}
+
+// follow adopts the leader's latest View, when it is newer than the one
+// adopted last and was made for the same mirrors, and the status of its
+// scans.
+func (s *Scanner) follow(ctx context.Context) {
+	s.mu.Lock()
+	have := s.have
+	s.mu.Unlock()
+	version, data, status, err := s.share.Fetch(ctx, s.pool, have)
+	if err != nil {
+		s.log.Warn("file scan results of the leader not read; keeping the last ones", "err", err.Error())
+		return
+	}
+	if data != nil {
+		s.adoptView(version, data)
+	}
+	if status == nil {
+		return
+	}
+	var st sharedStatus
+	if err := decode(status, &st); err != nil {
+		s.log.Warn("file scan status of the leader cannot be read", "err", err.Error())
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st.Version != s.have || len(st.MStatus) != len(st.Mirrors) {
+		return // for another View: the next one will match
+	}
+	s.oStatus = st.OStatus
+	for i, name := range st.Mirrors {
+		s.mStatus[name] = st.MStatus[i]
+	}
+}
+
+// adoptView swaps in a View the leader published as version.
+func (s *Scanner) adoptView(version string, data []byte) {
+	var p sharedView
+	err := decode(data, &p)
+	var v *View
+	if err == nil {
+		v, err = p.adopt()
+	}
+	if err != nil {
+		s.log.Warn("file scan results of the leader cannot be read", "err", err.Error())
+		return
+	}
+	names := make([]string, len(s.mirrors))
+	for i, m := range s.mirrors {
+		names[i] = m.Name
+	}
+	if !v.Serves(names) {
+		s.log.Info("the leader's file scan is for other mirrors (a reload in progress); waiting for the next")
+		return
+	}
+	s.swap(v, func() {
+		s.ix, s.have, s.shared = v.Index, version, v
+		for i, name := range v.Mirrors {
+			if h := v.held[i]; h != nil {
+				s.held[name] = h
+			}
+		}
+	})
+	s.adopted.Add(1)
 }

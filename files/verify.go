@@ -29,10 +29,12 @@ type Verifier struct {
 	queue chan verifyJob
 	// excluded is an immutable map from a path to the mask of mirrors
 	// (bits as in View.Mirrors) that failed a check for it.
-	excluded atomic.Pointer[map[string][]uint64]
-	checks   atomic.Uint64 // HEADs done
-	dropped  atomic.Uint64 // requests not queued (queue full) or checks not started (too many)
-	inflight atomic.Int64  // checks started and not finished
+	excluded   atomic.Pointer[map[string][]uint64]
+	generation atomic.Uint64 // changes of excluded
+	shared     *sharedVerify // nil: this instance checks for itself
+	checks     atomic.Uint64 // HEADs done
+	dropped    atomic.Uint64 // requests not queued (queue full) or checks not started (too many)
+	inflight   atomic.Int64  // checks started and not finished
 
 	mu     sync.Mutex
 	last   map[verifyKey]verifyResult
@@ -75,6 +77,14 @@ type VerifierOptions struct {
 	// PerMirror bounds the checks in flight on one mirror (default 4).
 	PerMirror int
 	Log       *slog.Logger
+	// Leader reports whether this instance checks now (the feedback
+	// lease); the others hand it the files requested of them through Share
+	// and adopt the mirrors it takes out. Lookup gives the origin's size
+	// of a path and the mirrors believed to hold it. All nil: every
+	// instance checks for itself.
+	Leader func(context.Context) bool
+	Share  VerifyShare
+	Lookup func(path string) (size int64, holders []uint64, ok bool)
 }
 
 // NewVerifier returns a Verifier; Run does the checks.
@@ -100,6 +110,9 @@ func NewVerifier(o VerifierOptions) *Verifier {
 	}
 	for _, m := range o.Mirrors {
 		v.mirrors = append(v.mirrors, verifyMirror{name: m.Name, url: strings.TrimSuffix(m.URL, "/"), sem: make(chan struct{}, o.PerMirror)})
+	}
+	if o.Share != nil && o.Leader != nil && o.Lookup != nil {
+		v.shared = &sharedVerify{share: o.Share, leader: o.Leader, lookup: o.Lookup, pending: map[string]struct{}{}}
 	}
 	empty := map[string][]uint64{}
 	v.excluded.Store(&empty)
@@ -130,14 +143,22 @@ func (v *Verifier) Excluded(path string) []uint64 {
 // Stats returns the HEADs done and the requests dropped.
 func (v *Verifier) Stats() (checks, dropped uint64) { return v.checks.Load(), v.dropped.Load() }
 
-// Run checks queued files until ctx ends.
+// Run checks queued files until ctx ends; with a VerifyShare, only while
+// this instance leads, and it hands them to the leader otherwise.
 func (v *Verifier) Run(ctx context.Context) {
+	if v.shared != nil {
+		go v.syncShared(ctx)
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case job := <-v.queue:
-			v.schedule(ctx, job)
+			if v.isLeading() {
+				v.schedule(ctx, job)
+			} else {
+				v.deferToLeader(job.path)
+			}
 		}
 	}
 }
@@ -273,6 +294,7 @@ func (v *Verifier) setExcluded(k verifyKey, out bool) {
 		next[k.path] = mask
 	}
 	v.excluded.Store(&next)
+	v.generation.Add(1)
 }
 
 // escapeURLPath escapes a slash path for a URL.

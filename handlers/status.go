@@ -34,6 +34,9 @@ type PoolFiles struct {
 	// it took from the instance holding the lease (with Redis).
 	ScansHere uint64 `json:"scans_here"`
 	Adopted   uint64 `json:"adopted"`
+	// ChecksHere counts the HEADs of verify this instance made (with
+	// Redis, the lease holder checks for all).
+	ChecksHere uint64 `json:"checks_here"`
 }
 
 // MirrorFiles is what a mirror of a file-aware pool holds of the origin.

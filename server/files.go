@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"time"
@@ -59,7 +58,7 @@ func (s *Server) syncScanners(cfg *config.Config) {
 		}
 		ps := &poolScanner{key: key, spec: p.Files.Schedule, scan: s.newScanner(p)}
 		if p.Files.Verify {
-			ps.verify = newVerifier(p, s.log)
+			ps.verify = s.newVerifier(p, ps.scan)
 		}
 		s.scanners[p.Name] = ps
 		if s.runCtx != nil {
@@ -99,10 +98,17 @@ func (s *Server) newScanner(p *config.Pool) *files.Scanner {
 	return files.NewScanner(o)
 }
 
-func newVerifier(p *config.Pool, log *slog.Logger) *files.Verifier {
-	o := files.VerifierOptions{Log: log.With("component", "files", "pool", p.Name)}
+// newVerifier builds the file checks of a pool with verify. With Redis,
+// the instance holding the feedback lease checks the files requested of
+// every instance, and the others adopt the mirrors it takes out.
+func (s *Server) newVerifier(p *config.Pool, scan *files.Scanner) *files.Verifier {
+	o := files.VerifierOptions{Log: s.log.With("component", "files", "pool", p.Name)}
 	for _, m := range p.Mirrors {
 		o.Mirrors = append(o.Mirrors, struct{ Name, URL string }{m.Name, m.URL})
+	}
+	if s.store != nil {
+		o.Leader, o.Share = s.monitor.Lead, verifyShare{s.store, p.Name}
+		o.Lookup = scan.Holders
 	}
 	return files.NewVerifier(o)
 }
@@ -173,13 +179,36 @@ func (s *Server) startScanners(ctx context.Context) {
 	}
 }
 
+// verifyShare carries a pool's file checks through Redis
+// (files.VerifyShare).
+type verifyShare struct {
+	st   *store.Store
+	pool string
+}
+
+func (v verifyShare) Ask(ctx context.Context, paths []string) error {
+	return v.st.AskVerify(ctx, v.pool, paths)
+}
+
+func (v verifyShare) Asked(ctx context.Context, n int) ([]string, error) {
+	return v.st.AskedVerify(ctx, v.pool, n)
+}
+
+func (v verifyShare) PublishExcluded(ctx context.Context, version string, data []byte) error {
+	return v.st.PublishExcluded(ctx, v.pool, version, data)
+}
+
+func (v verifyShare) FetchExcluded(ctx context.Context, have string) (string, []byte, error) {
+	return v.st.FetchExcluded(ctx, v.pool, have)
+}
+
 // filesShare carries file scan results through Redis (files.Sharer).
 type filesShare struct{ st *store.Store }
 
-func (f filesShare) Publish(ctx context.Context, pool, version string, data []byte) error {
-	return f.st.PublishFiles(ctx, pool, version, data)
+func (f filesShare) Publish(ctx context.Context, pool, version string, view, status []byte) error {
+	return f.st.PublishFiles(ctx, pool, version, view, status)
 }
 
-func (f filesShare) Fetch(ctx context.Context, pool, have string) (string, []byte, error) {
+func (f filesShare) Fetch(ctx context.Context, pool, have string) (string, []byte, []byte, error) {
 	return f.st.FetchFiles(ctx, pool, have)
 }

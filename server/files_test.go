@@ -268,6 +268,56 @@ func TestFileVerify(t *testing.T) {
 	t.Logf("the bad mirrors were taken out after %d requests", first-20)
 }
 
+// TestFileVerifyShared runs two instances with verify on one
+// redis-server: the files requested of the follower are checked by the
+// lease holder alone, and the follower stops sending clients to the
+// mirrors it takes out.
+func TestFileVerifyShared(t *testing.T) {
+	r := itest.Redis(t, 0)
+	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
+	origin := t.TempDir()
+	itest.WriteTree(t, origin, map[string]string{"pub/a.iso": "aaaa"}, day)
+	good, empty := newFileMirror(t, false), newFileMirror(t, false)
+	itest.WriteTree(t, good.dir, map[string]string{"pub/a.iso": "aaaa"}, day)
+	cfg := fmt.Sprintf(`{"redis": "redis://%s/0", "pools": [{"name": "pub", "routes": ["/pub/*file"], "strategy": "roundrobin",
+	  "files": {"origin": "%s", "verify": true},
+	  "mirrors": [{"name": "good", "url": "%s"}, {"name": "empty", "url": "%s"}]}]}`, r.Addr, origin, good.url, empty.url)
+	pathA, pathB := filepath.Join(t.TempDir(), "a.json"), filepath.Join(t.TempDir(), "b.json")
+	itest.WriteFile(t, pathA, cfg)
+	itest.WriteFile(t, pathB, cfg)
+	filesOf := func(srv *server.Server) *handlers.PoolFiles { return srv.Status().Pools[0].Files }
+	a := startFile(t, pathA)
+	itest.WaitFor(t, 20*time.Second, "a to scan", func() bool { return filesOf(a).ScansHere > 0 })
+	b := startFile(t, pathB)
+	itest.WaitFor(t, 20*time.Second, "b to adopt a's results", func() bool { return filesOf(b).Adopted > 0 })
+	sent := 0
+	itest.WaitFor(t, 20*time.Second, "20 requests in a row to the good mirror, through the follower", func() bool {
+		for range 20 {
+			m, code := redirect(b, "/pub/a.iso")
+			if code != 302 {
+				t.Fatalf("GET = %d", code)
+			}
+			sent++
+			if m != "good" {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("the follower stopped sending a.iso to empty after %d requests", sent-20)
+	if n := filesOf(b).ChecksHere; n != 0 {
+		t.Errorf("the follower made %d checks; the lease holder checks for all", n)
+	}
+	if n := filesOf(a).ChecksHere; n == 0 {
+		t.Errorf("the lease holder made no check")
+	}
+	for range 20 { // the leader took empty out too, without a request of its own
+		if m, _ := redirect(a, "/pub/a.iso"); m != "good" {
+			t.Fatalf("the leader sent a.iso to %s", m)
+		}
+	}
+}
+
 // TestFilesShared runs two instances on one redis-server: the lease holder
 // scans and publishes, the other adopts its results without listing
 // anything, and sends requests only to holders all the same.
@@ -301,5 +351,28 @@ func TestFilesShared(t *testing.T) {
 		if m, code := redirect(b, "/pub/b.iso"); code != 302 || m != "full" {
 			t.Fatalf("the follower sent b.iso to %q (%d); only full holds it", m, code)
 		}
+	}
+
+	// Scans that change nothing share their status, not the View again.
+	adopted, seen := filesOf(b).Adopted, *mirrorStatus(t, b, "pub", "lag").Files.LastScan
+	itest.WaitFor(t, 20*time.Second, "the follower to see a later scan of lag", func() bool {
+		return mirrorStatus(t, b, "pub", "lag").Files.LastScan.After(seen)
+	})
+	if n := filesOf(b).Adopted; n != adopted {
+		t.Errorf("the follower adopted %d Views after %d, though nothing changed", n, adopted)
+	}
+	// A change is shared: lag catches up.
+	itest.WriteTree(t, lag.dir, map[string]string{"pub/b.iso": "bb"}, day)
+	itest.WaitFor(t, 20*time.Second, "the follower to see lag catch up", func() bool {
+		st := mirrorStatus(t, b, "pub", "lag").Files
+		return st.Held == 2 && filesOf(b).Adopted > adopted
+	})
+	sent := map[string]int{}
+	for range 50 {
+		m, _ := redirect(b, "/pub/b.iso")
+		sent[m]++
+	}
+	if sent["lag"] == 0 || sent["full"] == 0 {
+		t.Errorf("b.iso went to %v; both mirrors hold it now", sent)
 	}
 }

@@ -139,10 +139,12 @@ func writeFilesMetrics(w *bufio.Writer, st *handlers.Status) {
 	}
 	family(w, "dispatcher_files_scans_total", "counter", "File scans this instance ran (with Redis, the lease holder scans).")
 	family(w, "dispatcher_files_adopted_total", "counter", "File scan results this instance took from the lease holder.")
+	family(w, "dispatcher_files_checks_total", "counter", "HEAD checks of requested files this instance made (verify; with Redis, the lease holder checks).")
 	for _, p := range st.Pools {
 		if p.Files != nil {
 			sample(w, "dispatcher_files_scans_total", p.Files.ScansHere, "pool", p.Name)
 			sample(w, "dispatcher_files_adopted_total", p.Files.Adopted, "pool", p.Name)
+			sample(w, "dispatcher_files_checks_total", p.Files.ChecksHere, "pool", p.Name)
 		}
 	}
 	for _, f := range []struct {

@@ -49,9 +49,9 @@ func (s *Server) Status() *handlers.Status {
 		}
 	}
 	s.mu.Lock()
-	scanners := make(map[string]*files.Scanner, len(s.scanners))
+	scanners := make(map[string]poolScanner, len(s.scanners))
 	for name, ps := range s.scanners {
-		scanners[name] = ps.scan
+		scanners[name] = *ps
 	}
 	s.mu.Unlock()
 	for _, cp := range g.cfg.Pools {
@@ -61,11 +61,14 @@ func (s *Server) Status() *handlers.Status {
 		}
 		ps := handlers.PoolStatus{Name: cp.Name, Strategy: cp.Strategy, Routes: cp.Routes, Fallback: cp.Fallback, Usable: p.Usable()}
 		var mirrorFiles map[string]files.MirrorStatus
-		if sc := scanners[cp.Name]; sc != nil && cp.Files != nil {
+		if sc, ok := scanners[cp.Name]; ok && cp.Files != nil {
 			var origin files.OriginStatus
-			origin, mirrorFiles = sc.Status()
+			origin, mirrorFiles = sc.scan.Status()
 			ps.Files = &handlers.PoolFiles{OriginFiles: origin.Files, LastScan: timePtr(origin.LastScan), ScanError: origin.Err}
-			ps.Files.ScansHere, ps.Files.Adopted = sc.Scans()
+			ps.Files.ScansHere, ps.Files.Adopted = sc.scan.Scans()
+			if sc.verify != nil {
+				ps.Files.ChecksHere, _ = sc.verify.Stats()
+			}
 		}
 		for j := range cp.Mirrors {
 			m := p.Find(cp.Mirrors[j].Name)

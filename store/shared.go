@@ -90,42 +90,114 @@ func (s *Store) Drained(ctx context.Context) (map[MirrorKey]bool, error) {
 // make a blob of some MB).
 const filesTimeout = 30 * time.Second
 
-// PublishFiles stores a pool's file scan results, tagged version, in two
-// keys whatever their size: the blob and its version.
-func (s *Store) PublishFiles(ctx context.Context, pool, version string, data []byte) error {
+// PublishFiles stores a pool's file scan status and, when view is not
+// nil, its View tagged version: three keys whatever their size.
+func (s *Store) PublishFiles(ctx context.Context, pool, version string, view, status []byte) error {
 	return s.Do(ctx, filesTimeout, func(ctx context.Context, c redis.UniversalClient) error {
 		_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.Set(ctx, s.Key("files:"+pool), data, 0)
-			p.Set(ctx, s.Key("files:"+pool+":version"), version, 0)
+			if view != nil {
+				publishVersioned(ctx, p, s.Key("files:"+pool), version, view)
+			}
+			p.Set(ctx, s.Key("files:"+pool+":status"), status, 0)
 			return nil
 		})
 		return err
 	})
 }
 
-// FetchFiles returns a pool's latest file scan results unless their
-// version is have (then data is nil, as when none were published).
-func (s *Store) FetchFiles(ctx context.Context, pool, have string) (version string, data []byte, err error) {
+// FetchFiles returns a pool's latest file scan status, and its View
+// unless its version is have (then view is nil, as when none was
+// published).
+func (s *Store) FetchFiles(ctx context.Context, pool, have string) (version string, view, status []byte, err error) {
 	err = s.Do(ctx, filesTimeout, func(ctx context.Context, c redis.UniversalClient) error {
-		v, err := c.Get(ctx, s.Key("files:"+pool+":version")).Result()
-		if err != nil || v == have {
+		status, err = c.Get(ctx, s.Key("files:"+pool+":status")).Bytes()
+		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
-		var vc *redis.StringCmd
-		var dc *redis.StringCmd
-		if _, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			vc = p.Get(ctx, s.Key("files:"+pool+":version"))
-			dc = p.Get(ctx, s.Key("files:"+pool))
-			return nil
-		}); err != nil {
-			return err
-		}
-		version = vc.Val()
-		data, err = dc.Bytes()
+		version, view, err = fetchVersioned(ctx, c, s.Key("files:"+pool), have)
 		return err
 	})
-	if errors.Is(err, redis.Nil) {
+	return version, view, status, err
+}
+
+// fetchVersioned reads the blob at key unless its version (at
+// key:version) is have; data is nil then, or when there is none.
+func fetchVersioned(ctx context.Context, c redis.UniversalClient, key, have string) (version string, data []byte, err error) {
+	v, err := c.Get(ctx, key+":version").Result()
+	if errors.Is(err, redis.Nil) || err == nil && v == have {
 		return "", nil, nil
 	}
+	if err != nil {
+		return "", nil, err
+	}
+	var vc, dc *redis.StringCmd
+	if _, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		vc = p.Get(ctx, key+":version")
+		dc = p.Get(ctx, key)
+		return nil
+	}); err != nil {
+		if errors.Is(err, redis.Nil) {
+			return "", nil, nil
+		}
+		return "", nil, err
+	}
+	data, err = dc.Bytes()
+	return vc.Val(), data, err
+}
+
+// publishVersioned queues the writes of a blob and its version.
+func publishVersioned(ctx context.Context, p redis.Pipeliner, key, version string, data []byte) {
+	p.Set(ctx, key, data, 0)
+	p.Set(ctx, key+":version", version, 0)
+}
+
+// AskVerify hands paths requested of this instance to the one that checks
+// them (a set per pool, which forgets them after a minute without news).
+func (s *Store) AskVerify(ctx context.Context, pool string, paths []string) error {
+	return s.Do(ctx, filesTimeout, func(ctx context.Context, c redis.UniversalClient) error {
+		args := make([]any, len(paths))
+		for i, p := range paths {
+			args[i] = p
+		}
+		key := s.Key("verify:" + pool + ":asked")
+		_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.SAdd(ctx, key, args...)
+			p.Expire(ctx, key, time.Minute)
+			return nil
+		})
+		return err
+	})
+}
+
+// AskedVerify takes up to n of the paths asked for in a pool.
+func (s *Store) AskedVerify(ctx context.Context, pool string, n int) (paths []string, err error) {
+	err = s.Do(ctx, filesTimeout, func(ctx context.Context, c redis.UniversalClient) error {
+		paths, err = c.SPopN(ctx, s.Key("verify:"+pool+":asked"), int64(n)).Result()
+		if errors.Is(err, redis.Nil) {
+			err = nil
+		}
+		return err
+	})
+	return paths, err
+}
+
+// PublishExcluded stores a pool's file check exclusions, tagged version.
+func (s *Store) PublishExcluded(ctx context.Context, pool, version string, data []byte) error {
+	return s.Do(ctx, filesTimeout, func(ctx context.Context, c redis.UniversalClient) error {
+		_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			publishVersioned(ctx, p, s.Key("verify:"+pool+":excluded"), version, data)
+			return nil
+		})
+		return err
+	})
+}
+
+// FetchExcluded returns a pool's latest file check exclusions unless their
+// version is have.
+func (s *Store) FetchExcluded(ctx context.Context, pool, have string) (version string, data []byte, err error) {
+	err = s.Do(ctx, filesTimeout, func(ctx context.Context, c redis.UniversalClient) error {
+		version, data, err = fetchVersioned(ctx, c, s.Key("verify:"+pool+":excluded"), have)
+		return err
+	})
 	return version, data, err
 }

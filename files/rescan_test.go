@@ -1,0 +1,157 @@
+package files
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dispatcher/dispatcher/internal/itest"
+)
+
+// TestRescanUnchanged rescans an origin and a mirror that did not change:
+// the same Index and View stay in use and nothing is swapped in. Then a
+// file's mtime changes, a file is added, the last file is removed: each
+// is a new Index, with the hashes of the unchanged files kept.
+func TestRescanUnchanged(t *testing.T) {
+	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
+	origin, mirror := t.TempDir(), t.TempDir()
+	tree := map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bb", "pub/z.iso": "z"}
+	itest.WriteTree(t, origin, tree, day)
+	itest.WriteTree(t, mirror, tree, day)
+	addr := itest.RsyncDaemon(t, map[string]string{"pub": mirror})
+	changes := 0
+	s := NewScanner(ScannerOptions{Pool: "p", Origin: Dir(origin), Hashes: true,
+		Mirrors:  []ScanMirror{{Name: "m", Source: Rsync{URL: "rsync://" + addr + "/pub"}}, {Name: "plain"}},
+		OnChange: func() { changes++ }})
+	s.Scan(context.Background())
+	v := s.View()
+	if v == nil || changes != 1 {
+		t.Fatalf("first scan: view %v, %d changes", v, changes)
+	}
+	_, ms := s.Status()
+	first := ms["m"].LastScan
+	s.Scan(context.Background())
+	if s.View() != v || changes != 1 {
+		t.Errorf("an unchanged rescan swapped in a new View (%d changes)", changes)
+	}
+	if o, ms := s.Status(); o.Files != 3 || ms["m"].Held != 3 || !ms["m"].LastScan.After(first) {
+		t.Errorf("after an unchanged rescan: origin %+v, m %+v; want the scan reported", o, ms["m"])
+	}
+
+	steps := []struct {
+		name   string
+		change func()
+		files  int
+	}{
+		{"an mtime changes", func() { itest.WriteTree(t, origin, map[string]string{"pub/b.iso": "bb"}, day.Add(time.Hour)) }, 3},
+		{"a file is added", func() { itest.WriteTree(t, origin, map[string]string{"pub/c.iso": "c"}, day) }, 4},
+		{"the last file is removed", func() {
+			if err := os.Remove(filepath.Join(origin, "pub", "z.iso")); err != nil {
+				t.Fatal(err)
+			}
+		}, 3},
+	}
+	for _, step := range steps {
+		before := s.View()
+		step.change()
+		s.Scan(context.Background())
+		after := s.View()
+		if after.Index == before.Index || after.Index.Len() != step.files {
+			t.Errorf("%s: index %p → %p with %d files; want a new index of %d", step.name, before.Index, after.Index, after.Index.Len(), step.files)
+			continue
+		}
+		id, _ := after.Index.Lookup("pub/a.iso")
+		if sum, ok := after.Index.SHA256(id); !ok || sum != sha("aaaa") {
+			t.Errorf("%s: a.iso lost its hash", step.name)
+		}
+	}
+	// b.iso is newer on the origin than on the mirror: m no longer holds it.
+	if got := holders(t, s.View(), "pub/b.iso"); got != "plain" {
+		t.Errorf("b.iso held by %q; want plain only", got)
+	}
+}
+
+// listing is a Source that lists a fixed tree and records when it was
+// listed.
+type listing struct {
+	name    string
+	entries []Entry
+	mu      *sync.Mutex
+	starts  map[string]time.Time
+}
+
+func (l listing) List(ctx context.Context, fn func(Entry) error, bad func(error)) error {
+	l.mu.Lock()
+	l.starts[l.name] = time.Now()
+	l.mu.Unlock()
+	for _, e := range l.entries {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l listing) String() string { return l.name }
+
+// TestScanSpread scans three mirrors with a Spread: the first scan lists
+// them at once (nothing is known of them yet); a rescan starts them no
+// sooner than their share of the spread, and swaps in each mirror's new
+// holdings as it comes, one View per changed mirror.
+func TestScanSpread(t *testing.T) {
+	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
+	origin := t.TempDir()
+	itest.WriteTree(t, origin, map[string]string{"a.iso": "aaaa", "b.iso": "bb"}, day)
+	var mu sync.Mutex
+	starts := map[string]time.Time{}
+	held := []Entry{{Path: "a.iso", Size: 4, MTime: day.Unix()}, {Path: "b.iso", Size: 2, MTime: day.Unix()}}
+	mirrors := make([]ScanMirror, 3)
+	for i := range mirrors {
+		name := fmt.Sprintf("m%d", i)
+		mirrors[i] = ScanMirror{Name: name, Source: listing{name: name, entries: held[:1], mu: &mu, starts: starts}}
+	}
+	const spread = 600 * time.Millisecond
+	var views []*View
+	var s *Scanner
+	s = NewScanner(ScannerOptions{Pool: "p", Origin: Dir(origin), Mirrors: mirrors, Spread: spread,
+		OnChange: func() { views = append(views, s.View()) }})
+	begin := time.Now()
+	s.Scan(context.Background())
+	if len(views) != 1 || holders(t, views[0], "a.iso") != "m0 m1 m2" || holders(t, views[0], "b.iso") != "" {
+		t.Fatalf("first scan: %d views", len(views))
+	}
+	for name, at := range starts {
+		if at.Sub(begin) >= spread/3 {
+			t.Errorf("first scan listed %s after %v; never-listed mirrors are listed at once", name, at.Sub(begin))
+		}
+	}
+
+	// Every mirror now has b.iso too.
+	for i := range mirrors {
+		l := mirrors[i].Source.(listing)
+		l.entries = held
+		s.mirrors[i].Source = l
+	}
+	begin = time.Now()
+	s.Scan(context.Background())
+	for i := range mirrors {
+		name := fmt.Sprintf("m%d", i)
+		if min := spread * time.Duration(i) / 3; starts[name].Sub(begin) < min {
+			t.Errorf("%s listed %v into the rescan; want no sooner than %v", name, starts[name].Sub(begin), min)
+		}
+	}
+	if len(views) != 4 {
+		t.Fatalf("the rescan swapped in %d Views; want one per mirror", len(views)-1)
+	}
+	for i := 1; i < len(views); i++ {
+		// One more holder per View, whichever mirror it is.
+		if got := len(strings.Fields(holders(t, views[i], "b.iso"))); got != i {
+			t.Errorf("View %d: b.iso held by %q; want %d mirrors", i, holders(t, views[i], "b.iso"), i)
+		}
+	}
+}
