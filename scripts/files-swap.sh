@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# scripts/files-swap.sh — p99 latency of a file-aware pool under wrk while
-# its origin is rescanned and a new index swapped in on a schedule (every
-# 2 s by default), against the same pool scanned once (no swaps), side by
-# side in interleaved rounds.
+# scripts/files-swap.sh — p99 latency of a file-aware pool under wrk, side
+# by side in interleaved rounds, for three instances on origins of the
+# same size:
+#   still  scanned once (no rescans);
+#   walk   rescanned on a schedule (every 2 s by default), origin unchanged:
+#          the tree is walked, nothing is swapped in;
+#   swap   rescanned on the same schedule while a file of its origin is
+#          touched every second: every rescan builds and swaps in a new
+#          index.
+# walk against still is what walking the tree costs; swap against walk is
+# what building and swapping the index costs.
 #
 # Usage: scripts/files-swap.sh [-n files] [-d seconds] [-r rounds] [-s schedule]
 set -euo pipefail
@@ -29,16 +36,20 @@ for i in range(n):
     with open(os.path.join(d, "pkg-%07d.deb" % i), "w") as f:
         f.write("x")
 PY
-config() { # schedule
+cp -a "$work/origin" "$work/changing"
+config() { # origin schedule
   cat <<JSON
-{"pools": [{"name": "pub", "routes": ["/pub/*file"], "files": {"origin": "$work/origin", "schedule": "$1"},
+{"pools": [{"name": "pub", "routes": ["/pub/*file"], "files": {"origin": "$1", "schedule": "$2"},
   "mirrors": [{"name": "a", "url": "http://a.example"}, {"name": "b", "url": "http://b.example"}, {"name": "c", "url": "http://c.example"}]}]}
 JSON
 }
-config "@every $every" > "$work/swap.json"
-config "@every 1h" > "$work/still.json"
+config "$work/origin" "@every 1h" > "$work/still.json"
+config "$work/origin" "@every $every" > "$work/walk.json"
+config "$work/changing" "@every $every" > "$work/swap.json"
+# Every rescan of the swap instance finds a changed mtime.
+(while sleep 1; do touch "$work/changing/pub/d999/pkg-0000999.deb"; done) & pids+=($!)
 declare -A port
-for n in swap still; do
+for n in still walk swap; do
   port[$n]=$(freeport)
   "$work/dispatcher" -quiet -config "$work/$n.json" -listen "127.0.0.1:${port[$n]}" 2>"$work/$n.log" & pids+=($!)
   waitport "${port[$n]}"
@@ -50,7 +61,7 @@ done
 url() { echo "http://127.0.0.1:${port[$1]}/pub/d007/pkg-0000007.deb"; }
 declare -A p99 reqs
 for r in $(seq "$rounds"); do
-  for n in still swap; do
+  for n in still walk swap; do
     out=$(wrk -t1 -c50 -d"${duration}s" --latency "$(url "$n")")
     p=$(echo "$out" | awk '$1 == "99%" {print $2}')
     c=$(echo "$out" | awk '/requests in/ {print $1}')
@@ -58,7 +69,8 @@ for r in $(seq "$rounds"); do
     p99[$n]="${p99[$n]:-} $p"; reqs[$n]=$(( ${reqs[$n]:-0} + c ))
   done
 done
-scans=$(curl -s "http://127.0.0.1:${port[swap]}/metrics" | awk '/^dispatcher_files_scans_total/ {print $2}')
+scans() { curl -s "http://127.0.0.1:${port[$1]}/metrics" | awk '/^dispatcher_files_scans_total/ {print $2}'; }
 echo
-echo "no swaps:            $(( reqs[still] / (rounds * duration) )) req/s, p99 per round:${p99[still]}"
-echo "a swap every $every:    $(( reqs[swap] / (rounds * duration) )) req/s, p99 per round:${p99[swap]} ($scans scans of $files files in all)"
+echo "still (scanned once):             $(( reqs[still] / (rounds * duration) )) req/s, p99 per round:${p99[still]}"
+echo "walk (rescan every $every, no swap): $(( reqs[walk] / (rounds * duration) )) req/s, p99 per round:${p99[walk]} ($(scans walk) scans)"
+echo "swap (rescan every $every, swapped): $(( reqs[swap] / (rounds * duration) )) req/s, p99 per round:${p99[swap]} ($(scans swap) scans)"
