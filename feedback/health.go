@@ -67,7 +67,9 @@ func (m *Monitor) runHealth(ctx context.Context, every time.Duration) bool {
 			defer func() { <-sem }()
 			pctx, cancel := context.WithTimeout(ctx, time.Duration(h.Timeout))
 			defer cancel()
+			start := time.Now()
 			err := probe(pctx, u)
+			m.observe("probe", time.Since(start), err != nil)
 			rmu.Lock()
 			results[u] = err
 			rmu.Unlock()

@@ -56,6 +56,10 @@ type Options struct {
 	// method and timeout.
 	Probe ProbeFunc
 	Law   Law
+	// Observe, when not nil, is told the duration of every health probe
+	// and SNMP poll (kind "probe" or "poll") and whether it failed. It is
+	// called from the runs, concurrently.
+	Observe func(kind string, d time.Duration, failed bool)
 }
 
 // Monitor runs the health probes and SNMP polls of one configuration. It is
@@ -70,6 +74,7 @@ type Monitor struct {
 	onChange func()
 	probe    ProbeFunc
 	law      Law
+	observe  func(kind string, d time.Duration, failed bool)
 	id       string
 
 	// cfgMu serialises Configure, Start and Stop.
@@ -118,6 +123,9 @@ func New(o Options) *Monitor {
 	if o.OnChange == nil {
 		o.OnChange = func() {}
 	}
+	if o.Observe == nil {
+		o.Observe = func(string, time.Duration, bool) {}
+	}
 	host, _ := os.Hostname()
 	var b [4]byte
 	crand.Read(b[:]) //nolint:errcheck // crypto/rand.Read does not fail
@@ -127,6 +135,7 @@ func New(o Options) *Monitor {
 		onChange: o.OnChange,
 		probe:    o.Probe,
 		law:      o.Law,
+		observe:  o.Observe,
 		id:       fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:])),
 		mirrors:  map[store.MirrorKey]*mirror{},
 		agents:   map[config.SNMP]*agent{},

@@ -101,6 +101,7 @@ func (m *Monitor) pollMirror(ctx context.Context, a *agent, agentErr error, mr *
 		}
 		a.mu.Unlock()
 	}
+	m.observe("poll", time.Since(now), err != nil)
 	before := ps.headroom
 	ps, restored := m.law.pollStep(ps, s, err, now, mr.capBps, stale)
 	if restored {

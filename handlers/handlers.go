@@ -41,6 +41,9 @@ type Route struct {
 	Unknown string
 	// Verify checks requested files on the mirrors (nil: no checks).
 	Verify FileChecks
+	// Duration is told how long each request took, in seconds (nil: no
+	// one is). prometheus.Observer implements it.
+	Duration Observer
 
 	// bodyWidth is the longest HTML-escaped part of a Location that comes
 	// from a mirror URL: 302 bodies are padded to it, so that their length
@@ -49,6 +52,9 @@ type Route struct {
 	// new configuration builds a new engine.
 	bodyWidth int
 }
+
+// Observer takes one observation: a Prometheus histogram does.
+type Observer interface{ Observe(float64) }
 
 // Locator fills in where a client is. geo.DB implements it.
 type Locator interface {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/dispatcher/dispatcher/handlers"
+	"github.com/dispatcher/dispatcher/internal/itest"
 	"github.com/dispatcher/dispatcher/server"
 	"github.com/dispatcher/dispatcher/web"
 )
@@ -380,15 +380,22 @@ func TestStatusAndMetrics(t *testing.T) {
 		}
 	}
 	mw := do(srv, "GET", "/metrics", "", nil)
-	body, _ := io.ReadAll(mw.Body)
-	for _, want := range []string{
-		`dispatcher_redirects_total{pool="ads",mirror="banner",strategy="random"} 3`,
-		`dispatcher_no_mirror_total{pool="gone"} 1`,
-		`# TYPE dispatcher_redirects_total counter`,
+	ms := itest.ParseMetrics(t, mw.Body)
+	for _, want := range []struct {
+		name   string
+		labels []string
+		value  float64
+	}{
+		{"dispatcher_redirects_total", []string{"pool", "ads", "mirror", "banner", "strategy", "random"}, 3},
+		{"dispatcher_no_mirror_total", []string{"pool", "gone"}, 1},
+		{"dispatcher_request_duration_seconds", []string{"pool", "ads"}, 3},
 	} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("metrics lack %q", want)
+		if v, ok := ms.Get(want.name, want.labels...); !ok || v != want.value {
+			t.Errorf("%s%v = %v (found %v); want %v", want.name, want.labels, v, ok, want.value)
 		}
+	}
+	if typ := ms["dispatcher_redirects_total"].GetType().String(); typ != "COUNTER" {
+		t.Errorf("dispatcher_redirects_total is a %s", typ)
 	}
 	if d := do(srv, "GET", "/status", "", nil); d.Code != 200 || !strings.Contains(d.Body.String(), "/status/app.js") {
 		t.Errorf("dashboard = %d", d.Code)

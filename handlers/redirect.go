@@ -25,14 +25,18 @@ var (
 
 // redirect returns the handler of a pool's routes.
 func (h *Handler) redirect(route *Route) gin.HandlerFunc {
+	if h.accessLog == nil && route.Duration == nil {
+		return func(c *gin.Context) { h.serveRedirect(c, route) }
+	}
 	return func(c *gin.Context) {
-		if h.accessLog == nil {
-			h.serveRedirect(c, route)
-			return
-		}
 		start := time.Now()
 		ip, mirror := h.serveRedirect(c, route)
-		h.logRequest(c, start, ip, mirror)
+		if route.Duration != nil {
+			route.Duration.Observe(time.Since(start).Seconds())
+		}
+		if h.accessLog != nil {
+			h.logRequest(c, start, ip, mirror)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -104,18 +105,25 @@ func TestFileAwareness(t *testing.T) {
 			if st.Held != 1 || st.Outdated != 1 || st.Missing != 1 || !st.Listed {
 				t.Errorf("lag's files %+v; want held 1, outdated 1, missing 1", st)
 			}
-			var metrics strings.Builder
-			srv.WriteMetrics(&metrics)
-			for _, want := range []string{
-				`dispatcher_files_origin_files{pool="pub"} 3`,
-				`dispatcher_files_held{pool="pub",mirror="lag"} 1`,
-				`dispatcher_files_outdated{pool="pub",mirror="lag"} 1`,
-				`dispatcher_files_missing{pool="pub",mirror="full"} 1`,
-				`dispatcher_files_scans_total{pool="pub"} `,
+			var page bytes.Buffer
+			srv.WriteMetrics(&page)
+			ms := itest.ParseMetrics(t, &page)
+			for _, want := range []struct {
+				name   string
+				labels []string
+				value  float64
+			}{
+				{"dispatcher_files_origin_files", []string{"pool", "pub"}, 3},
+				{"dispatcher_files_held", []string{"pool", "pub", "mirror", "lag"}, 1},
+				{"dispatcher_files_outdated", []string{"pool", "pub", "mirror", "lag"}, 1},
+				{"dispatcher_files_missing", []string{"pool", "pub", "mirror", "full"}, 1},
 			} {
-				if !strings.Contains(metrics.String(), want) {
-					t.Errorf("/metrics lacks %s", want)
+				if v, ok := ms.Get(want.name, want.labels...); !ok || v != want.value {
+					t.Errorf("%s%v = %v (found %v); want %v", want.name, want.labels, v, ok, want.value)
 				}
+			}
+			if v, ok := ms.Get("dispatcher_files_scans_total", "pool", "pub"); !ok || v < 1 {
+				t.Errorf("dispatcher_files_scans_total = %v (found %v); want at least 1", v, ok)
 			}
 		})
 	}

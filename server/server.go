@@ -44,6 +44,7 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	started time.Time
+	metrics *metrics
 
 	gen atomic.Pointer[generation]
 
@@ -148,7 +149,8 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.monitor = feedback.New(feedback.Options{Log: s.log, Store: s.store, OnChange: s.rebuild})
+	s.metrics = newMetrics(s)
+	s.monitor = feedback.New(feedback.Options{Log: s.log, Store: s.store, OnChange: s.rebuild, Observe: s.metrics.observeFeedback})
 	if err := s.monitor.Configure(cfg); err != nil {
 		return nil, err
 	}
@@ -220,6 +222,7 @@ func (s *Server) install(cfg *config.Config) {
 			Pool: p.Name, Strategy: p.Strategy, Paths: p.Routes,
 			Fallback: p.Fallback, AppendPath: p.Appends(), Locate: p.Strategy == config.Geo,
 		}
+		r.Duration = s.metrics.requestDuration.WithLabelValues(p.Name)
 		if ps := s.scanners[p.Name]; ps != nil {
 			r.Files, r.Unknown = ps.scan, p.Files.Unknown
 			if ps.verify != nil {
