@@ -14,60 +14,85 @@ type WeightInput struct {
 	Watched bool
 }
 
-// EffectiveWeights is the one rule that turns what is known of the mirrors
-// of a pool into the weights the strategies use, at now:
+// Factors are the terms of one mirror's effective weight:
 //
 //	weight × enabled × health × headroom × ramp
-//
-// health is 0 for a probed mirror that is down, else 1; headroom is the
-// bandwidth headroom of a polled mirror, else 1; ramp is, for a mirror
-// that came back less than ramp ago, the share of ramp it has been up (at
-// least a tenth). When no mirror of the pool would be usable and some are
-// up, enabled and only saturated (headroom 0), those take l.Floor as their
-// headroom: a busy pool keeps sending clients somewhere rather than to its
-// fallback or a 503.
+type Factors struct {
+	// Enabled is false for a mirror disabled in the file or drained.
+	Enabled bool
+	// Health is 0 for a probed mirror that is down, else 1.
+	Health float64
+	// Headroom is the bandwidth headroom of a polled mirror, else 1.
+	Headroom float64
+	// Ramp is, for a mirror that came back less than ramp ago, the share
+	// of ramp it has been up (at least a tenth), else 1.
+	Ramp float64
+	// Floored is set when Headroom was raised to the law's floor: no
+	// mirror of the pool would be usable, and this one is only saturated.
+	Floored bool
+}
+
+// Of returns the effective weight of a mirror of configured weight w.
+func (f Factors) Of(w float64) float64 {
+	if !f.Enabled {
+		return 0
+	}
+	return w * f.Health * f.Headroom * f.Ramp
+}
+
+// EffectiveWeights is the one rule that turns what is known of the mirrors
+// of a pool into the weights the strategies use, at now: Explain's
+// factors, multiplied.
 func (l Law) EffectiveWeights(in []WeightInput, now time.Time, ramp time.Duration) []float64 {
 	out := make([]float64, len(in))
+	for i, f := range l.Explain(in, now, ramp) {
+		out[i] = f.Of(in[i].Weight)
+	}
+	return out
+}
+
+// Explain returns the factors of every mirror's effective weight at now.
+// health is 0 for a probed mirror that is down; headroom is that of a
+// polled mirror; ramp is, for a mirror that came back less than ramp ago,
+// the share of ramp it has been up (at least a tenth). When no mirror of
+// the pool would be usable and some are up, enabled and only saturated
+// (headroom 0), those take l.Floor as their headroom: a busy pool keeps
+// sending clients somewhere rather than to its fallback or a 503.
+func (l Law) Explain(in []WeightInput, now time.Time, ramp time.Duration) []Factors {
+	out := make([]Factors, len(in))
 	usable := false
 	for i := range in {
-		out[i] = effectiveWeight(&in[i], now, ramp, -1)
-		usable = usable || out[i] > 0
+		out[i] = factors(&in[i], now, ramp)
+		usable = usable || out[i].Of(in[i].Weight) > 0
 	}
 	if usable {
 		return out
 	}
 	for i := range in {
-		if st := &in[i].State; in[i].Watched && st.Polled && st.Headroom <= 0 {
-			out[i] = effectiveWeight(&in[i], now, ramp, l.Floor)
+		if st := &in[i].State; in[i].Enabled && out[i].Health > 0 && in[i].Watched && st.Polled && st.Headroom <= 0 {
+			out[i].Headroom, out[i].Floored = l.Floor, true
 		}
 	}
 	return out
 }
 
-// effectiveWeight is the rule for one mirror; headroom < 0 means the
-// mirror's own.
-func effectiveWeight(in *WeightInput, now time.Time, ramp time.Duration, headroom float64) float64 {
-	if !in.Enabled {
-		return 0
-	}
-	w := in.Weight
+// factors is the rule for one mirror.
+func factors(in *WeightInput, now time.Time, ramp time.Duration) Factors {
+	f := Factors{Enabled: in.Enabled, Health: 1, Headroom: 1, Ramp: 1}
 	if !in.Watched {
-		return w
+		return f
 	}
 	st := &in.State
 	if st.Probed && !st.Up {
-		return 0
+		f.Health = 0
 	}
 	if st.Polled {
-		if headroom < 0 {
-			headroom = st.Headroom
-		}
-		w *= headroom
+		f.Headroom = st.Headroom
 	}
 	if ramp > 0 && !st.UpSince.IsZero() {
 		if e := now.Sub(st.UpSince); e < ramp {
-			w *= max(0.1, float64(e)/float64(ramp))
+			f.Ramp = max(0.1, float64(e)/float64(ramp))
 		}
 	}
-	return w
+	return f
 }

@@ -95,20 +95,29 @@ func resolveFile(route *Route, r *http.Request, cl *strategy.Client) (fileRef, f
 	if route.Verify != nil {
 		route.Verify.Requested(name, v.Index.Size(id), mask)
 		if ex := route.Verify.Excluded(name); ex != nil {
-			kept := make([]uint64, len(mask))
-			for w := range mask {
-				kept[w] = mask[w]
-				if w < len(ex) {
-					kept[w] &^= ex[w]
-				}
-			}
-			mask, all = kept, false
+			mask, all = withoutExcluded(mask, ex), false
 		}
 	}
 	if !all {
 		cl.Only = mask
 	}
 	return fileRef{v, id}, answer
+}
+
+// withoutExcluded returns the holders in mask that verify did not take
+// out (ex; nil: none), as a new mask when any were.
+func withoutExcluded(mask, ex []uint64) []uint64 {
+	if ex == nil {
+		return mask
+	}
+	kept := make([]uint64, len(mask))
+	for w := range mask {
+		kept[w] = mask[w]
+		if w < len(ex) {
+			kept[w] &^= ex[w]
+		}
+	}
+	return kept
 }
 
 // sha256Line answers <path>.sha256 in sha256sum format.

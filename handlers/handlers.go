@@ -71,6 +71,9 @@ type Operator interface {
 	WriteMetrics(w io.Writer)
 	// Ready reports whether the service is ready, with a one-line reason.
 	Ready() (bool, string)
+	// WeightFactors returns the factors behind the effective weights of a
+	// pool's mirrors, by mirror name.
+	WeightFactors(pool string) map[string]WeightFactors
 	Reload(ctx context.Context) error
 	// SetEnabled drains (false) or re-enables (true) a mirror.
 	SetEnabled(ctx context.Context, pool, mirror string, enabled bool) error
@@ -119,6 +122,8 @@ type Handler struct {
 	dash    fs.FS
 	// accessLog writes one line per request (nil: none).
 	accessLog AccessLog
+	// explain matches paths to pool routes for /api/explain.
+	explain *gin.Engine
 }
 
 // New builds the gin engine serving every pool route and operator endpoint.
@@ -152,6 +157,7 @@ func New(o Options) *gin.Engine {
 	r.Use(h.recovery)
 	r.NoRoute(h.logged(func(c *gin.Context) { c.String(http.StatusNotFound, "404 not found\n") }))
 	r.NoMethod(h.logged(func(c *gin.Context) { c.String(http.StatusMethodNotAllowed, "405 method not allowed\n") }))
+	h.explain = h.explainRouter()
 	h.Routes(r)
 	return r
 }

@@ -125,6 +125,21 @@ func TestFileAwareness(t *testing.T) {
 			if v, ok := ms.Get("dispatcher_files_scans_total", "pool", "pub"); !ok || v < 1 {
 				t.Errorf("dispatcher_files_scans_total = %v (found %v); want at least 1", v, ok)
 			}
+			// /api/explain tells why lag gets no b.iso.
+			w := httptest.NewRecorder()
+			srv.ServeHTTP(w, httptest.NewRequest("GET", "/api/explain?path=/pub/b.iso", nil))
+			var ex handlers.Explanation
+			if err := json.Unmarshal(w.Body.Bytes(), &ex); err != nil || ex.File == nil || !ex.File.Known || ex.File.Holders != 2 {
+				t.Fatalf("explain b.iso: %d %v %s", w.Code, err, w.Body)
+			}
+			for _, m := range ex.Mirrors {
+				if held := m.Name != "lag"; m.Factors.HoldsFile == nil || *m.Factors.HoldsFile != held || (m.Share > 0) != held && strategy != "iphash" && strategy != "geo" {
+					t.Errorf("explain b.iso, %s: holds %v, share %v, %q", m.Name, m.Factors.HoldsFile, m.Share, m.Reason)
+				}
+				if m.Name == "lag" && (m.Share != 0 || !strings.Contains(m.Reason, "lacks the file")) {
+					t.Errorf("explain b.iso, lag: share %v, %q", m.Share, m.Reason)
+				}
+			}
 		})
 	}
 }

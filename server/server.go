@@ -45,6 +45,9 @@ type Server struct {
 	log     *slog.Logger
 	started time.Time
 	metrics *metrics
+	// explained holds, by pool and mirror, the factors of the effective
+	// weights of the snapshot built last (guarded by mu).
+	explained map[string]map[string]handlers.WeightFactors
 
 	gen atomic.Pointer[generation]
 

@@ -8,13 +8,14 @@ import (
 	"github.com/dispatcher/dispatcher/config"
 	"github.com/dispatcher/dispatcher/feedback"
 	"github.com/dispatcher/dispatcher/geo"
+	"github.com/dispatcher/dispatcher/handlers"
 	"github.com/dispatcher/dispatcher/store"
 	"github.com/dispatcher/dispatcher/strategy"
 )
 
 // snapshot builds the pools of cfg with the current effective weights
-// (feedback.Law.EffectiveWeights, the one rule for them). Callers hold
-// s.mu.
+// (feedback.Law's factors, the one rule for them), and keeps the factors
+// for /api/explain. Callers hold s.mu.
 func (s *Server) snapshot(cfg *config.Config) *strategy.Snapshot {
 	s.version++
 	now := time.Now()
@@ -24,6 +25,7 @@ func (s *Server) snapshot(cfg *config.Config) *strategy.Snapshot {
 	}
 	law := s.monitor.Law()
 	pools := make([]*strategy.Pool, 0, len(cfg.Pools))
+	explained := make(map[string]map[string]handlers.WeightFactors, len(cfg.Pools))
 	for _, p := range cfg.Pools {
 		ms := make([]strategy.Mirror, len(p.Mirrors))
 		in := make([]feedback.WeightInput, len(p.Mirrors))
@@ -35,8 +37,14 @@ func (s *Server) snapshot(cfg *config.Config) *strategy.Snapshot {
 			in[j] = feedback.WeightInput{Weight: ms[j].Weight, Enabled: s.enabled(p.Name, cm)}
 			in[j].State, in[j].Watched = s.monitor.State(k)
 		}
-		for j, w := range law.EffectiveWeights(in, now, ramp) {
-			ms[j].Effective = w
+		explained[p.Name] = make(map[string]handlers.WeightFactors, len(p.Mirrors))
+		for j, f := range law.Explain(in, now, ramp) {
+			ms[j].Effective = f.Of(in[j].Weight)
+			cm := &p.Mirrors[j]
+			explained[p.Name][cm.Name] = handlers.WeightFactors{
+				Configured: cm.IsEnabled(), Drained: s.drained[store.MirrorKey{Pool: p.Name, Mirror: cm.Name}],
+				Health: f.Health, Headroom: f.Headroom, Ramp: f.Ramp, Floored: f.Floored,
+			}
 		}
 		pools = append(pools, strategy.NewPool(strategy.PoolSpec{
 			Name:       p.Name,
@@ -48,6 +56,7 @@ func (s *Server) snapshot(cfg *config.Config) *strategy.Snapshot {
 			Unserved:   s.unservedCounter(p.Name),
 		}))
 	}
+	s.explained = explained
 	return strategy.NewSnapshot(pools, s.version, now)
 }
 

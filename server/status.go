@@ -116,3 +116,12 @@ func (s *Server) enabledNow(pool string, m *config.Mirror) bool {
 	defer s.mu.Unlock()
 	return s.enabled(pool, m)
 }
+
+// WeightFactors implements handlers.Operator: the factors behind the
+// effective weights of pool's mirrors in the snapshot built last, by
+// mirror name.
+func (s *Server) WeightFactors(pool string) map[string]handlers.WeightFactors {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.explained[pool]
+}

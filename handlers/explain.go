@@ -1,0 +1,316 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/dispatcher/dispatcher/strategy"
+)
+
+// WeightFactors are the terms of a mirror's effective weight, as the
+// snapshot being served was built with them:
+// weight × enabled × health × headroom × ramp.
+type WeightFactors struct {
+	Configured bool    `json:"enabled"` // enabled in the configuration file
+	Drained    bool    `json:"drained"` // taken out by an operator
+	Health     float64 `json:"health"`  // 0 when its health probes fail
+	Headroom   float64 `json:"headroom"`
+	Ramp       float64 `json:"ramp"`
+	// Floored is set when the headroom was raised to the law's floor,
+	// because every mirror of the pool is saturated.
+	Floored bool `json:"floored"`
+}
+
+// Explanation answers GET /api/explain: why a client gets a mirror.
+type Explanation struct {
+	Path     string            `json:"path"`
+	Client   ExplainedClient   `json:"client"`
+	Pool     string            `json:"pool"`
+	Strategy string            `json:"strategy"`
+	File     *ExplainedFile    `json:"file,omitempty"`
+	Mirrors  []ExplainedMirror `json:"mirrors"`
+	Mirror   *string           `json:"mirror"`
+	Note     string            `json:"note,omitempty"`
+}
+
+// ExplainedClient is the client as the dispatcher resolves it.
+type ExplainedClient struct {
+	IP string `json:"ip"`
+	// Source says where the address came from: the connection, a
+	// forwarding header of a trusted proxy, or the ip parameter.
+	Source    string   `json:"source"`
+	Country   string   `json:"country"`
+	Continent string   `json:"continent"`
+	Lat       *float64 `json:"lat"`
+	Lon       *float64 `json:"lon"`
+	Secure    bool     `json:"https"`
+}
+
+// ExplainedFile is what a file-aware pool knows of the requested file.
+type ExplainedFile struct {
+	Scanned bool   `json:"scanned"` // false before the first scan: any mirror
+	Known   bool   `json:"in_origin"`
+	Size    *int64 `json:"size"`
+	Holders int    `json:"holders"`
+	// Answer is what a request for a path the origin lacks gets.
+	Answer string `json:"answer,omitempty"`
+}
+
+// ExplainedMirror is one mirror and the reasons for its part.
+type ExplainedMirror struct {
+	Name            string         `json:"name"`
+	Weight          float64        `json:"weight"`
+	EffectiveWeight float64        `json:"effective_weight"`
+	Usable          bool           `json:"usable"`
+	Share           float64        `json:"share"` // of this client's requests
+	Factors         ExplainFactors `json:"factors"`
+	Reason          string         `json:"reason"`
+}
+
+// ExplainFactors are the weight factors and what else decides a
+// mirror's part for this client.
+type ExplainFactors struct {
+	WeightFactors
+	Up          bool    `json:"up"`
+	ProbeError  string  `json:"probe_error,omitempty"`
+	Utilization float64 `json:"utilization"`
+	PollError   string  `json:"poll_error,omitempty"`
+	Tier        string  `json:"tier,omitempty"` // geo
+	HoldsFile   *bool   `json:"holds_file,omitempty"`
+	FailedCheck bool    `json:"failed_check,omitempty"` // verify took it out for this file
+	Reachable   bool    `json:"reachable"`              // over https when the client came over https, IPv6 for an IPv6 client
+}
+
+type explainKey struct{}
+
+// explainRouter returns a router with the pool routes only, whose
+// handlers name the route they match: /api/explain matches a path exactly
+// as requests are matched.
+func (h *Handler) explainRouter() *gin.Engine {
+	r := gin.New()
+	r.RedirectTrailingSlash, r.RedirectFixedPath = false, false
+	for i := range h.routes {
+		route := &h.routes[i]
+		for _, p := range route.Paths {
+			r.GET(p, func(c *gin.Context) {
+				*c.Request.Context().Value(explainKey{}).(**Route) = route
+			})
+		}
+	}
+	return r
+}
+
+// matchRoute returns the pool route that serves path, or nil.
+func (h *Handler) matchRoute(path string) *Route {
+	var found *Route
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.URL.Path, req.URL.RawPath = path, ""
+	req = req.WithContext(context.WithValue(req.Context(), explainKey{}, &found))
+	h.explain.ServeHTTP(httptest.NewRecorder(), req)
+	return found
+}
+
+// explainHandler answers GET /api/explain?path=…[&ip=…][&country=…].
+func (h *Handler) explainHandler(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	path := c.Query("path")
+	if path == "" || path[0] != '/' {
+		c.JSON(http.StatusBadRequest, gin.H{"error": "path is required and starts with / (e.g. path=/pub/a.iso)"})
+		return
+	}
+	route := h.matchRoute(path)
+	if route == nil {
+		c.JSON(http.StatusNotFound, gin.H{"error": fmt.Sprintf("no pool route serves %s", path)})
+		return
+	}
+	p := h.state.Load().Pool(route.Pool)
+	if p == nil {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "the pool " + route.Pool + " is not in the snapshot being served"})
+		return
+	}
+	var cl strategy.Client
+	ex := Explanation{Path: path, Pool: route.Pool, Strategy: route.Strategy, Mirrors: []ExplainedMirror{}}
+	var ok bool
+	if ex.Client, cl, ok = h.explainClient(c); !ok {
+		return
+	}
+	if country := c.Query("country"); country != "" {
+		if h.locator == nil || !h.locator.LocateCountry(&cl, strings.ToUpper(country)) {
+			c.JSON(http.StatusBadRequest, gin.H{"error": fmt.Sprintf("country %q is not a known ISO 3166 code (or no geo database is loaded)", country)})
+			return
+		}
+	} else if h.locator != nil {
+		h.locator.Locate(&cl)
+	}
+	ex.Client.Country, ex.Client.Continent = cl.Country, cl.Continent
+	if cl.HasLoc {
+		lat, lon := math.Round(cl.Lat*100)/100, math.Round(cl.Lon*100)/100
+		ex.Client.Lat, ex.Client.Lon = &lat, &lon
+	}
+	holds, failed := h.explainFile(route, path, &ex, &cl)
+	shares, now := strategy.Shares(p, cl)
+	reachable := map[int]bool{}
+	for _, i := range strategy.Rank(p, strategy.Client{IP: cl.IP, Secure: cl.Secure}, nil, 0) {
+		reachable[i] = true
+	}
+	factors := h.op.WeightFactors(route.Pool)
+	status := map[string]MirrorStatus{}
+	for _, ps := range h.op.Status().Pools {
+		if ps.Name == route.Pool {
+			for _, m := range ps.Mirrors {
+				status[m.Name] = m
+			}
+		}
+	}
+	for i := range p.Mirrors {
+		m := &p.Mirrors[i]
+		st := status[m.Name]
+		em := ExplainedMirror{Name: m.Name, Weight: m.Weight, EffectiveWeight: m.Effective, Usable: m.Usable(),
+			Share: math.Round(shares[i].Share*1000) / 1000,
+			Factors: ExplainFactors{WeightFactors: factors[m.Name], Up: st.Up, ProbeError: st.ProbeError,
+				Utilization: st.Utilization, PollError: st.PollError, Tier: shares[i].Tier, FailedCheck: i < len(failed) && failed[i],
+				Reachable: reachable[i] || !m.Usable()}}
+		if i < len(holds) {
+			h := holds[i]
+			em.Factors.HoldsFile = &h
+		}
+		em.Reason = reason(&em, route.Strategy, now != nil && now.Index == i)
+		ex.Mirrors = append(ex.Mirrors, em)
+	}
+	switch {
+	case now != nil:
+		ex.Mirror = &now.Name
+		if route.Strategy == "random" || route.Strategy == "geo" {
+			ex.Note = "the strategy draws at random: mirror is one draw, share the odds"
+		}
+	case route.Strategy == "roundrobin" && p.Usable() > 0:
+		ex.Note = "round robin: the next request takes the next position of the shared cycle; share is each mirror's part of the cycle (explain does not take a position)"
+	case route.Fallback != "":
+		ex.Note = "no mirror is usable for this request: it goes to the fallback " + route.Fallback
+	default:
+		ex.Note = "no mirror is usable for this request: it gets 503"
+	}
+	c.JSON(http.StatusOK, ex)
+}
+
+// explainClient resolves the client of an explanation: the ip parameter,
+// else the request's own address as requests resolve it.
+func (h *Handler) explainClient(c *gin.Context) (ExplainedClient, strategy.Client, bool) {
+	var cl strategy.Client
+	var ec ExplainedClient
+	r := c.Request
+	if s := c.Query("ip"); s != "" {
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			c.JSON(http.StatusBadRequest, gin.H{"error": fmt.Sprintf("ip %q is not an IP address", s)})
+			return ec, cl, false
+		}
+		cl.IP = ip.Unmap()
+		ec.Source = "the ip parameter (it explains; requests are routed by their own address)"
+	} else {
+		cl.IP, cl.Secure = resolveClient(r, h.trusted)
+		if peer := parseHostPort(r.RemoteAddr); peer != cl.IP {
+			ec.Source = "a forwarding header of the trusted proxy " + peer.String()
+		} else {
+			ec.Source = "the connection"
+		}
+	}
+	ec.IP, ec.Secure = cl.IP.String(), cl.Secure
+	return ec, cl, true
+}
+
+// explainFile fills in what a file-aware route knows of path, restricts
+// cl to its holders as a request would be, and returns per mirror whether
+// it holds the file (nil: the route is not file-aware, or not scanned) and
+// whether verify took it out. It hands nothing to verify.
+func (h *Handler) explainFile(route *Route, path string, ex *Explanation, cl *strategy.Client) (holds, failed []bool) {
+	if route.Files == nil {
+		return nil, nil
+	}
+	ex.File = &ExplainedFile{}
+	v := route.Files.View()
+	if v == nil {
+		return nil, nil
+	}
+	ex.File.Scanned = true
+	name := strings.TrimPrefix(path, "/")
+	id, ok := v.Index.Lookup(name)
+	if !ok {
+		ex.File.Answer = route.Unknown
+		if ex.File.Answer == "" {
+			ex.File.Answer = "any"
+		}
+		return nil, nil
+	}
+	size := v.Index.Size(id)
+	ex.File.Known, ex.File.Size = true, &size
+	mask, _ := v.Holders(id)
+	var excluded []uint64
+	if route.Verify != nil {
+		excluded = route.Verify.Excluded(name)
+	}
+	kept := withoutExcluded(mask, excluded)
+	cl.Only = kept
+	holds, failed = make([]bool, len(v.Mirrors)), make([]bool, len(v.Mirrors))
+	for i := range v.Mirrors {
+		holds[i] = bit(mask, i)
+		failed[i] = bit(excluded, i)
+		if bit(kept, i) {
+			ex.File.Holders++
+		}
+	}
+	return holds, failed
+}
+
+func bit(mask []uint64, i int) bool { return i/64 < len(mask) && mask[i/64]>>(i%64)&1 == 1 }
+
+// reason says in a few words why a mirror gets its share.
+func reason(m *ExplainedMirror, strat string, picked bool) string {
+	f := &m.Factors
+	switch {
+	case !f.Configured:
+		return "disabled in the configuration"
+	case f.Drained:
+		return "drained by an operator"
+	case f.Health == 0:
+		if f.ProbeError != "" {
+			return "down: " + f.ProbeError
+		}
+		return "down: its health probes fail"
+	case f.HoldsFile != nil && !*f.HoldsFile:
+		return "lacks the file, or holds another copy (its listing)"
+	case f.FailedCheck:
+		return "failed a check of the file (verify)"
+	case !m.Usable:
+		return fmt.Sprintf("saturated: no bandwidth headroom (utilisation %.0f%%)", 100*f.Utilization)
+	case m.Share == 0 && !f.Reachable:
+		return "not reachable the way this client needs (https or IPv6)"
+	case m.Share == 0 && strat == "geo":
+		return fmt.Sprintf("in the %s tier, farther than the mirrors that get this client", f.Tier)
+	case m.Share == 0 && strat == "iphash":
+		return "another mirror ranks first for this client's address (rendezvous hashing)"
+	case m.Share == 0:
+		return "gets none of this client's requests"
+	}
+	s := fmt.Sprintf("gets %.1f%% of this client's requests", 100*m.Share)
+	if f.Tier != "" {
+		s += " (" + f.Tier + " tier)"
+	}
+	if f.Headroom < 1 {
+		s += fmt.Sprintf("; weight cut to %.0f%% by bandwidth headroom", 100*f.Headroom)
+	}
+	if f.Ramp < 1 {
+		s += fmt.Sprintf("; ramping up after coming back (%.0f%%)", 100*f.Ramp)
+	}
+	if picked {
+		s += "; picked now"
+	}
+	return s
+}
