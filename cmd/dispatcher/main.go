@@ -20,6 +20,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/dispatcher/dispatcher/config"
+	"github.com/dispatcher/dispatcher/ctl"
 	"github.com/dispatcher/dispatcher/handlers"
 	"github.com/dispatcher/dispatcher/internal/jsonlog"
 	"github.com/dispatcher/dispatcher/server"
@@ -80,7 +81,8 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.BoolVar(&f.quiet, "quiet", false, "no access log")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: %s [-config mirrors.json] [-listen :8080] [-redis URL] [-geoip FILE] [-check] [-version] [-quiet]\n\n", fs.Name())
+		fmt.Fprintf(fs.Output(), "Usage: %s [-config mirrors.json] [-listen :8080] [-redis URL] [-geoip FILE] [-check] [-version] [-quiet]\n", fs.Name())
+		fmt.Fprintf(fs.Output(), "       %s ctl [-addr URL] [-json] status | drain POOL MIRROR | enable POOL MIRROR | reload | explain PATH [-ip ADDR]\n\n", fs.Name())
 		fs.PrintDefaults()
 		fmt.Fprint(fs.Output(), usageEnv)
 	}
@@ -106,6 +108,16 @@ func firstNonEmpty(vs ...string) string {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 1 && args[1] == "ctl" {
+		switch ctl.Run(ctx, args[2:], ctl.Options{Stdout: stdout, Stderr: stderr, Getenv: getenv}) {
+		case ctl.ExitOK:
+			return nil
+		case ctl.ExitUsage:
+			return errUsage
+		default:
+			return errReported
+		}
+	}
 	f, err := parseFlags(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
