@@ -51,12 +51,15 @@ type Scanner struct {
 
 	// leader and share split the work between instances (nil: this
 	// instance scans for itself).
-	leader  func(context.Context) bool
-	share   Sharer
-	have    string        // version of the View adopted or published last
-	shared  *View         // the View published last
-	scans   atomic.Uint64 // scans run here
-	adopted atomic.Uint64 // results adopted from the leader
+	leader func(context.Context) bool
+	share  Sharer
+	have   string        // version of the View adopted or published last
+	shared *View         // the View published last
+	scans  atomic.Uint64 // scans run here
+	// following is set while another instance scans: Run then also
+	// looks for its results every followEvery, not only on the schedule.
+	following atomic.Bool
+	adopted   atomic.Uint64 // results adopted from the leader
 
 	mu       sync.Mutex // guards the state below; held briefly
 	ix       *Index     // the last good origin index
@@ -156,9 +159,11 @@ func (s *Scanner) Scan(ctx context.Context) {
 	s.scanning.Lock()
 	defer s.scanning.Unlock()
 	if s.share != nil && s.leader != nil && !s.leader(ctx) {
+		s.following.Store(true)
 		s.follow(ctx)
 		return
 	}
+	s.following.Store(false)
 	s.scans.Add(1)
 	s.mu.Lock()
 	prev := s.ix

@@ -30,5 +30,32 @@ func (s *Scanner) Run(ctx context.Context, spec string) (stop func(), err error)
 	c.Schedule(sched, job)
 	c.Start()
 	go job()
+	if s.share != nil {
+		go s.followLoop(ctx)
+	}
 	return func() { cancel(); c.Stop() }, nil
+}
+
+// followEvery is how often an instance that does not scan looks for the
+// leader's results (one small Redis read when nothing changed), whatever
+// the schedule: a follower started just before the leader published, or
+// a leader that scans on a long schedule, is followed within seconds.
+const followEvery = 2 * time.Second
+
+// followLoop adopts the leader's results every followEvery while another
+// instance scans, until ctx ends.
+func (s *Scanner) followLoop(ctx context.Context) {
+	t := time.NewTicker(followEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if s.following.Load() && s.scanning.TryLock() {
+			s.follow(ctx)
+			s.scanning.Unlock()
+		}
+	}
 }
