@@ -74,6 +74,9 @@ type Operator interface {
 	// WeightFactors returns the factors behind the effective weights of a
 	// pool's mirrors, by mirror name.
 	WeightFactors(pool string) map[string]WeightFactors
+	// History returns the samples taken after since (all for the zero
+	// time).
+	History(since time.Time) *History
 	Reload(ctx context.Context) error
 	// SetEnabled drains (false) or re-enables (true) a mirror.
 	SetEnabled(ctx context.Context, pool, mirror string, enabled bool) error

@@ -45,6 +45,7 @@ type Server struct {
 	log     *slog.Logger
 	started time.Time
 	metrics *metrics
+	history *history
 	// explained holds, by pool and mirror, the factors of the effective
 	// weights of the snapshot built last (guarded by mu).
 	explained map[string]map[string]handlers.WeightFactors
@@ -153,6 +154,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = newMetrics(s)
+	s.history = newHistory(historyEvery)
 	s.monitor = feedback.New(feedback.Options{Log: s.log, Store: s.store, OnChange: s.rebuild, Observe: s.metrics.observeFeedback})
 	if err := s.monitor.Configure(cfg); err != nil {
 		return nil, err
@@ -307,6 +309,11 @@ func (s *Server) Start(ctx context.Context) error {
 			s.syncLoop(ctx, s.syncEvery)
 		}()
 	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.history.run(ctx, s.Status)
+	}()
 	return nil
 }
 
