@@ -29,6 +29,8 @@ var (
 	descEffective       = desc("dispatcher_mirror_effective_weight", "Weight the strategy uses now: weight x health x headroom.", pm...)
 	descBandwidth       = desc("dispatcher_mirror_bandwidth_bps", "Outbound bits per second measured over SNMP (0 when not polled).", pm...)
 	descUtilization     = desc("dispatcher_mirror_utilization", "Smoothed outbound utilisation of the mirror's interface, 0 to 1.", pm...)
+	descPollFailing     = desc("dispatcher_mirror_poll_failing", "1 while the mirror's last SNMP poll failed (its configured weight holds until stale_after); 0 otherwise.", pm...)
+	descProbeFailing    = desc("dispatcher_mirror_probe_failing", "1 while the mirror's last health probe failed; 0 otherwise.", pm...)
 	descUsable          = desc("dispatcher_pool_usable_mirrors", "Mirrors of the pool that can be picked now.", "pool")
 	descOriginFiles     = desc("dispatcher_files_origin_files", "Files in the origin of a file-aware pool (last good scan).", "pool")
 	descScans           = desc("dispatcher_files_scans_total", "File scans this instance ran (with Redis, the lease holder scans).", "pool")
@@ -49,7 +51,7 @@ var (
 	descBuild           = desc("dispatcher_build_info", "Always 1; the labels tell the version and the configuration checksum.", "version", "config_sha256")
 
 	allDescs = []*prometheus.Desc{descRedirects, descLogDropped, descNoMirror, descUp, descEnabled, descWeight,
-		descEffective, descBandwidth, descUtilization, descUsable, descOriginFiles, descScans, descAdopted,
+		descEffective, descBandwidth, descUtilization, descPollFailing, descProbeFailing, descUsable, descOriginFiles, descScans, descAdopted,
 		descChecks, descHeld, descMissing, descOutdated, descRedisConfigured, descRedisConnected,
 		descRedisFallbacks, descRedisTrips, descRedisPositions, descShared, descReloads, descVersion,
 		descStart, descBuild}
@@ -100,6 +102,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descEffective, m.EffectiveWeight, p.Name, m.Name)
 			gauge(descBandwidth, m.BandwidthBps, p.Name, m.Name)
 			gauge(descUtilization, m.Utilization, p.Name, m.Name)
+			gauge(descPollFailing, b2f(m.PollError != ""), p.Name, m.Name)
+			gauge(descProbeFailing, b2f(m.ProbeError != ""), p.Name, m.Name)
 		}
 	}
 	for _, p := range snap.Pools {
