@@ -11,14 +11,16 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/dispatcher/dispatcher/strategy"
 )
 
 // Strategy names accepted in pools[].strategy.
 const (
-	Random     = "random"
-	RoundRobin = "roundrobin"
-	IPHash     = "iphash"
-	Geo        = "geo"
+	Random     = strategy.NameRandom
+	RoundRobin = strategy.NameRoundRobin
+	IPHash     = strategy.NameIPHash
+	Geo        = strategy.NameGeo
 )
 
 // Defaults applied by Load when a key is absent.

@@ -27,6 +27,11 @@ type Factors struct {
 	// Ramp is, for a mirror that came back less than ramp ago, the share
 	// of ramp it has been up (at least a tenth), else 1.
 	Ramp float64
+	// Capacity is, with Law.ByCapacity, a polled mirror's link capacity
+	// over the largest of its pool's polled mirrors (else 1): headroom ×
+	// Capacity is spare bandwidth, so that mirrors of equal weight settle
+	// at equal utilisation whatever their links.
+	Capacity float64
 	// Floored is set when Headroom was raised to the law's floor: no
 	// mirror of the pool would be usable, and this one is only saturated.
 	Floored bool
@@ -37,7 +42,7 @@ func (f Factors) Of(w float64) float64 {
 	if !f.Enabled {
 		return 0
 	}
-	return w * f.Health * f.Headroom * f.Ramp
+	return w * f.Health * f.Headroom * f.Ramp * f.Capacity
 }
 
 // EffectiveWeights is the one rule that turns what is known of the mirrors
@@ -60,9 +65,20 @@ func (l Law) EffectiveWeights(in []WeightInput, now time.Time, ramp time.Duratio
 // sending clients somewhere rather than to its fallback or a 503.
 func (l Law) Explain(in []WeightInput, now time.Time, ramp time.Duration) []Factors {
 	out := make([]Factors, len(in))
+	var largest float64
+	if l.ByCapacity {
+		for i := range in {
+			if st := &in[i].State; in[i].Watched && st.Polled {
+				largest = max(largest, st.CapacityBps)
+			}
+		}
+	}
 	usable := false
 	for i := range in {
 		out[i] = factors(&in[i], now, ramp)
+		if st := &in[i].State; largest > 0 && in[i].Watched && st.Polled && st.CapacityBps > 0 {
+			out[i].Capacity = st.CapacityBps / largest
+		}
 		usable = usable || out[i].Of(in[i].Weight) > 0
 	}
 	if usable {
@@ -78,7 +94,7 @@ func (l Law) Explain(in []WeightInput, now time.Time, ramp time.Duration) []Fact
 
 // factors is the rule for one mirror.
 func factors(in *WeightInput, now time.Time, ramp time.Duration) Factors {
-	f := Factors{Enabled: in.Enabled, Health: 1, Headroom: 1, Ramp: 1}
+	f := Factors{Enabled: in.Enabled, Health: 1, Headroom: 1, Ramp: 1, Capacity: 1}
 	if !in.Watched {
 		return f
 	}

@@ -49,3 +49,34 @@ func TestEffectiveWeights(t *testing.T) {
 		})
 	}
 }
+
+// TestEffectiveWeightsByCapacity: headroom is weighed by link capacity
+// over the pool's largest polled link, so equal weights share by spare bits
+// per second; a mirror that is not polled keeps factor 1; without
+// ByCapacity the capacities do not matter.
+func TestEffectiveWeightsByCapacity(t *testing.T) {
+	polled := func(capBps, headroom float64) WeightInput {
+		return WeightInput{Weight: 2, Enabled: true, Watched: true,
+			State: MirrorState{Polled: true, CapacityBps: capBps, Headroom: headroom}}
+	}
+	in := []WeightInput{polled(1e9, 0.5), polled(100e6, 0.5), polled(400e6, 1), {Weight: 2, Enabled: true}}
+	now := time.Now()
+	got := DefaultLaw.EffectiveWeights(in, now, 0)
+	want := []float64{1, 0.1, 0.8, 2}
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-9 {
+			t.Errorf("by capacity, mirror %d: %v; want %v", i, got[i], want[i])
+		}
+	}
+	if f := DefaultLaw.Explain(in, now, 0); f[1].Capacity != 0.1 || f[3].Capacity != 1 {
+		t.Errorf("capacity factors %v, %v", f[1].Capacity, f[3].Capacity)
+	}
+	fraction := DefaultLaw
+	fraction.ByCapacity = false
+	got = fraction.EffectiveWeights(in, now, 0)
+	for i, w := range []float64{1, 1, 2, 2} {
+		if math.Abs(got[i]-w) > 1e-9 {
+			t.Errorf("by fraction, mirror %d: %v; want %v", i, got[i], w)
+		}
+	}
+}

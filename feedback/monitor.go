@@ -164,24 +164,25 @@ func (mr *mirror) state(cfg *config.Config) MirrorState {
 		Headroom:   1,
 	}
 	if mr.snmp != nil && cfg.Feedback != nil {
-		s.Polled = true
-		s.BandwidthBps = mr.poll.outBps
-		s.InBps = mr.poll.inBps
-		s.CapacityBps = mr.capacity()
-		s.Utilization = mr.poll.util
-		s.Headroom = mr.poll.headroom
-		s.LastPoll = mr.poll.last
-		s.PollError = mr.poll.err
+		mr.poll.fill(&s, mr.capBps)
 	}
 	return s
 }
 
-// capacity is bandwidth_mbps, else the interface's line speed.
-func (mr *mirror) capacity() float64 {
-	if mr.capBps > 0 {
-		return mr.capBps
+// fill sets the polled fields of s from ps; capBps is bandwidth_mbps (0:
+// the interface's line speed).
+func (ps *pollState) fill(s *MirrorState, capBps float64) {
+	s.Polled = true
+	s.BandwidthBps = ps.outBps
+	s.InBps = ps.inBps
+	s.CapacityBps = capBps
+	if capBps <= 0 {
+		s.CapacityBps = ps.speedBps
 	}
-	return mr.poll.speedBps
+	s.Utilization = ps.util
+	s.Headroom = ps.headroom
+	s.LastPoll = ps.last
+	s.PollError = ps.err
 }
 
 // Configure (re)loads the mirrors and schedules of cfg. Mirrors that stay

@@ -88,10 +88,14 @@ type Law struct {
 	Saturated float64
 	DeadBand  float64
 	MaxStep   float64
+	// ByCapacity weighs a polled mirror's headroom by its link capacity
+	// relative to its pool's largest (Factors.Capacity): the weight
+	// follows spare bits per second, not the spare fraction of a link.
+	ByCapacity bool
 }
 
 // DefaultLaw is the law the dispatcher uses.
-var DefaultLaw = Law{Alpha: 0.5, Floor: 0.05, Saturated: 0.97, DeadBand: 0.02, MaxStep: 0.25}
+var DefaultLaw = Law{Alpha: 0.5, Floor: 0.05, Saturated: 0.97, DeadBand: 0.02, MaxStep: 0.25, ByCapacity: true}
 
 // Smooth folds a new utilisation reading into the average (the first
 // reading is taken as it is).

@@ -16,13 +16,16 @@ import (
 
 // WeightFactors are the terms of a mirror's effective weight, as the
 // snapshot being served was built with them:
-// weight × enabled × health × headroom × ramp.
+// weight × enabled × health × headroom × ramp × capacity.
 type WeightFactors struct {
 	Configured bool    `json:"enabled"` // enabled in the configuration file
 	Drained    bool    `json:"drained"` // taken out by an operator
 	Health     float64 `json:"health"`  // 0 when its health probes fail
 	Headroom   float64 `json:"headroom"`
 	Ramp       float64 `json:"ramp"`
+	// Capacity is the link's capacity over the pool's largest polled
+	// link: headroom × capacity is the spare bandwidth the weight follows.
+	Capacity float64 `json:"capacity"`
 	// Floored is set when the headroom was raised to the law's floor,
 	// because every mirror of the pool is saturated.
 	Floored bool `json:"floored"`
@@ -305,6 +308,9 @@ func reason(m *ExplainedMirror, strat string, picked bool) string {
 	}
 	if f.Headroom < 1 {
 		s += fmt.Sprintf("; weight cut to %.0f%% by bandwidth headroom", 100*f.Headroom)
+	}
+	if f.Capacity < 1 {
+		s += fmt.Sprintf("; a link %.0f%% of the pool's largest", 100*f.Capacity)
 	}
 	if f.Ramp < 1 {
 		s += fmt.Sprintf("; ramping up after coming back (%.0f%%)", 100*f.Ramp)

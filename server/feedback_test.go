@@ -101,6 +101,35 @@ func TestSNMPWeights(t *testing.T) {
 	}
 }
 
+// TestSNMPWeightsByCapacity polls two simulated mirrors at the same 50%
+// utilisation, one on a 1 Gbit/s link and one on 100 Mbit/s: the law
+// weighs headroom by capacity, so the big link's spare 500 Mbit/s gets ten
+// times the weight of the small one's spare 50, and the redirects follow.
+func TestSNMPWeightsByCapacity(t *testing.T) {
+	agent := itest.SNMPSim(t, 0, map[string]string{
+		"m1": itest.SNMPRec(itest.IfRec(3, "eth0", 500e6, 10e6, 1000)),
+		"m2": itest.SNMPRec(itest.IfRec(3, "eth0", 50e6, 1e6, 100)),
+	})
+	srv := start(t, fmt.Sprintf(snmpConfig, "60s", agent.Addr, agent.Addr, "eth0"))
+	itest.WaitFor(t, 20*time.Second, "weights to settle", func() bool {
+		l, h := mirrorStatus(t, srv, "files", "light"), mirrorStatus(t, srv, "files", "heavy")
+		return within(l.Utilization, 0.5, 0.1) && within(h.Utilization, 0.5, 0.1) &&
+			within(l.EffectiveWeight, 0.5, 0.1) && within(h.EffectiveWeight, 0.05, 0.2)
+	})
+	l, h := mirrorStatus(t, srv, "files", "light"), mirrorStatus(t, srv, "files", "heavy")
+	if l.CapacityBps != 1e9 || h.CapacityBps != 100e6 {
+		t.Errorf("capacities %v and %v; want 1e9 and 1e8 from ifHighSpeed", l.CapacityBps, h.CapacityBps)
+	}
+	counts := map[string]int{}
+	for range 4000 {
+		m, _ := redirect(srv, "/f/x.iso")
+		counts[m]++
+	}
+	if share := float64(counts["heavy"]) / 4000; share < 0.05 || share > 0.13 {
+		t.Errorf("the 100 Mbit/s mirror got %.1f%% of the redirects; its spare bandwidth is 1/11 of the pool's", 100*share)
+	}
+}
+
 // TestSNMPAgentLoss stops the agent: the poll error says so, the configured
 // weight returns after stale_after, and no request fails. The agent comes
 // back with its counters reset: no negative or absurd rate is taken.

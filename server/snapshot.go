@@ -43,7 +43,7 @@ func (s *Server) snapshot(cfg *config.Config) *strategy.Snapshot {
 			cm := &p.Mirrors[j]
 			explained[p.Name][cm.Name] = handlers.WeightFactors{
 				Configured: cm.IsEnabled(), Drained: s.drained[store.MirrorKey{Pool: p.Name, Mirror: cm.Name}],
-				Health: f.Health, Headroom: f.Headroom, Ramp: f.Ramp, Floored: f.Floored,
+				Health: f.Health, Headroom: f.Headroom, Ramp: f.Ramp, Capacity: f.Capacity, Floored: f.Floored,
 			}
 		}
 		pools = append(pools, strategy.NewPool(strategy.PoolSpec{
@@ -113,15 +113,11 @@ func (s *Server) enabled(pool string, m *config.Mirror) bool {
 	return m.IsEnabled() && !s.drained[store.MirrorKey{Pool: pool, Mirror: m.Name}]
 }
 
+// newStrategy returns the pool's strategy (the configuration was
+// checked: the name is known).
 func newStrategy(name string) strategy.Strategy {
-	switch name {
-	case config.RoundRobin:
-		return new(strategy.RoundRobin)
-	case config.IPHash:
-		return new(strategy.IPHash)
-	case config.Geo:
-		return new(strategy.Geo)
-	default:
-		return new(strategy.Random)
+	if st, ok := strategy.ByName(name); ok {
+		return st
 	}
+	return new(strategy.Random)
 }
