@@ -18,6 +18,7 @@ declare -A pkg=(
   [pkill]=procps
   [rsync]=rsync
   [aria2c]=aria2
+  [systemd-analyze]=systemd
 )
 missing=()
 for prog in "${!pkg[@]}"; do
