@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/dispatcher/dispatcher/internal/wait"
 )
 
 // maxProbes bounds the probes in flight at once.
@@ -52,16 +54,11 @@ func (m *Monitor) runHealth(ctx context.Context, every time.Duration) bool {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var delay time.Duration
 			if jitter > 0 {
-				select {
-				case <-time.After(rand.N(jitter)):
-				case <-ctx.Done():
-					return
-				}
+				delay = rand.N(jitter)
 			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
+			if !wait.Sleep(ctx, delay) || !wait.Acquire(ctx, sem) {
 				return
 			}
 			defer func() { <-sem }()

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dispatcher/dispatcher/internal/wait"
 )
 
 // ScanMirror is one mirror of a pool as the scanner sees it.
@@ -254,18 +256,7 @@ func (s *Scanner) scanMirrors(ctx context.Context, ix *Index, which []int, sprea
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if spread > 0 && k > 0 {
-				t := time.NewTimer(spread * time.Duration(k) / time.Duration(len(which)))
-				defer t.Stop()
-				select {
-				case <-t.C:
-				case <-ctx.Done():
-					return
-				}
-			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
+			if !wait.Sleep(ctx, spread*time.Duration(k)/time.Duration(len(which))) || !wait.Acquire(ctx, sem) {
 				return
 			}
 			h, st := s.scanMirror(ctx, ix, s.mirrors[i])

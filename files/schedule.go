@@ -7,6 +7,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/dispatcher/dispatcher/internal/cronlog"
+	"github.com/dispatcher/dispatcher/internal/wait"
 )
 
 // Run scans at once and then on spec (robfig/cron), until the returned
@@ -45,17 +46,10 @@ const followEvery = 2 * time.Second
 // followLoop adopts the leader's results every followEvery while another
 // instance scans, until ctx ends.
 func (s *Scanner) followLoop(ctx context.Context) {
-	t := time.NewTicker(followEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	wait.Every(ctx, followEvery, func() {
 		if s.following.Load() && s.scanning.TryLock() {
 			s.follow(ctx)
 			s.scanning.Unlock()
 		}
-	}
+	})
 }

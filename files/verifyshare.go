@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/dispatcher/dispatcher/internal/wait"
 )
 
 // VerifyShare carries file checks between instances: the others hand the
@@ -71,16 +73,8 @@ func (v *Verifier) deferToLeader(path string) {
 // syncShared exchanges with the other instances every verifySync until ctx
 // ends.
 func (v *Verifier) syncShared(ctx context.Context) {
-	t := time.NewTicker(verifySync)
-	defer t.Stop()
-	for {
-		v.syncOnce(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	v.syncOnce(ctx)
+	wait.Every(ctx, verifySync, func() { v.syncOnce(ctx) })
 }
 
 // syncOnce is one exchange: the leader checks what was asked and publishes

@@ -254,6 +254,27 @@ func TestFileOutputs(t *testing.T) {
 	}
 }
 
+// requestsUntilOnly sends requests for path until 20 in a row go to
+// mirror, and returns how many went before those 20.
+func requestsUntilOnly(t *testing.T, srv http.Handler, path, mirror string) int {
+	t.Helper()
+	sent := 0
+	itest.WaitFor(t, 20*time.Second, "20 requests in a row to "+mirror, func() bool {
+		for range 20 {
+			m, code := redirect(srv, path)
+			if code != 302 {
+				t.Fatalf("GET %s = %d", path, code)
+			}
+			sent++
+			if m != mirror {
+				return false
+			}
+		}
+		return true
+	})
+	return sent - 20
+}
+
 // TestFileVerify: with verify, a mirror without rsync that lacks a
 // requested file (404) or holds another size stops getting it once its
 // check fails, a few requests after the first.
@@ -274,21 +295,7 @@ func TestFileVerify(t *testing.T) {
 		st := mirrorStatus(t, srv, "pub", "empty")
 		return st.Files != nil && st.Files.LastScan != nil
 	})
-	first := 0
-	itest.WaitFor(t, 20*time.Second, "20 requests in a row to the good mirror", func() bool {
-		for range 20 {
-			m, code := redirect(srv, "/pub/a.iso")
-			if code != 302 {
-				t.Fatalf("GET = %d", code)
-			}
-			first++
-			if m != "good" {
-				return false
-			}
-		}
-		return true
-	})
-	t.Logf("the bad mirrors were taken out after %d requests", first-20)
+	t.Logf("the bad mirrors were taken out after %d requests", requestsUntilOnly(t, srv, "/pub/a.iso", "good"))
 }
 
 // TestFileVerifyShared runs two instances with verify on one
@@ -313,21 +320,7 @@ func TestFileVerifyShared(t *testing.T) {
 	itest.WaitFor(t, 20*time.Second, "a to scan", func() bool { return filesOf(a).ScansHere > 0 })
 	b := startFile(t, pathB)
 	itest.WaitFor(t, 20*time.Second, "b to adopt a's results", func() bool { return filesOf(b).Adopted > 0 })
-	sent := 0
-	itest.WaitFor(t, 20*time.Second, "20 requests in a row to the good mirror, through the follower", func() bool {
-		for range 20 {
-			m, code := redirect(b, "/pub/a.iso")
-			if code != 302 {
-				t.Fatalf("GET = %d", code)
-			}
-			sent++
-			if m != "good" {
-				return false
-			}
-		}
-		return true
-	})
-	t.Logf("the follower stopped sending a.iso to empty after %d requests", sent-20)
+	t.Logf("the follower stopped sending a.iso to empty after %d requests", requestsUntilOnly(t, b, "/pub/a.iso", "good"))
 	if n := filesOf(b).ChecksHere; n != 0 {
 		t.Errorf("the follower made %d checks; the lease holder checks for all", n)
 	}

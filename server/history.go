@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dispatcher/dispatcher/handlers"
+	"github.com/dispatcher/dispatcher/internal/wait"
 )
 
 // historyWindow and historyEvery size the dashboard's history: 15 minutes
@@ -116,16 +117,9 @@ func ptr(v float64) *float64 { return &v }
 
 // run samples the status every h.every until ctx ends.
 func (h *history) run(ctx context.Context, status func() *handlers.Status) {
-	t := time.NewTicker(h.every)
-	defer t.Stop()
-	for {
-		h.add(time.Now(), status())
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	sample := func() { h.add(time.Now(), status()) }
+	sample()
+	wait.Every(ctx, h.every, sample)
 }
 
 // History implements handlers.Operator.

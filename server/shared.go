@@ -6,22 +6,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dispatcher/dispatcher/internal/wait"
 	"github.com/dispatcher/dispatcher/store"
 )
 
 // syncLoop exchanges the shared state with Redis every interval until ctx
 // ends: redirect counts out and totals back, drains both ways.
 func (s *Server) syncLoop(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.syncShared(ctx)
-		}
-	}
+	wait.Every(ctx, every, func() { s.syncShared(ctx) })
 }
 
 // syncShared is one exchange. Failures leave the local state as it is for
