@@ -3,6 +3,7 @@
 package ctl
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -54,7 +55,7 @@ func Run(ctx context.Context, args []string, o Options) int {
 	fs := flag.NewFlagSet("dispatcher ctl", flag.ContinueOnError)
 	fs.SetOutput(o.Stderr)
 	fs.Usage = func() { fmt.Fprint(o.Stderr, usage) }
-	addr := fs.String("addr", firstNonEmpty(o.Getenv("DISPATCHER_ADDR"), "http://127.0.0.1:8080"), "")
+	addr := fs.String("addr", cmp.Or(o.Getenv("DISPATCHER_ADDR"), "http://127.0.0.1:8080"), "")
 	asJSON := fs.Bool("json", false, "")
 	interval := fs.Duration("interval", time.Second, "")
 	timeout := fs.Duration("timeout", 10*time.Second, "")
@@ -138,15 +139,6 @@ func splitPath(params []string) (path string, flags []string) {
 func usageError(w io.Writer, msg string) int {
 	fmt.Fprintf(w, "dispatcher ctl: %s\n\n%s", msg, usage)
 	return ExitUsage
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // client talks to one dispatcher.

@@ -4,6 +4,7 @@
 package geo
 
 import (
+	"cmp"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -126,7 +127,7 @@ func (d *DB) Lookup(addr netip.Addr) (Location, error) {
 		return Location{}, ErrNotFound
 	}
 	var loc Location
-	loc.Country = strings.ToUpper(firstNonEmpty(rec.Country.ISOCode, rec.CountryCode, rec.RegisteredCountry.ISOCode))
+	loc.Country = strings.ToUpper(cmp.Or(rec.Country.ISOCode, rec.CountryCode, rec.RegisteredCountry.ISOCode))
 	loc.Continent = rec.Continent.Code
 	if rec.Location.Latitude != nil && rec.Location.Longitude != nil {
 		loc.Lat, loc.Lon, loc.Precise, loc.HasLoc = *rec.Location.Latitude, *rec.Location.Longitude, true, true
@@ -171,15 +172,6 @@ func PlaceInCountry(c *strategy.Client, cc string) bool {
 	c.Country, c.Continent = cc, k.Continent
 	c.Lat, c.Lon, c.HasLoc, c.Precise = k.Lat, k.Lon, true, false
 	return true
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // Table is a Locator without a database: addresses stay unknown, but

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -97,16 +98,6 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	return f, nil
 }
 
-// firstNonEmpty returns the first of vs that is not empty.
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 1 && args[1] == "ctl" {
 		switch ctl.Run(ctx, args[2:], ctl.Options{Stdout: stdout, Stderr: stderr, Getenv: getenv}) {
@@ -130,12 +121,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	}
 	gin.SetMode(gin.ReleaseMode)
-	path := firstNonEmpty(f.config, getenv("DISPATCHER_CONFIG"), "mirrors.json")
+	path := cmp.Or(f.config, getenv("DISPATCHER_CONFIG"), "mirrors.json")
 	// Precedence: flag, then environment, then the file.
 	ov := config.Overrides{
-		Listen: firstNonEmpty(f.listen, getenv("DISPATCHER_LISTEN")),
-		Redis:  firstNonEmpty(f.redis, getenv("DISPATCHER_REDIS")),
-		GeoIP:  firstNonEmpty(f.geoip, getenv("DISPATCHER_GEOIP")),
+		Listen: cmp.Or(f.listen, getenv("DISPATCHER_LISTEN")),
+		Redis:  cmp.Or(f.redis, getenv("DISPATCHER_REDIS")),
+		GeoIP:  cmp.Or(f.geoip, getenv("DISPATCHER_GEOIP")),
 	}
 	if f.check {
 		return check(path, ov, stdout, stderr)
