@@ -126,7 +126,8 @@ type run struct {
 	// sentStart is every link's counter when the measured window starts.
 	sentStart []float64
 	started   bool
-	active    int // downloads in progress, over all links
+	active    int       // downloads in progress, over all links
+	nexts     []float64 // per link, its next completion (links[i].next, packed for the event loop)
 	// rateSecond and rateValue cache the arrival rate of one second.
 	rateSecond, rateValue float64
 	shares                [][]float64 // per poll, effective weight share per mirror
@@ -187,6 +188,10 @@ func Run(cfg Config) (*Result, error) {
 		r.weights[i] = weightOf(m)
 	}
 	r.lastSent = make([]float64, len(cfg.Mirrors))
+	r.nexts = make([]float64, len(cfg.Mirrors))
+	for i := range r.nexts {
+		r.nexts[i] = math.Inf(1)
+	}
 	r.sentStart = make([]float64, len(cfg.Mirrors))
 	r.pools = make([]*strategy.Pool, cfg.Instances)
 	for i := range r.pools {
@@ -239,9 +244,9 @@ func (r *run) loop(mean float64) {
 	ctx := context.Background()
 	for {
 		t, kind, li := nextArrival, 0, -1
-		for i, l := range r.links {
-			if l.next < t {
-				t, kind, li = l.next, 1, i
+		for i, next := range r.nexts {
+			if next < t {
+				t, kind, li = next, 1, i
 			}
 		}
 		if nextPoll < t {
@@ -269,6 +274,7 @@ func (r *run) loop(mean float64) {
 			nextArrival = r.arrivalAfter(mean, t)
 		case 1:
 			r.completed(t, r.links[li])
+			r.nexts[li] = r.links[li].next
 		case 2:
 			r.poll(t)
 			nextPoll = t + poll
@@ -334,6 +340,7 @@ func (r *run) arrive(ctx context.Context, t float64) {
 	l := r.links[m.Index]
 	wasSat := l.saturated()
 	l.start(t, q.size, q.class, q.aborted, measure)
+	r.nexts[m.Index] = l.next
 	r.saturation(t, wasSat, l.saturated())
 	r.active++
 	r.res.PeakActive = max(r.res.PeakActive, r.active)
