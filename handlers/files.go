@@ -133,12 +133,12 @@ func (h *Handler) sha256Line(c *gin.Context, f fileRef) {
 
 // metalink4 is the RFC 5854 document.
 type metalink4 struct {
-	XMLName   xml.Name      `xml:"urn:ietf:params:xml:ns:metalink metalink"`
-	Published string        `xml:"published"`
-	Files     []metalinkFle `xml:"file"`
+	XMLName   xml.Name       `xml:"urn:ietf:params:xml:ns:metalink metalink"`
+	Published string         `xml:"published"`
+	Files     []metalinkFile `xml:"file"`
 }
 
-type metalinkFle struct {
+type metalinkFile struct {
 	Name string        `xml:"name,attr"`
 	Size int64         `xml:"size"`
 	Hash *metalinkHash `xml:"hash,omitempty"`
@@ -162,7 +162,7 @@ func (h *Handler) metalink(c *gin.Context, route *Route, p *strategy.Pool, cl st
 	ix := f.v.Index
 	name := ix.Path(f.id)
 	doc := metalink4{Published: time.Unix(ix.MTime(f.id), 0).UTC().Format(time.RFC3339)}
-	mf := metalinkFle{Name: path.Base(name), Size: ix.Size(f.id)}
+	mf := metalinkFile{Name: path.Base(name), Size: ix.Size(f.id)}
 	if sum, ok := ix.SHA256(f.id); ok {
 		mf.Hash = &metalinkHash{Type: "sha-256", Value: hex.EncodeToString(sum[:])}
 	}

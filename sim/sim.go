@@ -18,85 +18,6 @@ import (
 	"github.com/dispatcher/dispatcher/strategy"
 )
 
-// Mirror is one mirror of the simulated pool.
-type Mirror struct {
-	Name        string
-	CapacityBps float64
-	Weight      float64 // configured weight (0: 1)
-	Country     string
-}
-
-// Change takes a mirror out (it gets no new clients; its downloads finish)
-// or brings it back, at At seconds.
-type Change struct {
-	At     float64
-	Mirror int
-	Up     bool
-}
-
-// Config is one simulation run.
-type Config struct {
-	Mirrors  []Mirror
-	Strategy string // random, roundrobin, iphash, geo
-	Feedback bool   // false: the configured weights, always
-	Law      feedback.Law
-	Seed     uint64
-	// Duration is the simulated time; the first Warmup of it is not
-	// measured.
-	Duration, Warmup time.Duration
-	// Load is the mean utilisation of the pool's links the arrival rate is
-	// set for (Rate, when set, is the mean requests per second instead).
-	Load, Rate float64
-	// Poll is the SNMP poll period; the law sees counters as a poll would,
-	// stale by up to Poll.
-	Poll time.Duration
-	// Instances dispatchers share the clients; they adopt new weights one
-	// after another over Lag after each poll (with Redis, one polls and
-	// the others follow).
-	Instances int
-	Lag       time.Duration
-	Workload  Workload
-	Changes   []Change
-	// Series, when set, records every mirror's utilisation and effective
-	// weight at every poll (for plots).
-	Series bool
-}
-
-// Result is what a run measured, over the measured window.
-type Result struct {
-	Strategy string `json:"strategy"`
-	Feedback bool   `json:"feedback"`
-	// Balance is the busiest link's mean utilisation over the pool's
-	// (total bytes sent ÷ total capacity): 1 is perfect.
-	Balance    float64 `json:"balance"`
-	SaturatedS float64 `json:"saturated_s"` // time any link sent at capacity
-	P50S       float64 `json:"p50_s"`       // download time of completed downloads
-	P95S       float64 `json:"p95_s"`
-	// WeightStddev is the largest standard deviation, over the mirrors, of
-	// effective weight ÷ configured weight around its 10-minute moving
-	// average, at the polls of the settled periods (after settling from
-	// each change): how much the weights swing from poll to poll, without
-	// the daily cycle they follow.
-	WeightStddev float64 `json:"weight_stddev"`
-	// SettleS is the longest time, over the changes, until every mirror's
-	// share of the effective weight stays within 0.05 of where it settles.
-	SettleS     float64            `json:"settle_s"`
-	Utilization map[string]float64 `json:"utilization"` // per mirror, mean
-	Requests    int                `json:"requests"`
-	Aborted     int                `json:"aborted"`
-	PeakActive  int                `json:"peak_active"`
-	Series      *Series            `json:"-"`
-}
-
-// Series are the per-poll samples of a run.
-type Series struct {
-	Times       []float64   // seconds
-	Mirrors     []string    // names, in order
-	Utilization [][]float64 // per mirror, per poll: over the last poll period
-	Weight      [][]float64 // per mirror, per poll: effective ÷ configured
-	Changes     []Change
-}
-
 // epoch is the wall-clock time of simulated time 0 (the law wants times).
 var epoch = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 
@@ -109,7 +30,6 @@ type run struct {
 	picks     *rand.Rand // the strategies' draws
 	links     []*link
 	pollers   []*feedback.Poller
-	weights   []float64 // effective, as published at the last poll
 	pools     []*strategy.Pool
 	seq       *strategy.LocalSequence
 	requests  *sampler
@@ -133,12 +53,6 @@ type run struct {
 	shares                [][]float64 // per poll, effective weight share per mirror
 	shareTime             []float64
 	ratios                [][]float64 // per poll, effective ÷ configured per mirror
-}
-
-type adoption struct {
-	at       float64
-	instance int
-	weights  []float64
 }
 
 // Run runs one simulation.
@@ -181,11 +95,11 @@ func Run(cfg Config) (*Result, error) {
 	}
 	r.requests = newSampler(&r.cfg.Workload, countries)
 	r.requests.addresses = cfg.Strategy == strategy.NameIPHash
-	r.weights = make([]float64, len(cfg.Mirrors))
+	configured := make([]float64, len(cfg.Mirrors))
 	for i, m := range cfg.Mirrors {
 		r.links = append(r.links, newLink(m.CapacityBps))
 		r.pollers = append(r.pollers, feedback.NewPoller(cfg.Law, m.CapacityBps, 0))
-		r.weights[i] = weightOf(m)
+		configured[i] = weightOf(m)
 	}
 	r.lastSent = make([]float64, len(cfg.Mirrors))
 	r.nexts = make([]float64, len(cfg.Mirrors))
@@ -195,7 +109,7 @@ func Run(cfg Config) (*Result, error) {
 	r.sentStart = make([]float64, len(cfg.Mirrors))
 	r.pools = make([]*strategy.Pool, cfg.Instances)
 	for i := range r.pools {
-		r.pools[i] = r.pool(r.weights)
+		r.pools[i] = r.pool(configured)
 	}
 	if cfg.Series {
 		r.res.Series = &Series{Changes: cfg.Changes, Utilization: make([][]float64, len(cfg.Mirrors)), Weight: make([][]float64, len(cfg.Mirrors))}
@@ -369,84 +283,6 @@ func (r *run) saturation(t float64, was, is bool) {
 		r.satCount--
 		if r.satCount == 0 && t > r.measureAt {
 			r.res.SaturatedS += t - max(r.satSince, r.measureAt)
-		}
-	}
-}
-
-// poll reads every link's counter as an SNMP poll would, runs the law and
-// publishes the new weights.
-func (r *run) poll(t float64) {
-	for i, l := range r.links {
-		l.advance(t)
-		r.pollers[i].Poll(feedback.Sample{OutOctets: uint64(l.sent), InOctets: 0, Bits: 64,
-			SpeedBps: r.cfg.Mirrors[i].CapacityBps, Uptime: uint32(t * 100), At: at(t)}, nil, at(t))
-	}
-	if s := r.res.Series; s != nil {
-		s.Times = append(s.Times, t)
-		for i, l := range r.links {
-			u := 0.0
-			if dt := t - r.lastPoll; dt > 0 {
-				u = (l.sent - r.lastSent[i]) / dt / l.capacity
-			}
-			s.Utilization[i] = append(s.Utilization[i], u)
-			r.lastSent[i] = l.sent
-		}
-	}
-	r.lastPoll = t
-	r.publish(t, true)
-}
-
-// publish computes the effective weights with the law as the dispatcher
-// does (feedback.Law.EffectiveWeights), records them, and schedules their
-// adoption by the instances. The series get a point per poll.
-func (r *run) publish(t float64, polled bool) {
-	in := make([]feedback.WeightInput, len(r.cfg.Mirrors))
-	for i, m := range r.cfg.Mirrors {
-		in[i] = feedback.WeightInput{Weight: weightOf(m), Enabled: r.links[i].up}
-		if r.cfg.Feedback {
-			in[i].State, in[i].Watched = r.pollers[i].State(), true
-		}
-	}
-	ws := r.cfg.Law.EffectiveWeights(in, at(t), 0)
-	r.weights = ws
-	ratio := make([]float64, len(ws))
-	share := make([]float64, len(ws))
-	sum := 0.0
-	for _, v := range ws {
-		sum += v
-	}
-	for i, v := range ws {
-		ratio[i] = v / weightOf(r.cfg.Mirrors[i])
-		if sum > 0 {
-			share[i] = v / sum
-		}
-	}
-	r.shareTime = append(r.shareTime, t)
-	r.shares = append(r.shares, share)
-	r.ratios = append(r.ratios, ratio)
-	if s := r.res.Series; s != nil && polled {
-		for i := range ws {
-			s.Weight[i] = append(s.Weight[i], ratio[i])
-		}
-	}
-	lag := r.cfg.Lag.Seconds()
-	for i := range r.pools {
-		a := adoption{at: t + lag*float64(i)/float64(len(r.pools)), instance: i, weights: ws}
-		if i == 0 || lag == 0 {
-			r.pools[i] = r.pool(ws)
-			continue
-		}
-		r.adopt = append(r.adopt, a)
-	}
-	// Adoptions are appended in time order per poll, and polls are Poll
-	// apart (more than Lag): the queue stays sorted but for changes.
-	sortAdoptions(r.adopt)
-}
-
-func sortAdoptions(a []adoption) {
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && a[j].at < a[j-1].at; j-- {
-			a[j], a[j-1] = a[j-1], a[j]
 		}
 	}
 }
