@@ -93,7 +93,7 @@ func (s *Server) newScanner(p *config.Pool) *files.Scanner {
 	o := files.ScannerOptions{Pool: p.Name, Origin: origin, Mirrors: ms, Hashes: p.Files.Hashes,
 		Timeout: time.Duration(p.Files.Timeout), Log: s.log}
 	if s.store != nil {
-		o.Leader, o.Share = s.monitor.Lead, filesShare{s.store}
+		o.Leader, o.Share = s.monitor.Lead, store.FileResults{Store: s.store}
 	}
 	return files.NewScanner(o)
 }
@@ -200,15 +200,4 @@ func (v verifyShare) PublishExcluded(ctx context.Context, version string, data [
 
 func (v verifyShare) FetchExcluded(ctx context.Context, have string) (string, []byte, error) {
 	return v.st.FetchExcluded(ctx, v.pool, have)
-}
-
-// filesShare carries file scan results through Redis (files.Sharer).
-type filesShare struct{ st *store.Store }
-
-func (f filesShare) Publish(ctx context.Context, pool, version string, view, status []byte) error {
-	return f.st.PublishFiles(ctx, pool, version, view, status)
-}
-
-func (f filesShare) Fetch(ctx context.Context, pool, have string) (string, []byte, []byte, error) {
-	return f.st.FetchFiles(ctx, pool, have)
 }

@@ -90,6 +90,20 @@ func (s *Store) Drained(ctx context.Context) (map[MirrorKey]bool, error) {
 // make a blob of some MB).
 const filesTimeout = 30 * time.Second
 
+// FileResults is the Store as a files.Sharer: it carries file scan
+// results between instances.
+type FileResults struct{ Store *Store }
+
+// Publish implements files.Sharer with PublishFiles.
+func (f FileResults) Publish(ctx context.Context, pool, version string, view, status []byte) error {
+	return f.Store.PublishFiles(ctx, pool, version, view, status)
+}
+
+// Fetch implements files.Sharer with FetchFiles.
+func (f FileResults) Fetch(ctx context.Context, pool, have string) (string, []byte, []byte, error) {
+	return f.Store.FetchFiles(ctx, pool, have)
+}
+
 // PublishFiles stores a pool's file scan status and, when view is not
 // nil, its View tagged version: three keys whatever their size.
 func (s *Store) PublishFiles(ctx context.Context, pool, version string, view, status []byte) error {
