@@ -2,8 +2,10 @@ package files
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -280,8 +282,15 @@ func (s *Scanner) scanMirror(ctx context.Context, ix *Index, m ScanMirror) (*Hol
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	var bad int
+	var partial error
 	h, err := Judge(ix, func(fn func(Entry) error) error {
-		return m.Source.List(ctx, fn, func(error) { bad++ })
+		return m.Source.List(ctx, fn, func(err error) {
+			if errors.Is(err, ErrPartialListing) {
+				partial = err
+			} else {
+				bad++
+			}
+		})
 	})
 	st := MirrorStatus{Listed: true, LastScan: time.Now()}
 	s.mu.Lock()
@@ -298,9 +307,15 @@ func (s *Scanner) scanMirror(ctx context.Context, ix *Index, m ScanMirror) (*Hol
 		s.log.Warn("mirror scan failed; keeping the last good listing", "mirror", m.Name, "rsync", m.Source.String(), "err", err.Error())
 		return h, st
 	}
-	if bad > 0 {
-		st.Err = fmt.Sprintf("%d listing entries skipped (odd names or paths)", bad)
+	var notes []string
+	if partial != nil {
+		notes = append(notes, partial.Error())
+		s.log.Warn("mirror listing incomplete; the files it lacks count as missing", "mirror", m.Name, "rsync", m.Source.String(), "err", partial.Error())
 	}
+	if bad > 0 {
+		notes = append(notes, fmt.Sprintf("%d listing entries skipped (odd names or paths)", bad))
+	}
+	st.Err = strings.Join(notes, "; ")
 	if prev := s.held[m.Name]; prev.same(h) {
 		h = prev // unchanged: the View need not change
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -42,8 +43,12 @@ type Rsync struct {
 	Bin string
 }
 
-// List implements Source. Times are read in the local time zone, as the
-// rsync client prints them.
+// List implements Source. The rsync client runs with TZ=UTC, so the times
+// it prints are read in UTC whatever the dispatcher's or the mirror's time
+// zone (a local zone makes the hour repeated when clocks go back
+// ambiguous). rsync's exit codes 23 and 24 (some files could not be read,
+// or vanished during the listing) keep the entries that were listed: the
+// others count as missing, and bad is told why.
 func (r Rsync) List(ctx context.Context, fn func(Entry) error, bad func(error)) error {
 	bin := r.Bin
 	if bin == "" {
@@ -52,6 +57,7 @@ func (r Rsync) List(ctx context.Context, fn func(Entry) error, bad func(error)) 
 	u := strings.TrimSuffix(r.URL, "/") + "/"
 	cmd := exec.CommandContext(ctx, bin, "--list-only", "-r", "--no-motd", "--contimeout=10", u)
 	cmd.WaitDelay = time.Second
+	cmd.Env = append(os.Environ(), "TZ=UTC")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -61,7 +67,7 @@ func (r Rsync) List(ctx context.Context, fn func(Entry) error, bad func(error)) 
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("%s: %w", r, err)
 	}
-	perr := ParseRsyncList(out, time.Local, fn, func(e *ListingError) { bad(e) })
+	perr := ParseRsyncList(out, time.UTC, fn, func(e *ListingError) { bad(e) })
 	werr := cmd.Wait()
 	switch {
 	case ctx.Err() != nil:
@@ -73,7 +79,12 @@ func (r Rsync) List(ctx context.Context, fn func(Entry) error, bad func(error)) 
 		if i := strings.IndexByte(msg, '\n'); i > 0 {
 			msg = msg[:i]
 		}
+		msg = truncate(msg) // rsync repeats a path too long in full
 		var ee *exec.ExitError
+		if errors.As(werr, &ee) && (ee.ExitCode() == rsyncPartial || ee.ExitCode() == rsyncVanished) {
+			bad(fmt.Errorf("%w (rsync exit %d: %s)", ErrPartialListing, ee.ExitCode(), msg))
+			return nil
+		}
 		if errors.As(werr, &ee) && msg != "" {
 			return fmt.Errorf("%s: rsync exit %d: %s", r, ee.ExitCode(), msg)
 		}
@@ -81,6 +92,18 @@ func (r Rsync) List(ctx context.Context, fn func(Entry) error, bad func(error)) 
 	}
 	return nil
 }
+
+// rsync's exit codes for a listing that is complete but for some files:
+// some could not be read (an unreadable directory, a path too long), or
+// vanished while it ran.
+const (
+	rsyncPartial  = 23
+	rsyncVanished = 24
+)
+
+// ErrPartialListing is reported (to a Source's bad) when a listing
+// finished without some files: those are judged missing.
+var ErrPartialListing = errors.New("some files could not be listed; they count as missing")
 
 // String is the URL without a password.
 func (r Rsync) String() string {
