@@ -7,11 +7,15 @@ import (
 )
 
 // ClientIP returns the address a request is acted on for: the TCP peer,
-// unless the peer is inside one of the trusted prefixes; then the right-most
-// address of X-Forwarded-For (or, without it, of Forwarded) that is not
-// itself trusted. Values that do not parse as addresses are skipped. With
-// no trusted prefixes the forwarding headers are never read. The zero Addr
-// means the peer address itself did not parse (a unix socket, say).
+// unless the peer is inside one of the trusted prefixes; then the
+// elements of X-Forwarded-For (or, without it, of Forwarded) are walked
+// from the right past trusted addresses, and the first untrusted one is
+// the client. An element that does not parse as an address ("unknown",
+// "_hidden", garbage, an empty one) stops the walk: the client is then the
+// last trusted hop (the peer, or the trusted address right of it), since
+// no trusted proxy vouches for anything left of it. With no trusted
+// prefixes the forwarding headers are never read. The zero Addr means the
+// peer address itself did not parse (a unix socket, say).
 func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
 	ip, _ := resolveClient(r, trusted)
 	return ip
@@ -29,15 +33,10 @@ func resolveClient(r *http.Request, trusted []netip.Prefix) (netip.Addr, bool) {
 // forwardedFor reads the client address from the headers of a trusted peer.
 func forwardedFor(r *http.Request, peer netip.Addr, trusted []netip.Prefix) netip.Addr {
 	if vals := r.Header.Values("X-Forwarded-For"); len(vals) > 0 {
-		if a, ok := rightmostUntrusted(vals, trusted, parseXFFElement); ok {
-			return a
-		}
-		return peer
+		return walkForwarded(vals, peer, trusted, parseXFFElement)
 	}
 	if vals := r.Header.Values("Forwarded"); len(vals) > 0 {
-		if a, ok := rightmostUntrusted(vals, trusted, parseForwardedElement); ok {
-			return a
-		}
+		return walkForwarded(vals, peer, trusted, parseForwardedElement)
 	}
 	return peer
 }
@@ -84,28 +83,34 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	return false
 }
 
-// rightmostUntrusted walks comma-separated header values from the right and
-// returns the first address that parses and is not trusted.
-func rightmostUntrusted(vals []string, trusted []netip.Prefix, parse func(string) netip.Addr) (netip.Addr, bool) {
+// walkForwarded walks comma-separated header values from the right, from
+// the trusted peer, past trusted addresses: the first untrusted address
+// is the client. An element that does not parse stops the walk at the
+// last trusted hop; so does the end of the list.
+func walkForwarded(vals []string, peer netip.Addr, trusted []netip.Prefix, parse func(string) netip.Addr) netip.Addr {
+	hop := peer
 	for i := len(vals) - 1; i >= 0; i-- {
 		v := vals[i]
-		for v != "" {
+		for {
 			elem := v
-			if j := strings.LastIndexByte(v, ','); j >= 0 {
+			j := strings.LastIndexByte(v, ',')
+			if j >= 0 {
 				elem, v = v[j+1:], v[:j]
-			} else {
-				v = ""
 			}
 			a := parse(strings.TrimSpace(elem))
-			if !a.IsValid() {
-				continue
+			switch {
+			case !a.IsValid():
+				return hop
+			case !isTrusted(a, trusted):
+				return a
 			}
-			if !isTrusted(a, trusted) {
-				return a, true
+			hop = a
+			if j < 0 {
+				break
 			}
 		}
 	}
-	return netip.Addr{}, false
+	return hop
 }
 
 // parseXFFElement accepts "1.2.3.4", "2001:db8::1", "[2001:db8::1]",

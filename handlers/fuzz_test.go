@@ -72,16 +72,30 @@ func FuzzClientIP(f *testing.F) {
 		if !isTrusted(peer, trusted) {
 			t.Fatalf("untrusted peer %q: ClientIP = %v; want the peer", remote, got)
 		}
-		if isTrusted(got, trusted) {
-			t.Fatalf("ClientIP = %v is itself a trusted proxy", got)
+		// got must stand in the headers with only trusted, parsing
+		// addresses right of it: a trusted hop vouched for it.
+		elems, parse := splitElements(xff), parseXFFElement
+		if xff == "" {
+			elems, parse = splitElements(fwd), parseForwardedElement
 		}
-		hdr := strings.ToLower(xff + fwd)
-		// An IPv4 client may have been written as a mapped IPv6 address.
-		mapped := got.Is4() && strings.Contains(hdr, "::ffff:")
-		if !strings.Contains(hdr, strings.ToLower(got.String())) && !mapped {
-			t.Fatalf("ClientIP = %v does not stand in the headers %q %q", got, xff, fwd)
+		for k := len(elems) - 1; k >= 0; k-- {
+			a := parse(strings.TrimSpace(elems[k]))
+			if a == got {
+				return
+			}
+			if !a.IsValid() || !isTrusted(a, trusted) {
+				t.Fatalf("ClientIP = %v, but %q right of it is not a trusted hop (headers %q %q)", got, elems[k], xff, fwd)
+			}
 		}
+		t.Fatalf("ClientIP = %v does not stand in the headers %q %q", got, xff, fwd)
 	})
+}
+
+func splitElements(h string) []string {
+	if h == "" {
+		return nil
+	}
+	return strings.Split(h, ",")
 }
 
 func TestClientIP(t *testing.T) {
@@ -93,8 +107,15 @@ func TestClientIP(t *testing.T) {
 		{"untrusted peer spoofs", "192.0.2.1:5", "203.0.113.9", "", "192.0.2.1"},
 		{"trusted proxy", "10.0.0.1:5", "203.0.113.9", "", "203.0.113.9"},
 		{"right-most untrusted", "10.0.0.1:5", "1.1.1.1, 203.0.113.9, 10.0.0.7", "", "203.0.113.9"},
-		{"garbage skipped", "10.0.0.1:5", "203.0.113.9, not-an-ip", "", "203.0.113.9"},
-		{"all trusted", "10.0.0.1:5", "10.0.0.2", "", "10.0.0.1"},
+		{"garbage stops the walk", "10.0.0.1:5", "203.0.113.9, not-an-ip", "", "10.0.0.1"},
+		{"_hidden stops the walk", "10.0.0.1:5", "85.214.0.1, _hidden", "", "10.0.0.1"},
+		{"unknown stops the walk", "10.0.0.1:5", "85.214.0.1, unknown", "", "10.0.0.1"},
+		{"unknown after a trusted hop", "10.0.0.1:5", "85.214.0.1, unknown, 10.0.0.9", "", "10.0.0.9"},
+		{"empty element stops the walk", "10.0.0.1:5", "85.214.0.1, , 10.0.0.9", "", "10.0.0.9"},
+		{"forwarded unknown", "10.0.0.1:5", "", "for=85.214.0.1, for=unknown", "10.0.0.1"},
+		{"forwarded _hidden", "10.0.0.1:5", "", `for=85.214.0.1, for="_hidden";proto=https`, "10.0.0.1"},
+		{"forwarded without for", "10.0.0.1:5", "", "for=85.214.0.1, proto=https", "10.0.0.1"},
+		{"all trusted", "10.0.0.1:5", "10.0.0.2", "", "10.0.0.2"},
 		{"with port", "10.0.0.1:5", "203.0.113.9:4444", "", "203.0.113.9"},
 		{"forwarded", "10.0.0.1:5", "", `for=192.0.2.60;proto=http;by=203.0.113.43`, "192.0.2.60"},
 		{"forwarded v6", "10.0.0.1:5", "", `for="[2001:db8:cafe::17]:4711"`, "2001:db8:cafe::17"},
