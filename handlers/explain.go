@@ -197,6 +197,9 @@ func (h *Handler) explainHandler(c *gin.Context) {
 		ex.Note = "round robin: the next request takes the next position of the shared cycle; share is each mirror's part of the cycle (explain does not take a position)"
 	case route.Fallback != "":
 		ex.Note = "no mirror is usable for this request: it goes to the fallback " + route.Fallback
+		if route.AppendPath {
+			ex.Note += " (with the request path)"
+		}
 	default:
 		ex.Note = "no mirror is usable for this request: it gets 503"
 	}

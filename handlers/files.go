@@ -186,11 +186,6 @@ func (h *Handler) metalink(c *gin.Context, route *Route, p *strategy.Pool, cl st
 	c.Data(http.StatusOK, "application/metalink4+xml", append([]byte(xml.Header), out...))
 }
 
-// escapePath escapes a path for a URL as url.URL.EscapedPath would.
-func escapePath(p string) string {
-	return string(appendEscaped(nil, p, false))
-}
-
 // fileInfo is a file in a ?mirrorlist answer.
 type fileInfo struct {
 	Path   string    `json:"path"`

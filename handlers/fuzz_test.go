@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzLocation checks that whatever the request path and query, the
@@ -17,9 +18,13 @@ func FuzzLocation(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, path, query string) {
 		u := &url.URL{Path: path}
-		for _, base := range []string{"http://m.example", "https://m.example/pub/"} {
+		for _, c := range []struct {
+			base    string
+			decoded bool
+		}{{"http://m.example", false}, {"https://m.example/pub/", false}, {"http://m.example", true}, {"https://m.example/pub/", true}} {
+			base := c.base
 			u.RawQuery = query
-			req, ok := newReqPath(u)
+			req, ok := newReqPath(u, c.decoded)
 			if !ok {
 				continue
 			}
@@ -42,6 +47,12 @@ func FuzzLocation(f *testing.F) {
 				if seg == ".." {
 					t.Fatalf("Location %q has a dot segment", s)
 				}
+			}
+			// A file-aware pool asks the mirror for the file it looked up.
+			basePath := strings.TrimSuffix(strings.TrimPrefix(base, "https://m.example"), "/")
+			basePath = strings.TrimPrefix(basePath, "http://m.example")
+			if want := basePath + "/" + strings.TrimLeft(path, "/"); c.decoded && utf8.ValidString(path) && pu.Path != want {
+				t.Fatalf("Location %q names the file %q; want %q", s, pu.Path, want)
 			}
 		}
 	})

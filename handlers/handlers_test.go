@@ -91,7 +91,7 @@ func TestRedirect(t *testing.T) {
 			[]string{"http://a.example/php/get/x.iso?lang=en&v=2", "https://b.example/get/x.iso?lang=en&v=2"}, ""},
 		{"ad as written", "GET", "/ad/top?x=1", 302, nil, "https://cdn.example/a.png?c=1"},
 		{"entry point", "GET", "/", 302, []string{"http://w1.example/", "http://w2.example/"}, ""},
-		{"fallback", "GET", "/dead/file.tgz", 302, nil, "https://www.example.org/downloads"},
+		{"fallback", "GET", "/dead/file.tgz?v=1&mirror=x", 302, nil, "https://www.example.org/downloads/dead/file.tgz?v=1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,12 +20,25 @@ var controlParams = [...]string{"country", "mirror", "mirrorlist"}
 type reqPath struct{ escaped, query string }
 
 // newReqPath checks the request path once; ok is false for a path with a
-// dot segment.
-func newReqPath(u *url.URL) (reqPath, bool) {
+// dot segment. With decoded set (a file-aware pool), the path is escaped
+// again from its decoded form, so that the mirror is asked for the very
+// file that was looked up: "/pub/a%2Fb.iso" is looked up and sent as
+// "/pub/a/b.iso". Without it, the client's own escaping is kept.
+func newReqPath(u *url.URL, decoded bool) (reqPath, bool) {
 	if hasDotSegment(u.Path) {
 		return reqPath{}, false
 	}
+	if decoded {
+		return reqPath{escaped: escapePath(u.Path), query: u.RawQuery}, true
+	}
 	return reqPath{escaped: u.EscapedPath(), query: u.RawQuery}, true
+}
+
+// escapePath escapes a decoded path for a URL, '%' included, as
+// url.URL.EscapedPath does for a URL without a RawPath.
+func escapePath(p string) string {
+	u := url.URL{Path: p}
+	return u.EscapedPath()
 }
 
 func (q *reqPath) appendLocation(dst []byte, base string, appendPath bool) []byte {

@@ -50,16 +50,16 @@ func (h *Handler) serveRedirect(c *gin.Context, route *Route) (netip.Addr, strin
 	if route.Locate || ctl.mirrorlist {
 		h.locate(&cl, ctl.country)
 	}
+	req, ok := newReqPath(r.URL, route.Files != nil)
+	if !ok {
+		c.String(http.StatusBadRequest, "400 bad request: %v\n", errBadPath)
+		return cl.IP, ""
+	}
 	p := h.state.Load().Pool(route.Pool)
 	if p == nil {
 		// The snapshot and the routes come from one configuration; a pool
 		// missing from it is a bug, answered as an unusable pool.
-		return cl.IP, h.noMirror(c, route)
-	}
-	req, ok := newReqPath(r.URL)
-	if !ok {
-		c.String(http.StatusBadRequest, "400 bad request: %v\n", errBadPath)
-		return cl.IP, ""
+		return cl.IP, h.noMirror(c, route, &req)
 	}
 	var file fileRef
 	if route.Files != nil {
@@ -73,7 +73,7 @@ func (h *Handler) serveRedirect(c *gin.Context, route *Route) (netip.Addr, strin
 			if p.Unserved != nil {
 				p.Unserved.Add(1)
 			}
-			return cl.IP, h.noMirror(c, route)
+			return cl.IP, h.noMirror(c, route, &req)
 		case fileMeta4:
 			h.metalink(c, route, p, cl, file)
 			return cl.IP, ""
@@ -93,7 +93,7 @@ func (h *Handler) serveRedirect(c *gin.Context, route *Route) (netip.Addr, strin
 			if p.Unserved != nil {
 				p.Unserved.Add(1)
 			}
-			return cl.IP, h.noMirror(c, route)
+			return cl.IP, h.noMirror(c, route, &req)
 		}
 	}
 	bp := bufPool.Get().(*[]byte)
@@ -186,13 +186,16 @@ func (h *Handler) link(p *strategy.Pool, cl strategy.Client, picked *strategy.Mi
 }
 
 // noMirror answers when no mirror of the pool is usable: a 302 to the
-// fallback, else 503. It returns what the access log names as the mirror.
-func (h *Handler) noMirror(c *gin.Context, route *Route) string {
+// fallback, which follows the pool's append_path as a mirror's URL does
+// (a download pool's fallback gets the request path, so it can be the
+// origin's own server), else 503. It returns what the access log names
+// as the mirror.
+func (h *Handler) noMirror(c *gin.Context, route *Route, req *reqPath) string {
 	hdr := c.Writer.Header()
 	hdr["Cache-Control"] = hdrNoStore
 	if route.Fallback != "" {
 		hdr["X-Mirror"] = []string{"fallback"}
-		c.Redirect(http.StatusFound, route.Fallback)
+		c.Redirect(http.StatusFound, string(req.appendLocation(nil, route.Fallback, route.AppendPath)))
 		return "fallback"
 	}
 	hdr["Retry-After"] = []string{"10"}

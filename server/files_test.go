@@ -39,7 +39,7 @@ func newFileMirror(t *testing.T, listed bool) *fileMirror {
 }
 
 const filesConfig = `{"pools": [{"name": "pub", "routes": ["/pub/*file"], "strategy": "%s",
-  "fallback": "https://fallback.example/pub",
+  "fallback": "https://fallback.example",
   "files": {"origin": "%s", "schedule": "@every 1s", "unknown": "%s", "hashes": true, "timeout": "20s"},
   "mirrors": [
     {"name": "full", "url": "%s", "rsync": "%s", "country": "DE"},
