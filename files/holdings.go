@@ -13,6 +13,9 @@ type Holdings struct {
 	bits  []uint64
 	of    *Index // the index the bits number
 	Stats Stats
+	// unlisted marks a mirror with a listing source that has not been
+	// listed yet: it holds nothing known, and is only a last resort.
+	unlisted bool
 }
 
 // Has reports whether the mirror holds origin file id.
@@ -49,7 +52,7 @@ func (h *Holdings) same(o *Holdings) bool {
 	if h == o {
 		return true
 	}
-	if h == nil || o == nil || h.of != o.of || h.Stats != o.Stats {
+	if h == nil || o == nil || h.of != o.of || h.Stats != o.Stats || h.unlisted != o.unlisted {
 		return false
 	}
 	for i := range h.bits {
@@ -67,6 +70,9 @@ func (h *Holdings) same(o *Holdings) bool {
 func (h *Holdings) Carry(ix *Index) *Holdings {
 	if h.of == ix {
 		return h
+	}
+	if h.unlisted {
+		return unlisted(ix)
 	}
 	n := &Holdings{bits: make([]uint64, (ix.Len()+63)/64), of: ix}
 	for old := range h.of.Len() {
@@ -86,6 +92,18 @@ func (h *Holdings) Carry(ix *Index) *Holdings {
 func none(ix *Index) *Holdings {
 	return &Holdings{bits: make([]uint64, (ix.Len()+63)/64), of: ix, Stats: Stats{Missing: ix.Len()}}
 }
+
+// unlisted returns the Holdings of a mirror not listed yet: nothing is
+// known of it.
+func unlisted(ix *Index) *Holdings {
+	h := none(ix)
+	h.unlisted = true
+	return h
+}
+
+// Listed reports whether h comes from a listing (false: a mirror whose
+// first listing has not come in yet).
+func (h *Holdings) Listed() bool { return !h.unlisted }
 
 // All returns the Holdings of a mirror assumed to hold every file of ix
 // (one without rsync, until a check finds otherwise).
@@ -110,6 +128,11 @@ type View struct {
 	rows    []uint64
 	full    []uint64
 	held    []*Holdings // per mirror, what the rows were made of
+	// assumed are the mirrors without a listing source, whose rows say
+	// they hold every file; unlisted those with one that has not been
+	// listed yet (their rows are empty). nil when there are none.
+	assumed, unlisted []uint64
+	unsure            []uint64 // assumed | unlisted
 }
 
 // NewView builds the View of ix for mirrors (names, in the pool's order)
@@ -130,7 +153,39 @@ func NewView(ix *Index, mirrors []string, holdings []*Holdings) *View {
 			}
 		}
 	}
+	v.masks()
 	return v
+}
+
+// masks sets v.assumed and v.unlisted from v.held.
+func (v *View) masks() {
+	v.assumed, v.unlisted = nil, nil
+	for m, h := range v.held {
+		var mask *[]uint64
+		switch {
+		case h == nil:
+			mask = &v.assumed
+		case h.unlisted:
+			mask = &v.unlisted
+		default:
+			continue
+		}
+		if *mask == nil {
+			*mask = make([]uint64, v.words)
+		}
+		(*mask)[m/64] |= 1 << (m % 64)
+	}
+	switch {
+	case v.unlisted == nil:
+		v.unsure = v.assumed
+	case v.assumed == nil:
+		v.unsure = v.unlisted
+	default:
+		v.unsure = make([]uint64, v.words)
+		for w := range v.unsure {
+			v.unsure[w] = v.assumed[w] | v.unlisted[w]
+		}
+	}
 }
 
 // With returns v with mirror m's holdings replaced by h (judged against
@@ -152,6 +207,7 @@ func (v *View) With(m int, h *Holdings) *View {
 			n.rows[id*v.words+w] &^= bit
 		}
 	}
+	n.masks()
 	return n
 }
 
@@ -176,6 +232,73 @@ func (v *View) Serves(names []string) bool {
 	}
 	for i := range names {
 		if names[i] != v.Mirrors[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Choice is where a request for a file may go: the mirrors in Only (nil:
+// any mirror). Confirmed is false when no mirror is known to hold the
+// file and Only are those that might (not listed yet, or, with checks,
+// not checked yet): a pool with a fallback sends the request there
+// instead.
+type Choice struct {
+	Only      []uint64
+	Confirmed bool
+}
+
+// Choose is the one rule for which mirrors may get origin file id.
+// Without checks (verify off, passed and failed nil), a mirror holds the
+// file when its listing has it or it has no listing source (assumed to
+// hold every file). With checks, a mirror without a listing counts only
+// once it passed a check against the origin's current copy (passed), a
+// listed holder counts unless it failed its last check (failed), and one
+// that failed its last check never counts. A mirror not listed yet is
+// never preferred over one known to hold the file: it is in Only only
+// when no mirror is confirmed. The masks are not modified; Only may be
+// one of them.
+func (v *View) Choose(id int, checked bool, passed, failed []uint64) Choice {
+	row, all := v.Holders(id)
+	if !checked {
+		if v.unlisted == nil || !isZero(row) {
+			if all {
+				return Choice{Confirmed: true}
+			}
+			return Choice{Only: row, Confirmed: true}
+		}
+		return Choice{Only: v.unlisted}
+	}
+	only := make([]uint64, v.words)
+	confirmed := false
+	for w := range only {
+		only[w] = (row[w]&^word(v.assumed, w) | word(passed, w)&word(v.unsure, w)) &^ word(failed, w)
+		confirmed = confirmed || only[w] != 0
+	}
+	if !confirmed {
+		for w := range only {
+			only[w] = word(v.unsure, w) &^ word(failed, w)
+		}
+	}
+	return Choice{Only: only, Confirmed: confirmed}
+}
+
+// Unsure returns the mirrors whose holding of a file only a check can
+// tell (no listing source, or not listed yet); nil when none. It must not
+// be modified.
+func (v *View) Unsure() []uint64 { return v.unsure }
+
+// word returns mask's word w (0 past its end or for nil).
+func word(mask []uint64, w int) uint64 {
+	if w < len(mask) {
+		return mask[w]
+	}
+	return 0
+}
+
+func isZero(mask []uint64) bool {
+	for _, w := range mask {
+		if w != 0 {
 			return false
 		}
 	}

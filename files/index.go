@@ -96,6 +96,9 @@ func (ix *Index) Size(id int) int64 { return ix.size[id] }
 // MTime returns the modification time of file id in Unix seconds.
 func (ix *Index) MTime(id int) int64 { return ix.mtime[id] }
 
+// Version returns the copy of file id the origin has: its size and mtime.
+func (ix *Index) Version(id int) Version { return Version{ix.size[id], ix.mtime[id]} }
+
 // SHA256 returns the SHA-256 of file id, when it is known.
 func (ix *Index) SHA256(id int) (sum [32]byte, ok bool) {
 	if !ix.hashed(id) {

@@ -101,9 +101,16 @@ type ScannerOptions struct {
 	// every instance scans for itself.
 	Leader func(context.Context) bool
 	Share  Sharer
+	// Seed is the Scanner this one replaces (a reload): when the origin is
+	// the same, its index and the last listings of the mirrors whose
+	// listing source did not change (matched by source, not by name) carry
+	// over, and View is in use at once; mirrors new or with a new source
+	// are listed first, a last resort until then.
+	Seed *Scanner
 }
 
-// NewScanner returns a Scanner; View is nil until the first Scan.
+// NewScanner returns a Scanner; View is nil until the first Scan, unless
+// a Seed gives one.
 func NewScanner(o ScannerOptions) *Scanner {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -117,28 +124,81 @@ func NewScanner(o ScannerOptions) *Scanner {
 	if o.OnChange == nil {
 		o.OnChange = func() {}
 	}
-	return &Scanner{pool: o.Pool, origin: o.Origin, mirrors: o.Mirrors, hashes: o.Hashes, timeout: o.Timeout,
+	s := &Scanner{pool: o.Pool, origin: o.Origin, mirrors: o.Mirrors, hashes: o.Hashes, timeout: o.Timeout,
 		parallel: o.Parallel, spread: o.Spread, log: o.Log.With("component", "files", "pool", o.Pool), onChange: o.OnChange,
 		leader: o.Leader, share: o.Share,
 		held: map[string]*Holdings{}, sums: map[string]sumEntry{}, mStatus: map[string]MirrorStatus{}}
+	if o.Seed != nil {
+		s.seed(o.Seed)
+	}
+	return s
+}
+
+// seed carries over what old knows that still holds here, and makes the
+// View of it.
+func (s *Scanner) seed(old *Scanner) {
+	old.mu.Lock()
+	defer old.mu.Unlock()
+	if old.ix == nil || sourceKey(old.origin) != sourceKey(s.origin) || old.hashes != s.hashes {
+		return
+	}
+	s.ix, s.oStatus = old.ix, old.oStatus
+	for k, e := range old.sums {
+		s.sums[k] = e
+	}
+	bySource := map[string]string{} // listing source → old mirror name
+	for _, m := range old.mirrors {
+		if m.Source != nil {
+			bySource[sourceKey(m.Source)] = m.Name
+		}
+	}
+	names := make([]string, len(s.mirrors))
+	holdings := make([]*Holdings, len(s.mirrors))
+	for i, m := range s.mirrors {
+		names[i] = m.Name
+		if m.Source == nil {
+			s.mStatus[m.Name] = MirrorStatus{Stats: Stats{Held: s.ix.Len()}, LastScan: s.oStatus.LastScan}
+			continue
+		}
+		holdings[i] = unlisted(s.ix)
+		if prev := old.held[bySource[sourceKey(m.Source)]]; prev != nil {
+			holdings[i] = prev.Carry(s.ix)
+			s.held[m.Name] = holdings[i]
+			s.mStatus[m.Name] = old.mStatus[bySource[sourceKey(m.Source)]]
+		}
+	}
+	s.view.Store(NewView(s.ix, names, holdings))
+}
+
+// sourceKey identifies a listing source: its kind and what it lists.
+func sourceKey(src Source) string {
+	switch src := src.(type) {
+	case Rsync:
+		return "rsync " + src.URL
+	case Dir:
+		return "dir " + string(src)
+	case nil:
+		return ""
+	}
+	return fmt.Sprintf("%T %s", src, src)
 }
 
 // View returns the current View (nil before the first good origin scan).
 func (s *Scanner) View() *View { return s.view.Load() }
 
-// Holders returns the origin's size of path and the mirrors believed to
-// hold it, as View.Holders does, in the current View.
-func (s *Scanner) Holders(path string) (size int64, mask []uint64, ok bool) {
+// Check returns what a check of path needs, from the current View (ok
+// false: no View yet, or the origin has no such file).
+func (s *Scanner) Check(path string) (Check, bool) {
 	v := s.view.Load()
 	if v == nil {
-		return 0, nil, false
+		return Check{}, false
 	}
 	id, ok := v.Index.Lookup(path)
 	if !ok {
-		return 0, nil, false
+		return Check{}, false
 	}
-	mask, _ = v.Holders(id)
-	return v.Index.Size(id), mask, true
+	holders, _ := v.Holders(id)
+	return Check{Path: path, Version: v.Index.Version(id), Holders: holders, Unsure: v.Unsure()}, true
 }
 
 // Status returns the state of the origin and of every mirror, by name.
@@ -154,8 +214,10 @@ func (s *Scanner) Status() (OriginStatus, map[string]MirrorStatus) {
 
 // Scan lists the origin, then the mirrors (at most Parallel at once, each
 // within Timeout), and swaps in a new View as results come in: at once for
-// a new origin listing (the mirrors' last listings judged against it) and
-// for mirrors never listed before, then one mirror at a time, their starts
+// a new origin listing (the mirrors' last listings judged against it,
+// mirrors never listed marked so: a last resort, never preferred over a
+// known holder), then one mirror at a time as its listing comes in,
+// those never listed first and at once, the others with their starts
 // spread evenly over Spread. The status reports a scan once its View is in
 // use; an unchanged origin or mirror listing swaps nothing in. Scans do not
 // overlap: a call while one runs waits for it.
@@ -199,8 +261,8 @@ func (s *Scanner) Scan(ctx context.Context) {
 		switch prev := s.held[m.Name]; {
 		case m.Source == nil: // nil holdings: every file
 			statuses[i] = MirrorStatus{Stats: Stats{Held: ix.Len()}, LastScan: origin.LastScan}
-		case prev == nil:
-			holdings[i] = none(ix) // until listed
+		case prev == nil || !prev.Listed():
+			holdings[i] = unlisted(ix) // a last resort until listed
 			statuses[i] = MirrorStatus{Listed: true, Stats: holdings[i].Stats}
 			first = append(first, i)
 		default:
@@ -212,7 +274,6 @@ func (s *Scanner) Scan(ctx context.Context) {
 		}
 	}
 	s.mu.Unlock()
-	s.scanMirrors(ctx, ix, first, 0, func(i int, h *Holdings, st MirrorStatus) { holdings[i], statuses[i] = h, st })
 	v := s.view.Load()
 	if v == nil || v.Index != ix || !v.Serves(names) {
 		v = NewView(ix, names, holdings)
@@ -227,9 +288,11 @@ func (s *Scanner) Scan(ctx context.Context) {
 			s.mStatus[m.Name] = statuses[i]
 		}
 	})
-	s.scanMirrors(ctx, ix, later, s.spread, func(i int, h *Holdings, st MirrorStatus) {
+	swapOne := func(i int, h *Holdings, st MirrorStatus) {
 		s.swap(s.view.Load().With(i, h), func() { s.mStatus[s.mirrors[i].Name] = st })
-	})
+	}
+	s.scanMirrors(ctx, ix, first, 0, swapOne)
+	s.scanMirrors(ctx, ix, later, s.spread, swapOne)
 	if s.share != nil {
 		s.publish(ctx)
 	}
@@ -301,7 +364,7 @@ func (s *Scanner) scanMirror(ctx context.Context, ix *Index, m ScanMirror) (*Hol
 			h = prev.Carry(ix)
 			s.held[m.Name] = h
 		} else {
-			h = none(ix) // never listed: it holds nothing we know of
+			h = unlisted(ix) // never listed: nothing is known of it
 		}
 		st.Stats = h.Stats
 		s.log.Warn("mirror scan failed; keeping the last good listing", "mirror", m.Name, "rsync", m.Source.String(), "err", err.Error())

@@ -44,12 +44,18 @@ func (s *Scanner) Run(ctx context.Context, spec string) (stop func(), err error)
 const followEvery = 2 * time.Second
 
 // followLoop adopts the leader's results every followEvery while another
-// instance scans, until ctx ends.
+// instance scans, and while this one leads, publishes its results again
+// when the shared copy is lost, until ctx ends.
 func (s *Scanner) followLoop(ctx context.Context) {
 	wait.Every(ctx, followEvery, func() {
-		if s.following.Load() && s.scanning.TryLock() {
+		if !s.scanning.TryLock() {
+			return
+		}
+		defer s.scanning.Unlock()
+		if s.following.Load() {
 			s.follow(ctx)
-			s.scanning.Unlock()
+		} else {
+			s.republishIfLost(ctx)
 		}
 	})
 }

@@ -20,6 +20,10 @@ type Sharer interface {
 	// Fetch returns the pool's latest status, and its latest View unless
 	// its version is have (view is nil then, or when none was published).
 	Fetch(ctx context.Context, pool, have string) (version string, view, status []byte, err error)
+	// Version returns the version of the pool's latest View ("" when
+	// there is none: never published, or lost with a flush or a restart
+	// of the store).
+	Version(ctx context.Context, pool string) (string, error)
 }
 
 // sharedView is a View as a leader hands it to the followers: the origin
@@ -216,4 +220,26 @@ func (s *Scanner) adoptView(version string, data []byte) {
 		}
 	})
 	s.adopted.Add(1)
+}
+
+// republishIfLost publishes this leader's View and status again when the
+// shared copy is not the one it published last: gone with a FLUSHALL or
+// a restart of Redis without persistence, or overwritten. Followers
+// started since then adopt it within followEvery.
+func (s *Scanner) republishIfLost(ctx context.Context) {
+	s.mu.Lock()
+	have := s.have
+	s.mu.Unlock()
+	if have == "" || s.view.Load() == nil {
+		return // nothing published yet: the scan will
+	}
+	version, err := s.share.Version(ctx, s.pool)
+	if err != nil || version == have {
+		return // an unreachable store is reported by the next scan
+	}
+	s.log.Warn("shared file scan results lost or replaced; publishing them again", "have", have, "found", version)
+	s.mu.Lock()
+	s.shared = nil
+	s.mu.Unlock()
+	s.publish(ctx)
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,13 +13,15 @@ import (
 	"time"
 )
 
-// Verifier keeps mirrors without a listing honest: files that clients
-// request are checked on the mirrors that should hold them with a HEAD,
-// in the background, and a mirror that answers 404, redirects elsewhere,
-// or gives another Content-Length than the origin's size is taken out for
-// that file until a later check passes. Requests never wait for it: they
-// hand the file over with Requested (dropped when the queue is full) and
-// read the exclusions with Excluded, both without I/O or lock.
+// Verifier keeps mirrors honest between listings, and mirrors without a
+// listing at all: files that clients request are checked on the mirrors
+// that should or might hold them with a HEAD, in the background, judged
+// as a listing is judged (200, Content-Length equal to the origin's size,
+// Last-Modified no older than the origin's mtime). A pass counts for the
+// origin's copy it was checked against only; a failure takes the mirror
+// out for that file until a later check passes. Requests never wait for
+// it: they hand the file over with Requested (dropped when the queue is
+// full) and read the verdicts with Verdict, both without I/O or lock.
 type Verifier struct {
 	mirrors []verifyMirror
 	client  *http.Client
@@ -26,17 +29,15 @@ type Verifier struct {
 	badTTL  time.Duration // a failed one is tried again after this long
 	log     *slog.Logger
 
-	queue chan verifyJob
-	// excluded is an immutable map from a path to the mask of mirrors
-	// (bits as in View.Mirrors) that failed a check for it.
-	excluded   atomic.Pointer[map[string][]uint64]
-	generation atomic.Uint64 // changes of excluded
+	queue      chan Check
+	verdicts   verdictMap
+	generation atomic.Uint64 // changes of verdicts
 	shared     *sharedVerify // nil: this instance checks for itself
 	checks     atomic.Uint64 // HEADs done
 	dropped    atomic.Uint64 // requests not queued (queue full) or checks not started (too many)
 	inflight   atomic.Int64  // checks started and not finished
 
-	mu     sync.Mutex
+	mu     sync.Mutex // serialises verdict writes; guards last and active
 	last   map[verifyKey]verifyResult
 	active map[verifyKey]bool
 }
@@ -53,14 +54,19 @@ type verifyKey struct {
 }
 
 type verifyResult struct {
-	ok bool
-	at time.Time
+	ok      bool
+	at      time.Time
+	version Version // of the origin's copy checked against
 }
 
-type verifyJob struct {
-	path string
-	size int64
-	mask []uint64 // the mirrors believed to hold it
+// Check is a requested file as the checks need it: its path, the
+// origin's copy, the mirrors believed to hold it (View.Holders) and those
+// only a check can tell about (View.Unsure). The masks must not be
+// modified.
+type Check struct {
+	Path            string
+	Version         Version
+	Holders, Unsure []uint64
 }
 
 // VerifierOptions configure NewVerifier.
@@ -72,19 +78,23 @@ type VerifierOptions struct {
 	// OKTTL is how long a passed check is trusted (default 5 s): a mirror
 	// that loses a file stops getting it about that long after the first
 	// request that follows, plus one HEAD. A failed check is tried again
-	// after twice as long.
+	// after twice as long. A change of the origin's copy ends the trust
+	// at once.
 	OKTTL time.Duration
 	// PerMirror bounds the checks in flight on one mirror (default 4).
 	PerMirror int
 	Log       *slog.Logger
 	// Leader reports whether this instance checks now (the feedback
 	// lease); the others hand it the files requested of them through Share
-	// and adopt the mirrors it takes out. Lookup gives the origin's size
-	// of a path and the mirrors believed to hold it. All nil: every
-	// instance checks for itself.
+	// and adopt its verdicts. Lookup gives what a check of a path needs,
+	// from the current View. All nil: every instance checks for itself.
 	Leader func(context.Context) bool
 	Share  VerifyShare
-	Lookup func(path string) (size int64, holders []uint64, ok bool)
+	Lookup func(path string) (Check, bool)
+	// Seed is the Verifier this one replaces (a reload): its verdicts and
+	// results carry over for the mirrors whose URL did not change; a
+	// mirror at a new URL is checked afresh.
+	Seed *Verifier
 }
 
 // NewVerifier returns a Verifier; Run does the checks.
@@ -105,7 +115,7 @@ func NewVerifier(o VerifierOptions) *Verifier {
 		client: &http.Client{Timeout: o.Timeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		okTTL: o.OKTTL, badTTL: 2 * o.OKTTL, log: o.Log,
-		queue: make(chan verifyJob, 1024),
+		queue: make(chan Check, 1024),
 		last:  map[verifyKey]verifyResult{}, active: map[verifyKey]bool{},
 	}
 	for _, m := range o.Mirrors {
@@ -114,31 +124,68 @@ func NewVerifier(o VerifierOptions) *Verifier {
 	if o.Share != nil && o.Leader != nil && o.Lookup != nil {
 		v.shared = &sharedVerify{share: o.Share, leader: o.Leader, lookup: o.Lookup, pending: map[string]struct{}{}}
 	}
-	empty := map[string][]uint64{}
-	v.excluded.Store(&empty)
+	if o.Seed != nil {
+		v.seed(o.Seed)
+	}
 	return v
 }
 
-// Requested hands over a requested file: its path, the origin's size and
-// the mirrors believed to hold it. It never blocks: when the queue is
-// full the request is dropped (and counted).
-func (v *Verifier) Requested(path string, size int64, holders []uint64) {
+// seed carries over old's verdicts and results for the mirrors whose URL
+// is the same here.
+func (v *Verifier) seed(old *Verifier) {
+	byURL := map[string]int{}
+	for i, m := range v.mirrors {
+		byURL[m.url] = i
+	}
+	to := make([]int, len(old.mirrors)) // old index → new, -1: gone or moved
+	for i, m := range old.mirrors {
+		to[i] = -1
+		if j, ok := byURL[m.url]; ok {
+			to[i] = j
+		}
+	}
+	words := (len(v.mirrors) + 63) / 64
+	remap := func(mask []uint64) []uint64 {
+		out := make([]uint64, words)
+		for i, j := range to {
+			if j >= 0 && word(mask, i/64)>>(i%64)&1 == 1 {
+				out[j/64] |= 1 << (j % 64)
+			}
+		}
+		return out
+	}
+	all := map[string]*Verdict{}
+	old.verdicts.each(func(path string, d *Verdict) {
+		n := &Verdict{Version: d.Version, Passed: remap(d.Passed), Failed: remap(d.Failed)}
+		if !isZero(n.Passed) || !isZero(n.Failed) {
+			all[path] = n
+		}
+	})
+	old.mu.Lock()
+	for k, r := range old.last {
+		if j := to[k.mirror]; j >= 0 {
+			v.last[verifyKey{k.path, j}] = r
+		}
+	}
+	old.mu.Unlock()
+	v.mu.Lock()
+	v.verdicts.replace(all)
+	v.mu.Unlock()
+}
+
+// Requested hands over a requested file. It never blocks: when the queue
+// is full the request is dropped (and counted).
+func (v *Verifier) Requested(c Check) {
 	select {
-	case v.queue <- verifyJob{path, size, holders}:
+	case v.queue <- c:
 	default:
 		v.dropped.Add(1)
 	}
 }
 
-// Excluded returns the mirrors that failed a check for path (nil: none).
-// The mask must not be modified.
-func (v *Verifier) Excluded(path string) []uint64 {
-	m := *v.excluded.Load()
-	if len(m) == 0 {
-		return nil
-	}
-	return m[path]
-}
+// Verdict returns what the checks found of path (nil: nothing). It must
+// not be modified.
+func (v *Verifier) Verdict(path string) *Verdict { return v.verdicts.get(path) }
 
 // Stats returns the HEADs done and the requests dropped.
 func (v *Verifier) Stats() (checks, dropped uint64) { return v.checks.Load(), v.dropped.Load() }
@@ -157,31 +204,31 @@ func (v *Verifier) Run(ctx context.Context) {
 			if v.isLeading() {
 				v.schedule(ctx, job)
 			} else {
-				v.deferToLeader(job.path)
+				v.deferToLeader(job.Path)
 			}
 		}
 	}
 }
 
-// schedule starts a check of job's file on every holder whose last result
-// is stale and that is not being checked now.
-func (v *Verifier) schedule(ctx context.Context, job verifyJob) {
+// schedule starts a check of c's file on every mirror that holds or
+// might hold it, or failed its last check of it, unless its last result
+// is for the same copy of the file and fresh, or it is being checked now.
+func (v *Verifier) schedule(ctx context.Context, c Check) {
 	now := time.Now()
-	excl := v.Excluded(job.path)
+	d := v.Verdict(c.Path)
 	for i := range v.mirrors {
-		held := i/64 < len(job.mask) && job.mask[i/64]>>(i%64)&1 == 1
-		out := i/64 < len(excl) && excl[i/64]>>(i%64)&1 == 1
-		if !held && !out {
+		w, bit := i/64, uint64(1)<<(i%64)
+		if (word(c.Holders, w)|word(c.Unsure, w))&bit == 0 && !d.fails(i) {
 			continue
 		}
-		k := verifyKey{job.path, i}
+		k := verifyKey{c.Path, i}
 		v.mu.Lock()
 		r, seen := v.last[k]
 		ttl := v.okTTL
 		if seen && !r.ok {
 			ttl = v.badTTL
 		}
-		if v.active[k] || seen && now.Sub(r.at) < ttl {
+		if v.active[k] || seen && r.version == c.Version && now.Sub(r.at) < ttl {
 			v.mu.Unlock()
 			continue
 		}
@@ -196,7 +243,7 @@ func (v *Verifier) schedule(ctx context.Context, job verifyJob) {
 			v.prune(now)
 		}
 		v.mu.Unlock()
-		go v.check(ctx, k, job.size)
+		go v.check(ctx, k, c.Version)
 	}
 }
 
@@ -218,34 +265,39 @@ func (v *Verifier) prune(now time.Time) {
 }
 
 // check HEADs one file on one mirror and records the result.
-func (v *Verifier) check(ctx context.Context, k verifyKey, size int64) {
+func (v *Verifier) check(ctx context.Context, k verifyKey, version Version) {
 	m := &v.mirrors[k.mirror]
 	m.sem <- struct{}{}
-	ok, why := v.head(ctx, m.url+"/"+escapeURLPath(k.path), size)
+	ok, why := v.head(ctx, m.url+"/"+escapeURLPath(k.path), version)
 	<-m.sem
 	v.inflight.Add(-1)
 	v.checks.Add(1)
 	v.mu.Lock()
+	defer v.mu.Unlock()
 	delete(v.active, k)
-	prev, seen := v.last[k]
-	v.last[k] = verifyResult{ok: ok, at: time.Now()}
-	v.mu.Unlock()
+	v.last[k] = verifyResult{ok: ok, at: time.Now(), version: version}
 	if ctx.Err() != nil {
 		return
 	}
-	if !seen || prev.ok != ok {
-		if !ok {
-			v.log.Warn("mirror fails a file check; taken out for that file", "mirror", m.name, "path", k.path, "err", why)
-		} else if seen {
-			v.log.Info("mirror passes a file check again", "mirror", m.name, "path", k.path)
-		}
-		v.setExcluded(k, !ok)
+	old := v.verdicts.get(k.path)
+	d := old.with(k.mirror, version, ok, (len(v.mirrors)+63)/64)
+	if old.same(d) {
+		return
+	}
+	v.verdicts.set(k.path, d)
+	v.generation.Add(1)
+	switch {
+	case !ok && !old.fails(k.mirror):
+		v.log.Warn("mirror fails a file check; taken out for that file", "mirror", m.name, "path", k.path, "err", why)
+	case ok && old.fails(k.mirror):
+		v.log.Info("mirror passes a file check again", "mirror", m.name, "path", k.path)
 	}
 }
 
-// head reports whether url answers a HEAD with 200 and Content-Length
-// size, and why not.
-func (v *Verifier) head(ctx context.Context, u string, size int64) (bool, string) {
+// head reports whether url answers a HEAD as a mirror holding the
+// origin's copy version does, and why not: 200, Content-Length the
+// origin's size, Last-Modified no older than the origin's mtime.
+func (v *Verifier) head(ctx context.Context, u string, version Version) (bool, string) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodHead, u, nil)
 	if err != nil {
 		return false, err.Error()
@@ -261,40 +313,31 @@ func (v *Verifier) head(ctx context.Context, u string, size int64) (bool, string
 		return false, "redirects to " + resp.Header.Get("Location")
 	case resp.StatusCode != http.StatusOK:
 		return false, resp.Status
-	case resp.ContentLength >= 0 && resp.ContentLength != size:
-		return false, "Content-Length " + strconv.FormatInt(resp.ContentLength, 10) + ", want " + strconv.FormatInt(size, 10)
+	case resp.ContentLength < 0:
+		return false, "no Content-Length"
+	case resp.ContentLength != version.Size:
+		return false, "Content-Length " + strconv.FormatInt(resp.ContentLength, 10) + ", want " + strconv.FormatInt(version.Size, 10)
+	}
+	lm := resp.Header.Get("Last-Modified")
+	if lm == "" {
+		return false, "no Last-Modified: the copy's age cannot be told"
+	}
+	t, err := http.ParseTime(lm)
+	switch {
+	case err != nil:
+		return false, "Last-Modified " + strconv.Quote(lm) + " does not parse"
+	case t.Unix() < version.MTime:
+		return false, "Last-Modified " + t.UTC().Format(time.RFC3339) + ", older than the origin's " + time.Unix(version.MTime, 0).UTC().Format(time.RFC3339)
 	}
 	return true, ""
 }
 
-// setExcluded publishes a new exclusion map with k's mirror in or out.
-func (v *Verifier) setExcluded(k verifyKey, out bool) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	old := *v.excluded.Load()
-	next := make(map[string][]uint64, len(old)+1)
-	for p, m := range old {
-		next[p] = m
+// same reports whether d and o say the same.
+func (d *Verdict) same(o *Verdict) bool {
+	if d == nil || o == nil {
+		return d == o
 	}
-	words := (len(v.mirrors) + 63) / 64
-	mask := make([]uint64, words)
-	copy(mask, next[k.path])
-	if out {
-		mask[k.mirror/64] |= 1 << (k.mirror % 64)
-	} else {
-		mask[k.mirror/64] &^= 1 << (k.mirror % 64)
-	}
-	empty := true
-	for _, w := range mask {
-		empty = empty && w == 0
-	}
-	if empty {
-		delete(next, k.path)
-	} else {
-		next[k.path] = mask
-	}
-	v.excluded.Store(&next)
-	v.generation.Add(1)
+	return d.Version == o.Version && slices.Equal(d.Passed, o.Passed) && slices.Equal(d.Failed, o.Failed)
 }
 
 // escapeURLPath escapes a slash path for a URL.

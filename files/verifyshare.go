@@ -11,22 +11,22 @@ import (
 
 // VerifyShare carries file checks between instances: the others hand the
 // files requested of them to the instance that checks (the lease holder),
-// which publishes the mirrors it took out. The server implements it with
+// which publishes its verdicts (who passed for which copy, who failed). The server implements it with
 // Redis, a few keys per pool whatever the number of files.
 type VerifyShare interface {
 	// Ask hands requested paths to the instance that checks them.
 	Ask(ctx context.Context, paths []string) error
 	// Asked takes up to n of the paths asked for.
 	Asked(ctx context.Context, n int) ([]string, error)
-	// PublishExcluded stores the exclusions, tagged version.
-	PublishExcluded(ctx context.Context, version string, data []byte) error
-	// FetchExcluded returns the latest exclusions unless their version is
+	// PublishVerdicts stores the verdicts, tagged version.
+	PublishVerdicts(ctx context.Context, version string, data []byte) error
+	// FetchVerdicts returns the latest verdicts unless their version is
 	// have (data is nil then, or when none were published).
-	FetchExcluded(ctx context.Context, have string) (version string, data []byte, err error)
+	FetchVerdicts(ctx context.Context, have string) (version string, data []byte, err error)
 }
 
 // verifySync is how often a Verifier with a VerifyShare exchanges with the
-// others: requests asked, checks taken, exclusions published or read.
+// others: requests asked, checks taken, verdicts published or read.
 const verifySync = 250 * time.Millisecond
 
 // maxAsk bounds the paths a follower keeps to ask for, and a leader takes
@@ -37,15 +37,14 @@ const maxAsk = 1000
 type sharedVerify struct {
 	share  VerifyShare
 	leader func(context.Context) bool
-	// lookup gives the origin's size of a path and the mirrors believed to
-	// hold it, for the paths others asked for.
-	lookup func(path string) (size int64, holders []uint64, ok bool)
+	// lookup gives what a check of a path others asked for needs.
+	lookup func(path string) (Check, bool)
 
 	mu        sync.Mutex
 	leading   bool
 	pending   map[string]struct{} // paths to ask for (following)
-	published uint64              // exclusion generation published (leading)
-	have      string              // exclusion version adopted (following)
+	published uint64              // verdict generation published (leading)
+	have      string              // verdict version adopted (following)
 }
 
 // isLeading reports whether this instance checks files itself.
@@ -78,8 +77,8 @@ func (v *Verifier) syncShared(ctx context.Context) {
 }
 
 // syncOnce is one exchange: the leader checks what was asked and publishes
-// its exclusions when they changed; a follower asks for what was requested
-// of it and adopts the leader's exclusions when they changed.
+// its verdicts when they changed; a follower asks for what was requested
+// of it and adopts the leader's verdicts when they changed.
 func (v *Verifier) syncOnce(ctx context.Context) {
 	sv := v.shared
 	lead := sv.leader(ctx)
@@ -108,8 +107,8 @@ func (v *Verifier) leadShared(ctx context.Context) {
 	clear(sv.pending)
 	sv.mu.Unlock()
 	for _, p := range paths {
-		if size, holders, ok := sv.lookup(p); ok {
-			v.schedule(ctx, verifyJob{p, size, holders})
+		if c, ok := sv.lookup(p); ok {
+			v.schedule(ctx, c)
 		}
 	}
 	gen := v.generation.Load()
@@ -119,9 +118,9 @@ func (v *Verifier) leadShared(ctx context.Context) {
 	if !due {
 		return
 	}
-	data, err := encode(v.exclusionsByName())
+	data, err := encode(v.verdictsByName())
 	if err == nil {
-		err = sv.share.PublishExcluded(ctx, strconv.FormatInt(time.Now().UnixNano(), 10), data)
+		err = sv.share.PublishVerdicts(ctx, strconv.FormatInt(time.Now().UnixNano(), 10), data)
 	}
 	if err != nil {
 		v.log.Warn("file check results not shared", "err", err.Error())
@@ -147,7 +146,7 @@ func (v *Verifier) followShared(ctx context.Context) {
 			v.log.Warn("files requested here not handed to the checking instance", "err", err.Error())
 		}
 	}
-	version, data, err := sv.share.FetchExcluded(ctx, have)
+	version, data, err := sv.share.FetchVerdicts(ctx, have)
 	if err != nil {
 		v.log.Warn("file check results of the leader not read; keeping the last ones", "err", err.Error())
 		return
@@ -155,56 +154,67 @@ func (v *Verifier) followShared(ctx context.Context) {
 	if data == nil {
 		return
 	}
-	var byName map[string][]string
+	var byName map[string]namedVerdict
 	if err := decode(data, &byName); err != nil {
 		v.log.Warn("file check results of the leader cannot be read", "err", err.Error())
 		return
 	}
-	v.adoptExclusions(byName)
+	v.adoptVerdicts(byName)
 	sv.mu.Lock()
 	sv.have = version
 	sv.mu.Unlock()
 }
 
-// exclusionsByName returns the exclusions with mirror names, not bits: an
-// instance whose configuration orders the mirrors otherwise (a reload in
-// progress) reads them right.
-func (v *Verifier) exclusionsByName() map[string][]string {
-	ex := *v.excluded.Load()
-	out := make(map[string][]string, len(ex))
-	for path, mask := range ex {
+// namedVerdict is a Verdict with mirror names, not bits: an instance
+// whose configuration orders the mirrors otherwise (a reload in progress)
+// reads it right.
+type namedVerdict struct {
+	Version        Version
+	Passed, Failed []string
+}
+
+// verdictsByName returns the verdicts with mirror names.
+func (v *Verifier) verdictsByName() map[string]namedVerdict {
+	names := func(mask []uint64) []string {
+		var out []string
 		for i := range v.mirrors {
-			if i/64 < len(mask) && mask[i/64]>>(i%64)&1 == 1 {
-				out[path] = append(out[path], v.mirrors[i].name)
+			if word(mask, i/64)>>(i%64)&1 == 1 {
+				out = append(out, v.mirrors[i].name)
 			}
 		}
+		return out
 	}
+	out := map[string]namedVerdict{}
+	v.verdicts.each(func(path string, d *Verdict) {
+		out[path] = namedVerdict{Version: d.Version, Passed: names(d.Passed), Failed: names(d.Failed)}
+	})
 	return out
 }
 
-// adoptExclusions makes byName the exclusions, for the mirrors known here.
-func (v *Verifier) adoptExclusions(byName map[string][]string) {
+// adoptVerdicts makes byName the verdicts, for the mirrors known here.
+func (v *Verifier) adoptVerdicts(byName map[string]namedVerdict) {
 	index := make(map[string]int, len(v.mirrors))
 	for i, m := range v.mirrors {
 		index[m.name] = i
 	}
 	words := (len(v.mirrors) + 63) / 64
-	next := make(map[string][]uint64, len(byName))
-	for path, names := range byName {
-		var mask []uint64
+	mask := func(names []string) []uint64 {
+		m := make([]uint64, words)
 		for _, name := range names {
 			if i, ok := index[name]; ok {
-				if mask == nil {
-					mask = make([]uint64, words)
-				}
-				mask[i/64] |= 1 << (i % 64)
+				m[i/64] |= 1 << (i % 64)
 			}
 		}
-		if mask != nil {
-			next[path] = mask
+		return m
+	}
+	all := make(map[string]*Verdict, len(byName))
+	for path, nv := range byName {
+		d := &Verdict{Version: nv.Version, Passed: mask(nv.Passed), Failed: mask(nv.Failed)}
+		if !isZero(d.Passed) || !isZero(d.Failed) {
+			all[path] = d
 		}
 	}
 	v.mu.Lock()
-	v.excluded.Store(&next)
+	v.verdicts.replace(all)
 	v.mu.Unlock()
 }

@@ -62,7 +62,12 @@ type ExplainedFile struct {
 	Known   bool   `json:"in_origin"`
 	Size    *int64 `json:"size"`
 	Holders int    `json:"holders"`
-	// Answer is what a request for a path the origin lacks gets.
+	// Confirmed is false when no mirror is known to hold the file (none
+	// listed with it, none passed a check of this copy): the request goes
+	// to the fallback, else to the mirrors not listed or checked yet.
+	Confirmed bool `json:"confirmed"`
+	// Answer is what a request for a path the origin lacks, or for a
+	// file no mirror is known to hold in a pool with a fallback, gets.
 	Answer string `json:"answer,omitempty"`
 }
 
@@ -257,18 +262,18 @@ func (h *Handler) explainFile(route *Route, path string, ex *Explanation, cl *st
 	}
 	size := v.Index.Size(id)
 	ex.File.Known, ex.File.Size = true, &size
-	mask, _ := v.Holders(id)
-	var excluded []uint64
-	if route.Verify != nil {
-		excluded = route.Verify.Excluded(name)
+	choice, verdict := chooseFile(route, v, id, name, false)
+	cl.Only = choice.Only
+	ex.File.Confirmed = choice.Confirmed
+	if !choice.Confirmed && route.Fallback != "" {
+		ex.File.Answer = "fallback"
+		cl.Only = make([]uint64, len(v.Mirrors)/64+1) // no mirror gets it
 	}
-	kept := withoutExcluded(mask, excluded)
-	cl.Only = kept
 	holds, failed = make([]bool, len(v.Mirrors)), make([]bool, len(v.Mirrors))
 	for i := range v.Mirrors {
-		holds[i] = bit(mask, i)
-		failed[i] = bit(excluded, i)
-		if bit(kept, i) {
+		holds[i] = choice.Only == nil || bit(choice.Only, i)
+		failed[i] = verdict != nil && bit(verdict.Failed, i)
+		if holds[i] && choice.Confirmed {
 			ex.File.Holders++
 		}
 	}

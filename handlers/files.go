@@ -25,11 +25,10 @@ type FileViews interface {
 // (files.Verifier does). Both methods are called on the request path:
 // they must not block.
 type FileChecks interface {
-	// Requested hands over a requested file, its size and its holders.
-	Requested(path string, size int64, holders []uint64)
-	// Excluded returns the mirrors that failed a check for path (nil:
-	// none).
-	Excluded(path string) []uint64
+	// Requested hands over a requested file.
+	Requested(c files.Check)
+	// Verdict returns what the checks found of path (nil: nothing).
+	Verdict(path string) *files.Verdict
 }
 
 // What Route.Unknown can be (the pool's files.unknown) besides "any",
@@ -91,33 +90,34 @@ func resolveFile(route *Route, r *http.Request, cl *strategy.Client) (fileRef, f
 		}
 		return fileRef{}, fileRedirect
 	}
-	mask, all := v.Holders(id)
-	if route.Verify != nil {
-		route.Verify.Requested(name, v.Index.Size(id), mask)
-		if ex := route.Verify.Excluded(name); ex != nil {
-			mask, all = withoutExcluded(mask, ex), false
-		}
+	choice, _ := chooseFile(route, v, id, name, true)
+	if !choice.Confirmed && route.Fallback != "" {
+		return fileRef{v, id}, fileFallback // no mirror is known to hold it
 	}
-	if !all {
-		cl.Only = mask
-	}
+	cl.Only = choice.Only
 	return fileRef{v, id}, answer
 }
 
-// withoutExcluded returns the holders in mask that verify did not take
-// out (ex; nil: none), as a new mask when any were.
-func withoutExcluded(mask, ex []uint64) []uint64 {
-	if ex == nil {
-		return mask
+// chooseFile applies the one rule (files.View.Choose) to origin file id,
+// named name, with the pool's checks and their verdict on it; with
+// request set, the file is handed to the checks too.
+func chooseFile(route *Route, v *files.View, id int, name string, request bool) (files.Choice, *files.Verdict) {
+	if route.Verify == nil {
+		return v.Choose(id, false, nil, nil), nil
 	}
-	kept := make([]uint64, len(mask))
-	for w := range mask {
-		kept[w] = mask[w]
-		if w < len(ex) {
-			kept[w] &^= ex[w]
+	if request {
+		holders, _ := v.Holders(id)
+		route.Verify.Requested(files.Check{Path: name, Version: v.Index.Version(id), Holders: holders, Unsure: v.Unsure()})
+	}
+	d := route.Verify.Verdict(name)
+	var passed, failed []uint64
+	if d != nil {
+		failed = d.Failed
+		if d.Version == v.Index.Version(id) {
+			passed = d.Passed
 		}
 	}
-	return kept
+	return v.Choose(id, true, passed, failed), d
 }
 
 // sha256Line answers <path>.sha256 in sha256sum format.

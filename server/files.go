@@ -14,8 +14,10 @@ import (
 )
 
 // poolScanner is the file scanner of a file-aware pool, kept across
-// reloads while its key (the files block and the mirrors' names and rsync
-// URLs, in order) stays the same.
+// reloads while its key (the files block and the mirrors' names, URLs and
+// rsync URLs, in order) stays the same. When it changes, the new scanner
+// and verifier start from what the old ones knew (files.ScannerOptions.Seed,
+// files.VerifierOptions.Seed), so a reload never routes unaware.
 type poolScanner struct {
 	key    string
 	scan   *files.Scanner
@@ -26,10 +28,10 @@ type poolScanner struct {
 
 // scannerKey identifies what a pool's scanner depends on.
 func scannerKey(p *config.Pool) string {
-	type mirror struct{ Name, Rsync string }
+	type mirror struct{ Name, URL, Rsync string }
 	ms := make([]mirror, len(p.Mirrors))
 	for i, m := range p.Mirrors {
-		ms[i] = mirror{m.Name, m.Rsync}
+		ms[i] = mirror{m.Name, m.URL, m.Rsync}
 	}
 	b, _ := json.Marshal(struct {
 		Files   *config.Files
@@ -50,15 +52,21 @@ func (s *Server) syncScanners(cfg *config.Config) {
 		}
 		keep[p.Name] = true
 		key := scannerKey(p)
-		if old := s.scanners[p.Name]; old != nil && old.key == key {
+		old := s.scanners[p.Name]
+		if old != nil && old.key == key {
 			continue
 		}
-		if old := s.scanners[p.Name]; old != nil && old.stop != nil {
+		if old != nil && old.stop != nil {
 			old.stop()
 		}
-		ps := &poolScanner{key: key, spec: p.Files.Schedule, scan: s.newScanner(p)}
+		var seedScan *files.Scanner
+		var seedVerify *files.Verifier
+		if old != nil {
+			seedScan, seedVerify = old.scan, old.verify
+		}
+		ps := &poolScanner{key: key, spec: p.Files.Schedule, scan: s.newScanner(p, seedScan)}
 		if p.Files.Verify {
-			ps.verify = s.newVerifier(p, ps.scan)
+			ps.verify = s.newVerifier(p, ps.scan, seedVerify)
 		}
 		s.scanners[p.Name] = ps
 		if s.runCtx != nil {
@@ -75,10 +83,10 @@ func (s *Server) syncScanners(cfg *config.Config) {
 	}
 }
 
-// newScanner builds the scanner of a file-aware pool. With Redis, the
-// instance holding the feedback lease scans and publishes; the others
-// adopt its results.
-func (s *Server) newScanner(p *config.Pool) *files.Scanner {
+// newScanner builds the scanner of a file-aware pool, from what seed (the
+// scanner it replaces, or nil) knew. With Redis, the instance holding the
+// feedback lease scans and publishes; the others adopt its results.
+func (s *Server) newScanner(p *config.Pool, seed *files.Scanner) *files.Scanner {
 	var origin files.Source = files.Dir(p.Files.Origin)
 	if p.Files.OriginIsRsync() {
 		origin = files.Rsync{URL: p.Files.Origin}
@@ -91,24 +99,25 @@ func (s *Server) newScanner(p *config.Pool) *files.Scanner {
 		}
 	}
 	o := files.ScannerOptions{Pool: p.Name, Origin: origin, Mirrors: ms, Hashes: p.Files.Hashes,
-		Timeout: time.Duration(p.Files.Timeout), Log: s.log}
+		Timeout: time.Duration(p.Files.Timeout), Log: s.log, Seed: seed}
 	if s.store != nil {
 		o.Leader, o.Share = s.monitor.Lead, store.FileResults{Store: s.store}
 	}
 	return files.NewScanner(o)
 }
 
-// newVerifier builds the file checks of a pool with verify. With Redis,
-// the instance holding the feedback lease checks the files requested of
-// every instance, and the others adopt the mirrors it takes out.
-func (s *Server) newVerifier(p *config.Pool, scan *files.Scanner) *files.Verifier {
-	o := files.VerifierOptions{Log: s.log.With("component", "files", "pool", p.Name)}
+// newVerifier builds the file checks of a pool with verify, from what seed
+// (the verifier it replaces, or nil) knew of the mirrors whose URL did not
+// change. With Redis, the instance holding the feedback lease checks the
+// files requested of every instance, and the others adopt its verdicts.
+func (s *Server) newVerifier(p *config.Pool, scan *files.Scanner, seed *files.Verifier) *files.Verifier {
+	o := files.VerifierOptions{Log: s.log.With("component", "files", "pool", p.Name), Seed: seed}
 	for _, m := range p.Mirrors {
 		o.Mirrors = append(o.Mirrors, struct{ Name, URL string }{m.Name, m.URL})
 	}
 	if s.store != nil {
 		o.Leader, o.Share = s.monitor.Lead, verifyShare{s.store, p.Name}
-		o.Lookup = scan.Holders
+		o.Lookup = scan.Check
 	}
 	return files.NewVerifier(o)
 }
@@ -194,10 +203,10 @@ func (v verifyShare) Asked(ctx context.Context, n int) ([]string, error) {
 	return v.st.AskedVerify(ctx, v.pool, n)
 }
 
-func (v verifyShare) PublishExcluded(ctx context.Context, version string, data []byte) error {
-	return v.st.PublishExcluded(ctx, v.pool, version, data)
+func (v verifyShare) PublishVerdicts(ctx context.Context, version string, data []byte) error {
+	return v.st.PublishVerdicts(ctx, v.pool, version, data)
 }
 
-func (v verifyShare) FetchExcluded(ctx context.Context, have string) (string, []byte, error) {
-	return v.st.FetchExcluded(ctx, v.pool, have)
+func (v verifyShare) FetchVerdicts(ctx context.Context, have string) (string, []byte, error) {
+	return v.st.FetchVerdicts(ctx, v.pool, have)
 }

@@ -104,6 +104,24 @@ func (f FileResults) Fetch(ctx context.Context, pool, have string) (string, []by
 	return f.Store.FetchFiles(ctx, pool, have)
 }
 
+// Version implements files.Sharer with FilesVersion.
+func (f FileResults) Version(ctx context.Context, pool string) (string, error) {
+	return f.Store.FilesVersion(ctx, pool)
+}
+
+// FilesVersion returns the version of a pool's latest published View, ""
+// when there is none.
+func (s *Store) FilesVersion(ctx context.Context, pool string) (version string, err error) {
+	err = s.Do(ctx, syncTimeout, func(ctx context.Context, c redis.UniversalClient) error {
+		version, err = c.Get(ctx, s.Key("files:"+pool)+":version").Result()
+		if errors.Is(err, redis.Nil) {
+			version, err = "", nil
+		}
+		return err
+	})
+	return version, err
+}
+
 // PublishFiles stores a pool's file scan status and, when view is not
 // nil, its View tagged version: three keys whatever their size.
 func (s *Store) PublishFiles(ctx context.Context, pool, version string, view, status []byte) error {
@@ -195,22 +213,22 @@ func (s *Store) AskedVerify(ctx context.Context, pool string, n int) (paths []st
 	return paths, err
 }
 
-// PublishExcluded stores a pool's file check exclusions, tagged version.
-func (s *Store) PublishExcluded(ctx context.Context, pool, version string, data []byte) error {
+// PublishVerdicts stores a pool's file check verdicts, tagged version.
+func (s *Store) PublishVerdicts(ctx context.Context, pool, version string, data []byte) error {
 	return s.Do(ctx, filesTimeout, func(ctx context.Context, c redis.UniversalClient) error {
 		_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			publishVersioned(ctx, p, s.Key("verify:"+pool+":excluded"), version, data)
+			publishVersioned(ctx, p, s.Key("verify:"+pool+":verdicts"), version, data)
 			return nil
 		})
 		return err
 	})
 }
 
-// FetchExcluded returns a pool's latest file check exclusions unless their
+// FetchVerdicts returns a pool's latest file check verdicts unless their
 // version is have.
-func (s *Store) FetchExcluded(ctx context.Context, pool, have string) (version string, data []byte, err error) {
+func (s *Store) FetchVerdicts(ctx context.Context, pool, have string) (version string, data []byte, err error) {
 	err = s.Do(ctx, filesTimeout, func(ctx context.Context, c redis.UniversalClient) error {
-		version, data, err = fetchVersioned(ctx, c, s.Key("verify:"+pool+":excluded"), have)
+		version, data, err = fetchVersioned(ctx, c, s.Key("verify:"+pool+":verdicts"), have)
 		return err
 	})
 	return version, data, err
