@@ -61,8 +61,11 @@ const (
 // The lookup is in memory: no I/O, no lock.
 func resolveFile(route *Route, r *http.Request, cl *strategy.Client) (fileRef, fileAnswer) {
 	v := route.Files.View()
-	if v == nil {
-		return fileRef{}, fileRedirect // not scanned yet: any mirror
+	if v == nil { // not scanned yet: nothing is known of any mirror
+		if route.Fallback != "" {
+			return fileRef{}, fileFallback
+		}
+		return fileRef{}, fileRedirect
 	}
 	name := strings.TrimPrefix(r.URL.Path, "/")
 	answer := fileRedirect

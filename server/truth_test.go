@@ -1,13 +1,18 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"net/http/httptest"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/dispatcher/dispatcher/handlers"
 	"github.com/dispatcher/dispatcher/internal/itest"
+	"github.com/dispatcher/dispatcher/server"
 )
 
 // twoListedConfig is a file-aware pool of two mirrors listed by rsync:
@@ -54,6 +59,187 @@ func TestFileAsAsked(t *testing.T) {
 				t.Fatalf("GET %s = %d to %s at %q; want 302 to %s at %q", tt.target, w.Code,
 					w.Header().Get("X-Mirror"), w.Header().Get("Location"), tt.mirror, tt.location)
 			}
+		}
+	}
+}
+
+// verifyConfig is a file-aware pool with verify and a fallback, of mirrors
+// without rsync: origin, then name and url of each of three mirrors.
+const verifyConfig = `{"pools": [{"name": "pub", "routes": ["/pub/*file"], "strategy": "roundrobin",
+  "fallback": "https://origin.example",
+  "files": {"origin": "%s", "schedule": "@every 1s", "verify": true},
+  "mirrors": [{"name": "%s", "url": "%s"}, {"name": "%s", "url": "%s"}, {"name": "%s", "url": "%s"}]}]}`
+
+// TestVerifyJudgesAge: with verify, a mirror without rsync that holds an
+// older copy of the same size (apt's InRelease) never gets the file; a
+// file no mirror has passed a check for yet goes to the fallback (the
+// origin); when the origin's copy changes, the mirrors that passed the
+// old one get no request until they pass the new one.
+func TestVerifyJudgesAge(t *testing.T) {
+	origin := t.TempDir()
+	v1 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	itest.WriteTree(t, origin, map[string]string{"pub/InRelease": "release 1"}, v1)
+	fresh, behind, other := newFileMirror(t, false), newFileMirror(t, false), newFileMirror(t, false)
+	itest.WriteTree(t, fresh.dir, map[string]string{"pub/InRelease": "release 1"}, v1)
+	itest.WriteTree(t, behind.dir, map[string]string{"pub/InRelease": "release 0"}, v1.Add(-24*time.Hour))
+	itest.WriteTree(t, other.dir, map[string]string{"pub/InRelease": "release 1"}, v1)
+	path := filepath.Join(t.TempDir(), "mirrors.json")
+	itest.WriteFile(t, path, fmt.Sprintf(verifyConfig, origin, "fresh", fresh.url, "behind", behind.url, "other", other.url))
+	srv := startFile(t, path)
+	sent := map[string]int{}
+	itest.WaitFor(t, 20*time.Second, "fresh and other to get InRelease", func() bool {
+		m, code := redirect(srv, "/pub/InRelease")
+		if code != 302 {
+			t.Fatalf("GET InRelease = %d", code)
+		}
+		sent[m]++
+		return sent["fresh"] > 10 && sent["other"] > 10
+	})
+	if sent["behind"] > 0 {
+		t.Errorf("the mirror a release behind got InRelease %d times: %v", sent["behind"], sent)
+	}
+	// The origin publishes release 2, of the same size; other syncs it.
+	v2 := v1.Add(24 * time.Hour)
+	itest.WriteTree(t, origin, map[string]string{"pub/InRelease": "release 2"}, v2)
+	itest.WriteTree(t, other.dir, map[string]string{"pub/InRelease": "release 2"}, v2)
+	itest.WaitFor(t, 20*time.Second, "the rescan to see release 2", func() bool {
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, httptest.NewRequest("GET", "/pub/InRelease?mirrorlist", nil))
+		return strings.Contains(w.Body.String(), v2.Format(time.RFC3339))
+	})
+	clear(sent)
+	itest.WaitFor(t, 20*time.Second, "other to get release 2", func() bool {
+		m, _ := redirect(srv, "/pub/InRelease")
+		sent[m]++
+		return sent["other"] > 10
+	})
+	if sent["fresh"]+sent["behind"] > 0 {
+		t.Errorf("after release 2, InRelease went to mirrors still on release 1: %v", sent)
+	}
+}
+
+// TestReloadMovesMirror: a reload that changes only a mirror's url checks
+// the mirror at its new URL at once: no request goes there while the new
+// URL lacks the file.
+func TestReloadMovesMirror(t *testing.T) {
+	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	origin := t.TempDir()
+	itest.WriteTree(t, origin, map[string]string{"pub/a.iso": "aaaa"}, day)
+	a, b, c, empty := newFileMirror(t, false), newFileMirror(t, false), newFileMirror(t, false), newFileMirror(t, false)
+	for _, m := range []*fileMirror{a, b, c} {
+		itest.WriteTree(t, m.dir, map[string]string{"pub/a.iso": "aaaa"}, day)
+	}
+	path := filepath.Join(t.TempDir(), "mirrors.json")
+	itest.WriteFile(t, path, fmt.Sprintf(verifyConfig, origin, "a", a.url, "b", b.url, "c", c.url))
+	srv := startFile(t, path)
+	sent := map[string]int{}
+	itest.WaitFor(t, 20*time.Second, "every mirror to get a.iso", func() bool {
+		m, _ := redirect(srv, "/pub/a.iso")
+		sent[m]++
+		return sent["a"] > 0 && sent["b"] > 0 && sent["c"] > 0
+	})
+	itest.WriteFile(t, path, fmt.Sprintf(verifyConfig, origin, "a", a.url, "b", b.url, "c", empty.url))
+	if err := srv.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	clear(sent)
+	for range 300 {
+		m, code := redirect(srv, "/pub/a.iso")
+		if code != 302 {
+			t.Fatalf("GET a.iso = %d", code)
+		}
+		sent[m]++
+	}
+	if sent["c"] > 0 || sent["a"] == 0 || sent["b"] == 0 {
+		t.Errorf("after c moved to a URL without the file: %v; want a and b only", sent)
+	}
+}
+
+// TestStartAndReloadKnowing: at start, while one mirror's rsync hangs, no
+// request goes to it (the listed mirror or the fallback gets them); a
+// reload that renames a mirror and changes the schedule keeps what was
+// known: the listed holder gets every request at once.
+func TestStartAndReloadKnowing(t *testing.T) {
+	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	origin := t.TempDir()
+	itest.WriteTree(t, origin, map[string]string{"pub/a.iso": "aaaa"}, day)
+	fast := newFileMirror(t, true)
+	itest.WriteTree(t, fast.dir, map[string]string{"pub/a.iso": "aaaa"}, day)
+	slowURL := "rsync://" + itest.SilentListener(t) + "/root" // accepts, never answers
+	cfg := `{"pools": [{"name": "pub", "routes": ["/pub/*file"], "fallback": "https://origin.example",
+	  "files": {"origin": "%s", "schedule": "%s", "timeout": "1m"},
+	  "mirrors": [{"name": "%s", "url": "%s", "rsync": "%s"}, {"name": "slow", "url": "http://slow.example", "rsync": "%s"}]}]}`
+	path := filepath.Join(t.TempDir(), "mirrors.json")
+	itest.WriteFile(t, path, fmt.Sprintf(cfg, origin, "@every 1h", "fast", fast.url, fast.rsync, slowURL))
+	srv := startFile(t, path)
+	sent := map[string]int{}
+	itest.WaitFor(t, 20*time.Second, "fast to be listed", func() bool {
+		m, _ := redirect(srv, "/pub/a.iso")
+		sent[m]++
+		return sent["fast"] >= 20
+	})
+	if sent["slow"] > 0 {
+		t.Errorf("while slow was not listed yet it got %d requests: %v", sent["slow"], sent)
+	}
+	itest.WriteFile(t, path, fmt.Sprintf(cfg, origin, "@every 30m", "fast2", fast.url, fast.rsync, slowURL))
+	if err := srv.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	clear(sent)
+	for range 200 {
+		m, _ := redirect(srv, "/pub/a.iso")
+		sent[m]++
+	}
+	if sent["fast2"] != 200 {
+		t.Errorf("right after a reload that renamed fast: %v; want fast2 only", sent)
+	}
+}
+
+// TestRepublishAfterFlush: after a FLUSHALL (or a Redis restart without
+// persistence) the leader publishes its scan results again, so a follower
+// started afterwards becomes file-aware within seconds.
+func TestRepublishAfterFlush(t *testing.T) {
+	r := itest.Redis(t, 0)
+	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	origin := t.TempDir()
+	itest.WriteTree(t, origin, map[string]string{"pub/b.iso": "bb"}, day)
+	full, lag := newFileMirror(t, true), newFileMirror(t, true)
+	itest.WriteTree(t, full.dir, map[string]string{"pub/b.iso": "bb"}, day)
+	// Health probes every second keep a's lease (the lease holder scans
+	// and publishes) and take it again after the flush.
+	cfg := fmt.Sprintf(`{"redis": "redis://%s/0", "health": {"schedule": "@every 1s"},
+	  "pools": [{"name": "pub", "routes": ["/pub/*file"],
+	  "files": {"origin": "%s", "schedule": "@every 1h"},
+	  "mirrors": [{"name": "full", "url": "%s", "rsync": "%s"}, {"name": "lag", "url": "%s", "rsync": "%s"}]}]}`,
+		r.Addr, origin, full.url, full.rsync, lag.url, lag.rsync)
+	pathA, pathB := filepath.Join(t.TempDir(), "a.json"), filepath.Join(t.TempDir(), "b.json")
+	itest.WriteFile(t, pathA, cfg)
+	itest.WriteFile(t, pathB, cfg)
+	filesOf := func(srv *server.Server) *handlers.PoolFiles { return srv.Status().Pools[0].Files }
+	a := startFile(t, pathA)
+	itest.WaitFor(t, 20*time.Second, "a to scan every mirror", func() bool {
+		return filesOf(a).ScansHere > 0 && mirrorStatus(t, a, "pub", "lag").Files.LastScan != nil
+	})
+	cli := func(args ...string) string {
+		args = append([]string{"-p", r.Addr[strings.LastIndexByte(r.Addr, ':')+1:]}, args...)
+		out, err := exec.Command(itest.Need(t, "redis-cli", "redis-tools"), args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("redis-cli %v: %v %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	itest.WaitFor(t, 20*time.Second, "a's results in Redis", func() bool {
+		return cli("exists", "dispatcher:files:{pub}:version") == "1"
+	})
+	cli("flushall")
+	itest.WaitFor(t, 20*time.Second, "a to hold the lease again", func() bool {
+		return cli("exists", "dispatcher:feedback:lease") == "1"
+	})
+	b := startFile(t, pathB)
+	itest.WaitFor(t, 20*time.Second, "b to adopt a's results after the flush", func() bool { return filesOf(b).Adopted > 0 })
+	for range 50 {
+		if m, code := redirect(b, "/pub/b.iso"); code != 302 || m != "full" {
+			t.Fatalf("the follower sent b.iso to %q (%d); only full holds it", m, code)
 		}
 	}
 }

@@ -20,6 +20,14 @@ func parseField(f string) (MirrorKey, bool) {
 	return MirrorKey{pool, mirror}, ok
 }
 
+// tag makes a pool's name a Redis Cluster hash tag: the keys a pool's
+// multi-key operations touch (a blob and its version, a View and its
+// status) hash to one slot, so MULTI/EXEC works on a cluster. A '{' or
+// '}' in the name would end the tag early; they are replaced.
+func tag(pool string) string {
+	return "{" + strings.NewReplacer("{", "(", "}", ")").Replace(pool) + "}"
+}
+
 // syncTimeout bounds one background exchange with Redis.
 const syncTimeout = 500 * time.Millisecond
 
@@ -113,7 +121,7 @@ func (f FileResults) Version(ctx context.Context, pool string) (string, error) {
 // when there is none.
 func (s *Store) FilesVersion(ctx context.Context, pool string) (version string, err error) {
 	err = s.Do(ctx, syncTimeout, func(ctx context.Context, c redis.UniversalClient) error {
-		version, err = c.Get(ctx, s.Key("files:"+pool)+":version").Result()
+		version, err = c.Get(ctx, s.Key("files:"+tag(pool))+":version").Result()
 		if errors.Is(err, redis.Nil) {
 			version, err = "", nil
 		}
@@ -128,9 +136,9 @@ func (s *Store) PublishFiles(ctx context.Context, pool, version string, view, st
 	return s.Do(ctx, filesTimeout, func(ctx context.Context, c redis.UniversalClient) error {
 		_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			if view != nil {
-				publishVersioned(ctx, p, s.Key("files:"+pool), version, view)
+				publishVersioned(ctx, p, s.Key("files:"+tag(pool)), version, view)
 			}
-			p.Set(ctx, s.Key("files:"+pool+":status"), status, 0)
+			p.Set(ctx, s.Key("files:"+tag(pool)+":status"), status, 0)
 			return nil
 		})
 		return err
@@ -142,11 +150,11 @@ func (s *Store) PublishFiles(ctx context.Context, pool, version string, view, st
 // published).
 func (s *Store) FetchFiles(ctx context.Context, pool, have string) (version string, view, status []byte, err error) {
 	err = s.Do(ctx, filesTimeout, func(ctx context.Context, c redis.UniversalClient) error {
-		status, err = c.Get(ctx, s.Key("files:"+pool+":status")).Bytes()
+		status, err = c.Get(ctx, s.Key("files:"+tag(pool)+":status")).Bytes()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
-		version, view, err = fetchVersioned(ctx, c, s.Key("files:"+pool), have)
+		version, view, err = fetchVersioned(ctx, c, s.Key("files:"+tag(pool)), have)
 		return err
 	})
 	return version, view, status, err
@@ -191,7 +199,7 @@ func (s *Store) AskVerify(ctx context.Context, pool string, paths []string) erro
 		for i, p := range paths {
 			args[i] = p
 		}
-		key := s.Key("verify:" + pool + ":asked")
+		key := s.Key("verify:" + tag(pool) + ":asked")
 		_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.SAdd(ctx, key, args...)
 			p.Expire(ctx, key, time.Minute)
@@ -204,7 +212,7 @@ func (s *Store) AskVerify(ctx context.Context, pool string, paths []string) erro
 // AskedVerify takes up to n of the paths asked for in a pool.
 func (s *Store) AskedVerify(ctx context.Context, pool string, n int) (paths []string, err error) {
 	err = s.Do(ctx, filesTimeout, func(ctx context.Context, c redis.UniversalClient) error {
-		paths, err = c.SPopN(ctx, s.Key("verify:"+pool+":asked"), int64(n)).Result()
+		paths, err = c.SPopN(ctx, s.Key("verify:"+tag(pool)+":asked"), int64(n)).Result()
 		if errors.Is(err, redis.Nil) {
 			err = nil
 		}
@@ -217,7 +225,7 @@ func (s *Store) AskedVerify(ctx context.Context, pool string, n int) (paths []st
 func (s *Store) PublishVerdicts(ctx context.Context, pool, version string, data []byte) error {
 	return s.Do(ctx, filesTimeout, func(ctx context.Context, c redis.UniversalClient) error {
 		_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			publishVersioned(ctx, p, s.Key("verify:"+pool+":verdicts"), version, data)
+			publishVersioned(ctx, p, s.Key("verify:"+tag(pool)+":verdicts"), version, data)
 			return nil
 		})
 		return err
@@ -228,7 +236,7 @@ func (s *Store) PublishVerdicts(ctx context.Context, pool, version string, data 
 // version is have.
 func (s *Store) FetchVerdicts(ctx context.Context, pool, have string) (version string, data []byte, err error) {
 	err = s.Do(ctx, filesTimeout, func(ctx context.Context, c redis.UniversalClient) error {
-		version, data, err = fetchVersioned(ctx, c, s.Key("verify:"+pool+":verdicts"), have)
+		version, data, err = fetchVersioned(ctx, c, s.Key("verify:"+tag(pool)+":verdicts"), have)
 		return err
 	})
 	return version, data, err

@@ -227,10 +227,33 @@ func (s *Store) Do(ctx context.Context, timeout time.Duration, f func(ctx contex
 		return err
 	case errors.Is(err, context.Canceled) && ctx.Err() == nil:
 		return err
+	case isCommandError(err):
+		// Redis answered, with an error: the command is wrong (CROSSSLOT,
+		// WRONGTYPE, NOSCRIPT…), not the connection. Shared state goes on.
+		s.setErr(err)
+		s.succeeded()
+		return err
 	default:
 		s.failed(err)
 		return err
 	}
+}
+
+// isCommandError reports whether err is an error reply from a Redis that
+// serves (not a network failure, a timeout, or a server that cannot
+// serve now: LOADING, CLUSTERDOWN, MASTERDOWN, TRYAGAIN, READONLY).
+func isCommandError(err error) bool {
+	var re redis.Error
+	if !errors.As(err, &re) {
+		return false
+	}
+	msg := re.Error()
+	for _, outage := range []string{"LOADING", "CLUSTERDOWN", "MASTERDOWN", "TRYAGAIN", "READONLY", "BUSY"} {
+		if strings.HasPrefix(msg, outage) {
+			return false
+		}
+	}
+	return true
 }
 
 // watch pings an unreachable Redis until it answers.
