@@ -243,3 +243,56 @@ func TestRepublishAfterFlush(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedOnCluster runs two instances on a real 3-master Redis
+// Cluster: the follower adopts the leader's file scan results (their keys
+// share a {pool} hash tag, so MULTI/EXEC stays in one slot) and sends a
+// file only to its holder, a drain made on one instance reaches the
+// other, round-robin positions come from the cluster, and neither
+// instance ever takes the cluster for down.
+func TestSharedOnCluster(t *testing.T) {
+	nodes := itest.RedisCluster(t, 3)
+	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	origin := t.TempDir()
+	itest.WriteTree(t, origin, map[string]string{"pub/b.iso": "bb"}, day)
+	full, lag := newFileMirror(t, true), newFileMirror(t, true)
+	itest.WriteTree(t, full.dir, map[string]string{"pub/b.iso": "bb"}, day)
+	cfg := fmt.Sprintf(`{"redis": "redis+cluster://%s?addr=%s&addr=%s", "pools": [
+	  {"name": "pub", "routes": ["/pub/*file"], "files": {"origin": "%s", "schedule": "@every 1s"},
+	   "mirrors": [{"name": "full", "url": "%s", "rsync": "%s"}, {"name": "lag", "url": "%s", "rsync": "%s"}]},
+	  {"name": "rr", "routes": ["/rr/*file"], "strategy": "roundrobin",
+	   "mirrors": [{"name": "r1", "url": "http://r1.example"}, {"name": "r2", "url": "http://r2.example"}]}]}`,
+		nodes[0], nodes[1], nodes[2], origin, full.url, full.rsync, lag.url, lag.rsync)
+	pathA, pathB := filepath.Join(t.TempDir(), "a.json"), filepath.Join(t.TempDir(), "b.json")
+	itest.WriteFile(t, pathA, cfg)
+	itest.WriteFile(t, pathB, cfg)
+	filesOf := func(srv *server.Server) *handlers.PoolFiles { return srv.Status().Pools[0].Files }
+	a := startFile(t, pathA)
+	itest.WaitFor(t, 20*time.Second, "a to scan every mirror", func() bool {
+		return filesOf(a).ScansHere > 0 && mirrorStatus(t, a, "pub", "lag").Files.LastScan != nil
+	})
+	b := startFile(t, pathB)
+	itest.WaitFor(t, 20*time.Second, "b to adopt a's results", func() bool { return filesOf(b).Adopted > 0 })
+	for range 50 {
+		if m, code := redirect(b, "/pub/b.iso"); code != 302 || m != "full" {
+			t.Fatalf("the follower sent b.iso to %q (%d); only full holds it", m, code)
+		}
+	}
+	if err := a.SetEnabled(context.Background(), "rr", "r2", false); err != nil {
+		t.Fatal(err)
+	}
+	itest.WaitFor(t, 20*time.Second, "b to see the drain of r2", func() bool {
+		m, _ := redirect(b, "/rr/x")
+		return m == "r1" && mirrorStatus(t, b, "rr", "r2").Enabled == false
+	})
+	for range 100 {
+		redirect(a, "/rr/x")
+		redirect(b, "/rr/x")
+	}
+	for _, srv := range []*server.Server{a, b} {
+		st := srv.Status().Redis
+		if !st.Connected || st.Fallbacks != 0 {
+			t.Errorf("redis status %+v; want connected, no local round-robin positions", st)
+		}
+	}
+}
