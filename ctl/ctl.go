@@ -65,6 +65,22 @@ func Run(ctx context.Context, args []string, o Options) int {
 		}
 		return ExitUsage
 	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		fs.Usage()
+		return ExitUsage
+	}
+	cmd, params := rest[0], rest[1:]
+	if cmd != "explain" { // explain parses its own flags, around its path
+		// The common flags may follow the command too: ctl status -json.
+		if err := fs.Parse(params); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return ExitOK
+			}
+			return ExitUsage
+		}
+		params = fs.Args()
+	}
 	c := &client{addr: strings.TrimSuffix(*addr, "/"), token: o.Getenv("DISPATCHER_ADMIN_TOKEN"), http: o.Client, json: *asJSON, out: o.Stdout}
 	if c.http == nil {
 		c.http = &http.Client{Timeout: *timeout}
@@ -73,13 +89,8 @@ func Run(ctx context.Context, args []string, o Options) int {
 		fmt.Fprintf(o.Stderr, "dispatcher ctl: -addr %q is not an http:// or https:// URL\n", *addr)
 		return ExitUsage
 	}
-	rest := fs.Args()
-	if len(rest) == 0 {
-		fs.Usage()
-		return ExitUsage
-	}
 	var err error
-	switch cmd, params := rest[0], rest[1:]; cmd {
+	switch cmd {
 	case "status":
 		if len(params) != 0 {
 			return usageError(o.Stderr, "status takes no arguments")
@@ -100,6 +111,7 @@ func Run(ctx context.Context, args []string, o Options) int {
 		efs.SetOutput(o.Stderr)
 		ip := efs.String("ip", "", "explain for this client address")
 		country := efs.String("country", "", "explain for a client in this country (ISO 3166 code)")
+		efs.BoolVar(&c.json, "json", c.json, "print the answer as JSON")
 		path, flags := splitPath(params)
 		if err := efs.Parse(flags); err != nil || path == "" || efs.NArg() > 0 {
 			return usageError(o.Stderr, "explain takes PATH [-ip ADDR] [-country CC]")

@@ -304,6 +304,11 @@ func TestAdmin(t *testing.T) {
 	if w := do(srv, "POST", "/api/pools/home/mirrors/w1/drain", "", map[string]string{"Authorization": "Bearer nope"}); w.Code != 401 {
 		t.Errorf("wrong token = %d; want 401", w.Code)
 	}
+	for _, scheme := range []string{"bearer", "BEARER", "Bearer  "} { // RFC 7235: case-insensitive
+		if w := do(srv, "POST", "/api/pools/home/mirrors/nope/drain", "", map[string]string{"Authorization": scheme + " s3cret"}); w.Code != 404 {
+			t.Errorf("scheme %q with the right token = %d; want 404 (past the token check)", scheme, w.Code)
+		}
+	}
 	if w := do(srv, "POST", "/api/pools/home/mirrors/nope/drain", "", auth); w.Code != 404 {
 		t.Errorf("unknown mirror = %d; want 404", w.Code)
 	}

@@ -41,7 +41,10 @@ func (h *Handler) admin(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": "admin API disabled: DISPATCHER_ADMIN_TOKEN is not set"})
 		return
 	}
-	got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	// RFC 7235: the scheme is case-insensitive ("bearer", "BEARER").
+	scheme, got, ok := strings.Cut(c.GetHeader("Authorization"), " ")
+	ok = ok && strings.EqualFold(scheme, "Bearer")
+	got = strings.TrimLeft(got, " ")
 	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(h.token)) != 1 {
 		c.Header("WWW-Authenticate", `Bearer realm="dispatcher"`)
 		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "missing or wrong bearer token"})

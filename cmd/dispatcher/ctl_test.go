@@ -59,7 +59,19 @@ func TestCtl(t *testing.T) {
 	}
 	out, _, code = ctlRun(t, env, "-addr", addr, "-json", "status")
 	if code != 0 || !strings.HasPrefix(out, "{") || !strings.Contains(out, `"pools"`) {
-		t.Errorf("status -json: exit %d %s", code, out)
+		t.Errorf("-json status: exit %d %s", code, out)
+	}
+	// The flags may follow the command, as they do for explain.
+	out, errs, code = ctlRun(t, env, "-addr", addr, "status", "-json")
+	if code != 0 || !strings.HasPrefix(out, "{") || !strings.Contains(out, `"pools"`) {
+		t.Errorf("status -json: exit %d %s%s", code, out, errs)
+	}
+	out, errs, code = ctlRun(t, env, "status", "-addr", addr, "-interval", "0")
+	if code != 0 || !strings.Contains(out, "POOL") {
+		t.Errorf("status -addr … -interval 0: exit %d %s%s", code, out, errs)
+	}
+	if _, _, code = ctlRun(t, env, "-addr", addr, "status", "extra"); code != 2 {
+		t.Errorf("status with an argument: exit %d; want 2", code)
 	}
 
 	out, errs, code = ctlRun(t, env, "-addr", addr, "drain", "pub", "a")
