@@ -23,9 +23,13 @@ func TestComposeFiles(t *testing.T) {
 	}
 	var compose struct {
 		Services map[string]struct {
-			Build   any      `yaml:"build"`
-			Volumes []string `yaml:"volumes"`
-			Ports   []string `yaml:"ports"`
+			Build       any      `yaml:"build"`
+			Image       string   `yaml:"image"`
+			Volumes     []string `yaml:"volumes"`
+			Ports       []string `yaml:"ports"`
+			Healthcheck struct {
+				Test []string `yaml:"test"`
+			} `yaml:"healthcheck"`
 		} `yaml:"services"`
 	}
 	if err := yaml.Unmarshal(data, &compose); err != nil {
@@ -48,6 +52,33 @@ func TestComposeFiles(t *testing.T) {
 				t.Errorf("service %s publishes %s beyond loopback", name, p)
 			}
 		}
+	}
+	// The three dispatchers run one image, built once, each checked on
+	// /readyz.
+	builds := 0
+	for _, name := range []string{"dispatcher1", "dispatcher2", "dispatcher3"} {
+		s := compose.Services[name]
+		if s.Build != nil {
+			builds++
+		}
+		if s.Image != "dispatcher-demo/dispatcher:local" || !strings.Contains(strings.Join(s.Healthcheck.Test, " "), "/readyz") {
+			t.Errorf("service %s: image %q, healthcheck %q; want the shared image, checked on /readyz", name, s.Image, s.Healthcheck.Test)
+		}
+	}
+	if builds != 1 {
+		t.Errorf("%d dispatcher services build the image; want one", builds)
+	}
+	dockerfile, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ca-certificates", "rsync", "HEALTHCHECK", "/readyz"} {
+		if !strings.Contains(string(dockerfile), want) {
+			t.Errorf("the Dockerfile lacks %s", want)
+		}
+	}
+	if ignore, err := os.ReadFile(filepath.Join(root, ".dockerignore")); err != nil || !strings.Contains(string(ignore), "/dispatcher\n") {
+		t.Errorf(".dockerignore does not leave out the built ./dispatcher binary (%v)", err)
 	}
 	for _, f := range []string{"Dockerfile", "docker/snmpsim.Dockerfile", "docker/snmp/mirror1.snmprec"} {
 		if _, err := os.Stat(filepath.Join(root, f)); err != nil {

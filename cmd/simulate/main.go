@@ -61,8 +61,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	change := fs.String("change", "auto", `a mirror leaves and comes back: "auto" (the second biggest, from 25% to 37.5% of the run), "none", or NAME@LEAVE-BACK in hours (m2@12-18)`)
 	dominant := fs.Float64("dominant", 0, "share of the requests from one client downloading the hot ISO at 1 Gbit/s")
 	swing := fs.Float64("swing", 0.3, "amplitude of the daily cycle of arrivals")
-	hot := fs.Float64("hot", -1, "share of requests for the 3 GB hot ISO (default 0.02)")
-	tail := fs.Float64("tail", -1, "share of requests from the Pareto tail of big files (default 0.08)")
+	// -1: the workload's own share. flag.Func prints no default of its
+	// own, so the help names the workload's once.
+	hot, tail := -1.0, -1.0
+	fs.Func("hot", "share of requests for the 3 GB hot ISO (default 0.02)", shareFlag(&hot))
+	fs.Func("tail", "share of requests from the Pareto tail of big files (default 0.08)", shareFlag(&tail))
 	spike := fs.String("spike", "", "a release-day spike AT-FOR xFACTOR in hours, e.g. 14-16x2")
 	law := fs.String("law", "capacity", `the feedback law: "capacity" (headroom × link capacity, the default) or "fraction" (headroom alone, the law before)`)
 	svgDir := fs.String("svg", "", "write per-mirror utilisation and weight plots (SVG) to this directory")
@@ -79,11 +82,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	w := sim.DefaultWorkload()
 	w.DailySwing, w.DominantShare = *swing, *dominant
-	if *hot >= 0 {
-		w.HotShare = *hot
+	if hot >= 0 {
+		w.HotShare = hot
 	}
-	if *tail >= 0 {
-		w.TailShare = *tail
+	if tail >= 0 {
+		w.TailShare = tail
 	}
 	if *spike != "" {
 		if w.SpikeAt, w.SpikeFor, w.SpikeFactor, err = parseSpike(*spike); err != nil {
@@ -256,4 +259,16 @@ func writePlots(dir string, r *sim.Result) error {
 	}
 	name := filepath.Join(dir, fmt.Sprintf("%s-feedback-%s.svg", r.Strategy, fb))
 	return os.WriteFile(name, []byte(sim.Plot(r, fmt.Sprintf("%s, feedback %s", r.Strategy, fb))), 0o644)
+}
+
+// shareFlag parses a share between 0 and 1 into dst.
+func shareFlag(dst *float64) func(string) error {
+	return func(s string) error {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || v < 0 || v > 1 {
+			return fmt.Errorf("%q is not a share between 0 and 1", s)
+		}
+		*dst = v
+		return nil
+	}
 }
