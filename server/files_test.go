@@ -46,6 +46,19 @@ const filesConfig = `{"pools": [{"name": "pub", "routes": ["/pub/*file"], "strat
     {"name": "lag", "url": "%s", "rsync": "%s", "country": "DE"},
     {"name": "plain", "url": "%s", "country": "US"}]}]}`
 
+// waitListed waits until every named mirror of pool pub was listed once.
+func waitListed(t *testing.T, srv *server.Server, mirrors ...string) {
+	t.Helper()
+	itest.WaitFor(t, 20*time.Second, "the first listing of "+strings.Join(mirrors, ", "), func() bool {
+		for _, m := range mirrors {
+			if st := mirrorStatus(t, srv, "pub", m).Files; st == nil || st.LastScan == nil {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // TestFileAwareness runs a file-aware pool on an origin directory and
 // three real mirrors (two listed by rsync daemons, one not): requests go
 // only to mirrors that hold the file as the origin has it, a file nobody
@@ -66,10 +79,7 @@ func TestFileAwareness(t *testing.T) {
 			itest.WriteFile(t, path, fmt.Sprintf(filesConfig, strategy, origin, "404",
 				full.url, full.rsync, lag.url, lag.rsync, plain.url))
 			srv := startFile(t, path)
-			itest.WaitFor(t, 20*time.Second, "the first scan", func() bool {
-				st := mirrorStatus(t, srv, "pub", "lag")
-				return st.Files != nil && st.Files.LastScan != nil
-			})
+			waitListed(t, srv, "full", "lag") // each listing is swapped in as it comes
 			seen := map[string]map[string]int{}
 			for _, file := range []string{"/pub/a.iso", "/pub/b.iso", "/pub/new.iso"} {
 				seen[file] = map[string]int{}
@@ -165,10 +175,7 @@ func TestFileOutputs(t *testing.T) {
 	cfg, _ := os.ReadFile(path)
 	itest.WriteFile(t, path, strings.Replace(string(cfg), `"url": "`+plain.url+`"`, `"url": "`+plain.url+`", "rsync": "`+plain.rsync+`"`, 1))
 	srv := startFile(t, path)
-	itest.WaitFor(t, 20*time.Second, "the first scan", func() bool {
-		st := mirrorStatus(t, srv, "pub", "lag")
-		return st.Files != nil && st.Files.LastScan != nil
-	})
+	waitListed(t, srv, "full", "lag")
 	sum := sha256.Sum256([]byte(content))
 	hexSum := hex.EncodeToString(sum[:])
 

@@ -37,14 +37,7 @@ func TestFileAsAsked(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mirrors.json")
 	itest.WriteFile(t, path, fmt.Sprintf(twoListedConfig, "random", origin, "404", full.url, full.rsync, lag.url, lag.rsync))
 	srv := startFile(t, path)
-	itest.WaitFor(t, 20*time.Second, "every mirror listed", func() bool {
-		for _, m := range []string{"full", "lag"} {
-			if st := mirrorStatus(t, srv, "pub", m).Files; st == nil || st.LastScan == nil {
-				return false
-			}
-		}
-		return true
-	})
+	waitListed(t, srv, "full", "lag")
 	tests := []struct{ target, mirror, location string }{
 		{"/pub/a%2Fb.iso", "full", full.url + "/pub/a/b.iso"},
 		{"/pub/a/b.iso", "full", full.url + "/pub/a/b.iso"},
