@@ -175,7 +175,7 @@ func TestFileOutputs(t *testing.T) {
 	cfg, _ := os.ReadFile(path)
 	itest.WriteFile(t, path, strings.Replace(string(cfg), `"url": "`+plain.url+`"`, `"url": "`+plain.url+`", "rsync": "`+plain.rsync+`"`, 1))
 	srv := startFile(t, path)
-	waitListed(t, srv, "full", "lag")
+	waitListed(t, srv, "full", "lag", "plain")
 	sum := sha256.Sum256([]byte(content))
 	hexSum := hex.EncodeToString(sum[:])
 
