@@ -56,6 +56,21 @@ func TestFileAsAsked(t *testing.T) {
 	}
 }
 
+// tally makes n requests for path and counts the 302s by mirror; any
+// other answer ends the test.
+func tally(t *testing.T, srv *server.Server, path string, n int) map[string]int {
+	t.Helper()
+	sent := map[string]int{}
+	for range n {
+		m, code := redirect(srv, path)
+		if code != 302 {
+			t.Fatalf("GET %s = %d", path, code)
+		}
+		sent[m]++
+	}
+	return sent
+}
+
 // verifyConfig is a file-aware pool with verify and a fallback, of mirrors
 // without rsync: origin, then name and url of each of three mirrors.
 const verifyConfig = `{"pools": [{"name": "pub", "routes": ["/pub/*file"], "strategy": "roundrobin",
@@ -135,14 +150,7 @@ func TestReloadMovesMirror(t *testing.T) {
 	if err := srv.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	clear(sent)
-	for range 300 {
-		m, code := redirect(srv, "/pub/a.iso")
-		if code != 302 {
-			t.Fatalf("GET a.iso = %d", code)
-		}
-		sent[m]++
-	}
+	sent = tally(t, srv, "/pub/a.iso", 300)
 	if sent["c"] > 0 || sent["a"] == 0 || sent["b"] == 0 {
 		t.Errorf("after c moved to a URL without the file: %v; want a and b only", sent)
 	}
@@ -178,11 +186,7 @@ func TestStartAndReloadKnowing(t *testing.T) {
 	if err := srv.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	clear(sent)
-	for range 200 {
-		m, _ := redirect(srv, "/pub/a.iso")
-		sent[m]++
-	}
+	sent = tally(t, srv, "/pub/a.iso", 200)
 	if sent["fast2"] != 200 {
 		t.Errorf("right after a reload that renamed fast: %v; want fast2 only", sent)
 	}
