@@ -20,7 +20,8 @@ func (c *client) explain(ctx context.Context, path, ip, country string) error {
 	if country != "" {
 		q.Set("country", country)
 	}
-	body, err := c.do(ctx, http.MethodGet, "/api/explain?"+q.Encode(), false)
+	// Explaining another address needs the admin token.
+	body, err := c.do(ctx, http.MethodGet, "/api/explain?"+q.Encode(), ip != "")
 	if err != nil {
 		return err
 	}

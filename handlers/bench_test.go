@@ -2,10 +2,12 @@ package handlers_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,4 +99,52 @@ func BenchmarkRedirect(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("dispatcher-random-nolog", func(b *testing.B) { benchServe(b, quiet, "/pub/x.iso") })
+}
+
+// BenchmarkExplain is one /api/explain call from a German address (placed
+// by the shipped country database) about a geo and a random pool of 10 and
+// 1,000 mirrors, side by side with a redirect and a ?mirrorlist from the
+// same address: what an unauthenticated caller can make the dispatcher
+// spend.
+func BenchmarkExplain(b *testing.B) {
+	gin.SetMode(gin.ReleaseMode)
+	mmdb, err := filepath.Abs(filepath.Join("..", "data", "geo-whois-asn-country.mmdb"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	countries := []string{"DE", "FR", "US", "BR", "JP", "AU", "ZA", "IN"}
+	for _, n := range []int{10, 1000} {
+		var ms strings.Builder
+		for i := range n {
+			if i > 0 {
+				ms.WriteString(",")
+			}
+			fmt.Fprintf(&ms, `{"name": "m%d", "url": "http://m%d.example", "country": %q, "weight": %d}`, i, i, countries[i%len(countries)], 1+i%3)
+		}
+		cfg := fmt.Sprintf(`{"geoip": %q, "pools": [
+		  {"name": "geo", "routes": ["/g/*file"], "strategy": "geo", "mirrors": [%s]},
+		  {"name": "random", "routes": ["/r/*file"], "strategy": "random", "mirrors": [%[2]s]}]}`, mmdb, ms.String())
+		path := filepath.Join(b.TempDir(), "mirrors.json")
+		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		out := jsonlog.NewWriter(io.Discard, 100*time.Millisecond)
+		b.Cleanup(func() { out.Close(time.Second) })
+		srv, err := server.New(server.Options{ConfigPath: path, Log: jsonlog.NewLogger(out, nil)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, target := range []string{"/api/explain?path=/g/x.iso", "/api/explain?path=/r/x.iso", "/g/x.iso", "/g/x.iso?mirrorlist"} {
+			b.Run(fmt.Sprintf("%d%s", n, strings.ReplaceAll(target, "/", "_")), func(b *testing.B) {
+				req, _ := http.NewRequest("GET", target, nil)
+				req.RemoteAddr = "85.214.0.1:4242"
+				w := &nullWriter{h: http.Header{}}
+				b.ReportAllocs()
+				for b.Loop() {
+					clear(w.h)
+					srv.ServeHTTP(w, req)
+				}
+			})
+		}
+	}
 }

@@ -126,6 +126,9 @@ func (h *Handler) matchRoute(path string) *Route {
 }
 
 // explainHandler answers GET /api/explain?path=…[&ip=…][&country=…].
+// Anyone may ask about their own address or a country; the ip parameter
+// needs the admin token. One call costs O(mirrors): exact shares, no
+// sampled picks.
 func (h *Handler) explainHandler(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	path := c.Query("path")
@@ -164,22 +167,22 @@ func (h *Handler) explainHandler(c *gin.Context) {
 	}
 	holds, failed := h.explainFile(route, path, &ex, &cl)
 	shares, now := strategy.Shares(p, cl)
-	reachable := map[int]bool{}
+	reachable := make([]bool, len(p.Mirrors))
 	for _, i := range strategy.Rank(p, strategy.Client{IP: cl.IP, Secure: cl.Secure}, nil, 0) {
 		reachable[i] = true
 	}
 	factors := h.op.WeightFactors(route.Pool)
-	status := map[string]MirrorStatus{}
-	for _, ps := range h.op.Status().Pools {
-		if ps.Name == route.Pool {
-			for _, m := range ps.Mirrors {
-				status[m.Name] = m
-			}
-		}
+	ps, _ := h.op.PoolStatus(route.Pool)
+	status := make(map[string]*MirrorStatus, len(ps.Mirrors))
+	for i := range ps.Mirrors {
+		status[ps.Mirrors[i].Name] = &ps.Mirrors[i]
 	}
 	for i := range p.Mirrors {
 		m := &p.Mirrors[i]
 		st := status[m.Name]
+		if st == nil {
+			st = &MirrorStatus{}
+		}
 		em := ExplainedMirror{Name: m.Name, Weight: m.Weight, EffectiveWeight: m.Effective, Usable: m.Usable(),
 			Share: math.Round(shares[i].Share*1000) / 1000,
 			Factors: ExplainFactors{WeightFactors: factors[m.Name], Up: st.Up, ProbeError: st.ProbeError,
@@ -218,6 +221,11 @@ func (h *Handler) explainClient(c *gin.Context) (ExplainedClient, strategy.Clien
 	var ec ExplainedClient
 	r := c.Request
 	if s := c.Query("ip"); s != "" {
+		// Explaining another address tells which mirror and location
+		// any client gets: an operator's question, asked with the token.
+		if !h.authorized(c) {
+			return ec, cl, false
+		}
 		ip, err := netip.ParseAddr(s)
 		if err != nil {
 			c.JSON(http.StatusBadRequest, gin.H{"error": fmt.Sprintf("ip %q is not an IP address", s)})

@@ -32,9 +32,16 @@ const explainConfig = `{
       {"name": "ar", "url": "http://ar.example", "country": "AR"},
       {"name": "us", "url": "http://us.example", "country": "US"}]}]}`
 
+// explain asks /api/explain with the admin token "tok" (an ip parameter
+// needs it).
 func explain(t *testing.T, srv http.Handler, query string) (handlers.Explanation, int) {
 	t.Helper()
-	w := do(srv, "GET", "/api/explain?"+query, "192.0.2.7:4000", nil)
+	return explainWith(t, srv, query, map[string]string{"Authorization": "Bearer tok"})
+}
+
+func explainWith(t *testing.T, srv http.Handler, query string, hdr map[string]string) (handlers.Explanation, int) {
+	t.Helper()
+	w := do(srv, "GET", "/api/explain?"+query, "192.0.2.7:4000", hdr)
 	var ex handlers.Explanation
 	if w.Code == 200 {
 		if err := json.Unmarshal(w.Body.Bytes(), &ex); err != nil {
@@ -76,7 +83,7 @@ func TestExplain(t *testing.T) {
 		t.Errorf("client %+v; want the connection's address", ex.Client)
 	}
 	big, small := mirrorOf(t, ex, "big"), mirrorOf(t, ex, "small")
-	if math.Abs(big.Share-0.75) > 0.03 || math.Abs(small.Share-0.25) > 0.03 {
+	if big.Share != 0.75 || small.Share != 0.25 {
 		t.Errorf("random shares big %v small %v; want 0.75 and 0.25 (weights 3:1)", big.Share, small.Share)
 	}
 	if d := mirrorOf(t, ex, "drained"); d.Usable || !d.Factors.Drained || d.Share != 0 || !strings.Contains(d.Reason, "drained") {
@@ -139,6 +146,48 @@ func TestExplain(t *testing.T) {
 	} {
 		if _, code := explain(t, srv, query); code != want {
 			t.Errorf("explain?%s = %d; want %d", query, code, want)
+		}
+	}
+}
+
+// TestExplainIPNeedsToken: anyone may ask about their own address or a
+// country; explaining another address (which mirror and location any
+// client gets) needs the admin token, and is refused where no token is set.
+func TestExplainIPNeedsToken(t *testing.T) {
+	mmdb, err := filepath.Abs(filepath.Join("..", "data", "geo-whois-asn-country.mmdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(explainConfig, mmdb)
+	srv, _ := newServer(t, cfg, "tok")
+	open, _ := newServer(t, cfg, "")
+	const ipQuery = "path=/h/f.iso&ip=198.51.100.1"
+	for _, tt := range []struct {
+		name  string
+		srv   http.Handler
+		query string
+		auth  string
+		want  int
+	}{
+		{"own address, no token", srv, "path=/h/f.iso", "", 200},
+		{"a country, no token", srv, "path=/get/x/from/a/mirror&country=PE", "", 200},
+		{"ip, no token", srv, ipQuery, "", 401},
+		{"ip, wrong token", srv, ipQuery, "Bearer nope", 401},
+		{"ip, token", srv, ipQuery, "Bearer tok", 200},
+		{"ip, lower-case scheme", srv, ipQuery, "bearer tok", 200},
+		{"ip, admin API disabled", open, ipQuery, "Bearer tok", 403},
+		{"own address, admin API disabled", open, "path=/h/f.iso", "", 200},
+	} {
+		hdr := map[string]string{}
+		if tt.auth != "" {
+			hdr["Authorization"] = tt.auth
+		}
+		ex, code := explainWith(t, tt.srv, tt.query, hdr)
+		if code != tt.want {
+			t.Errorf("%s: %d; want %d", tt.name, code, tt.want)
+		}
+		if code == 200 && strings.Contains(tt.query, "ip=") && ex.Client.IP != "198.51.100.1" {
+			t.Errorf("%s: explained %s, not the ip parameter", tt.name, ex.Client.IP)
 		}
 	}
 }

@@ -68,6 +68,9 @@ type Locator interface {
 // Operator is the running service as the operator endpoints see it.
 type Operator interface {
 	Status() *Status
+	// PoolStatus returns one pool's part of Status; false for a pool not
+	// served.
+	PoolStatus(pool string) (PoolStatus, bool)
 	WriteMetrics(w io.Writer)
 	// Ready reports whether the service is ready, with a one-line reason.
 	Ready() (bool, string)

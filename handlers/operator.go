@@ -37,9 +37,17 @@ func (h *Handler) metrics(c *gin.Context) {
 
 // admin lets a request through only with the admin bearer token.
 func (h *Handler) admin(c *gin.Context) {
+	if h.authorized(c) {
+		c.Next()
+	}
+}
+
+// authorized reports whether the request carries the admin bearer token;
+// when it does not, it answers 403 (no token is set) or 401 and aborts.
+func (h *Handler) authorized(c *gin.Context) bool {
 	if h.token == "" {
 		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": "admin API disabled: DISPATCHER_ADMIN_TOKEN is not set"})
-		return
+		return false
 	}
 	// RFC 7235: the scheme is case-insensitive ("bearer", "BEARER").
 	scheme, got, ok := strings.Cut(c.GetHeader("Authorization"), " ")
@@ -48,9 +56,9 @@ func (h *Handler) admin(c *gin.Context) {
 	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(h.token)) != 1 {
 		c.Header("WWW-Authenticate", `Bearer realm="dispatcher"`)
 		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "missing or wrong bearer token"})
-		return
+		return false
 	}
-	c.Next()
+	return true
 }
 
 func (h *Handler) reload(c *gin.Context) {

@@ -19,6 +19,8 @@ declare -A pkg=(
   [rsync]=rsync
   [aria2c]=aria2
   [systemd-analyze]=systemd
+  [apt-ftparchive]=apt-utils
+  [gpg]=gnupg
 )
 missing=()
 for prog in "${!pkg[@]}"; do

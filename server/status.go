@@ -8,6 +8,7 @@ import (
 	"github.com/dispatcher/dispatcher/files"
 	"github.com/dispatcher/dispatcher/handlers"
 	"github.com/dispatcher/dispatcher/store"
+	"github.com/dispatcher/dispatcher/strategy"
 )
 
 // Ready implements handlers.Operator.
@@ -48,59 +49,83 @@ func (s *Server) Status() *handlers.Status {
 			st.Redis.Error = s.store.LastError()
 		}
 	}
-	s.mu.Lock()
-	scanners := make(map[string]poolScanner, len(s.scanners))
-	for name, ps := range s.scanners {
-		scanners[name] = *ps
-	}
-	s.mu.Unlock()
-	for _, cp := range g.cfg.Pools {
-		p := snap.Pool(cp.Name)
-		if p == nil {
-			continue // not built from this configuration: never happens
+	for i := range g.cfg.Pools {
+		if ps, ok := s.poolStatus(g, snap, &g.cfg.Pools[i]); ok {
+			st.Pools = append(st.Pools, ps)
 		}
-		ps := handlers.PoolStatus{Name: cp.Name, Strategy: cp.Strategy, Routes: cp.Routes, Fallback: cp.Fallback, Usable: p.Usable()}
-		var mirrorFiles map[string]files.MirrorStatus
-		if sc, ok := scanners[cp.Name]; ok && cp.Files != nil {
-			var origin files.OriginStatus
-			origin, mirrorFiles = sc.scan.Status()
-			ps.Files = &handlers.PoolFiles{OriginFiles: origin.Files, LastScan: timePtr(origin.LastScan), ScanError: origin.Err}
-			ps.Files.ScansHere, ps.Files.Adopted = sc.scan.Scans()
-			if sc.verify != nil {
-				ps.Files.ChecksHere, _ = sc.verify.Stats()
-			}
-		}
-		for j := range cp.Mirrors {
-			m := p.Find(cp.Mirrors[j].Name)
-			if m == nil {
-				continue
-			}
-			ms := handlers.MirrorStatus{
-				Name:            m.Name,
-				URL:             m.URL,
-				Country:         m.Country,
-				Continent:       m.Continent,
-				Enabled:         s.enabledNow(cp.Name, &cp.Mirrors[j]),
-				Up:              true,
-				Weight:          m.Weight,
-				EffectiveWeight: m.Effective,
-				Redirects:       s.redirects(store.MirrorKey{Pool: cp.Name, Mirror: m.Name}, m.Redirects),
-			}
-			if fs, ok := s.monitor.State(store.MirrorKey{Pool: cp.Name, Mirror: m.Name}); ok {
-				ms.Up = !fs.Probed || fs.Up
-				ms.LastProbe, ms.ProbeError = timePtr(fs.LastProbe), fs.ProbeError
-				ms.BandwidthBps, ms.CapacityBps, ms.Utilization = fs.BandwidthBps, fs.CapacityBps, fs.Utilization
-				ms.LastPoll, ms.PollError = timePtr(fs.LastPoll), fs.PollError
-			}
-			if mf, ok := mirrorFiles[m.Name]; ok {
-				ms.Files = &handlers.MirrorFiles{Held: mf.Held, Missing: mf.Missing, Outdated: mf.Outdated,
-					Listed: mf.Listed, LastScan: timePtr(mf.LastScan), ScanError: mf.Err}
-			}
-			ps.Mirrors = append(ps.Mirrors, ms)
-		}
-		st.Pools = append(st.Pools, ps)
 	}
 	return st
+}
+
+// PoolStatus implements handlers.Operator: the status of one pool, as
+// Status has it, at the cost of that pool alone.
+func (s *Server) PoolStatus(pool string) (handlers.PoolStatus, bool) {
+	g := s.gen.Load()
+	if g == nil {
+		return handlers.PoolStatus{}, false
+	}
+	for i := range g.cfg.Pools {
+		if g.cfg.Pools[i].Name == pool {
+			return s.poolStatus(g, g.state.Load(), &g.cfg.Pools[i])
+		}
+	}
+	return handlers.PoolStatus{}, false
+}
+
+// poolStatus is the status of the configured pool cp in snap; false when
+// snap has no such pool.
+func (s *Server) poolStatus(g *generation, snap *strategy.Snapshot, cp *config.Pool) (handlers.PoolStatus, bool) {
+	p := snap.Pool(cp.Name)
+	if p == nil {
+		return handlers.PoolStatus{}, false // not built from this configuration: never happens
+	}
+	ps := handlers.PoolStatus{Name: cp.Name, Strategy: cp.Strategy, Routes: cp.Routes, Fallback: cp.Fallback, Usable: p.Usable()}
+	s.mu.Lock()
+	sc, scanned := s.scanners[cp.Name]
+	var scan poolScanner
+	if scanned {
+		scan = *sc
+	}
+	s.mu.Unlock()
+	var mirrorFiles map[string]files.MirrorStatus
+	if scanned && cp.Files != nil {
+		var origin files.OriginStatus
+		origin, mirrorFiles = scan.scan.Status()
+		ps.Files = &handlers.PoolFiles{OriginFiles: origin.Files, LastScan: timePtr(origin.LastScan), ScanError: origin.Err}
+		ps.Files.ScansHere, ps.Files.Adopted = scan.scan.Scans()
+		if scan.verify != nil {
+			ps.Files.ChecksHere, _ = scan.verify.Stats()
+		}
+	}
+	for j := range cp.Mirrors {
+		m := p.Find(cp.Mirrors[j].Name)
+		if m == nil {
+			continue
+		}
+		ms := handlers.MirrorStatus{
+			Name:            m.Name,
+			URL:             m.URL,
+			Country:         m.Country,
+			Continent:       m.Continent,
+			Enabled:         s.enabledNow(cp.Name, &cp.Mirrors[j]),
+			Up:              true,
+			Weight:          m.Weight,
+			EffectiveWeight: m.Effective,
+			Redirects:       s.redirects(store.MirrorKey{Pool: cp.Name, Mirror: m.Name}, m.Redirects),
+		}
+		if fs, ok := s.monitor.State(store.MirrorKey{Pool: cp.Name, Mirror: m.Name}); ok {
+			ms.Up = !fs.Probed || fs.Up
+			ms.LastProbe, ms.ProbeError = timePtr(fs.LastProbe), fs.ProbeError
+			ms.BandwidthBps, ms.CapacityBps, ms.Utilization = fs.BandwidthBps, fs.CapacityBps, fs.Utilization
+			ms.LastPoll, ms.PollError = timePtr(fs.LastPoll), fs.PollError
+		}
+		if mf, ok := mirrorFiles[m.Name]; ok {
+			ms.Files = &handlers.MirrorFiles{Held: mf.Held, Missing: mf.Missing, Outdated: mf.Outdated,
+				Listed: mf.Listed, LastScan: timePtr(mf.LastScan), ScanError: mf.Err}
+		}
+		ps.Mirrors = append(ps.Mirrors, ms)
+	}
+	return ps, true
 }
 
 func timePtr(t time.Time) *time.Time {

@@ -59,45 +59,21 @@ func unit(u uint64) float64 { return float64(u>>11) / (1 << 53) }
 // that has one, narrowed by distance as geoTier does, then weighted
 // random; -1 when none is allowed.
 func (p *Pool) geoOnly(s *set, c *Client, x float64) int {
-	best := tierWorld + 1
-	for _, i := range s.idx {
-		if allowed(c.Only, i) {
-			best = min(best, tierOf(&p.Mirrors[i], c))
-		}
-	}
-	if best > tierWorld {
+	t, ok := p.geoOnlyTier(s, c)
+	if !ok {
 		return -1
-	}
-	limit := math.Inf(1)
-	cl := newPoint(c.Lat, c.Lon)
-	if c.HasLoc && (best != tierCountry || c.Precise) {
-		nearest := math.Inf(1)
-		for _, i := range s.idx {
-			if allowed(c.Only, i) && tierOf(&p.Mirrors[i], c) <= best && p.Mirrors[i].HasLoc {
-				nearest = min(nearest, cl.distance(p.points[i]))
-			}
-		}
-		if !math.IsInf(nearest, 1) {
-			limit = nearest*nearFactor + nearSlackKm
-		}
-	}
-	eligible := func(i int) bool {
-		if !allowed(c.Only, i) || tierOf(&p.Mirrors[i], c) > best {
-			return false
-		}
-		return math.IsInf(limit, 1) || p.Mirrors[i].HasLoc && cl.distance(p.points[i]) <= limit
 	}
 	var total float64
 	last := -1
 	for k, i := range s.idx {
-		if eligible(i) {
+		if t.eligible(p, c, i) {
 			total += s.w[k]
 			last = k
 		}
 	}
 	x *= total
 	for k, i := range s.idx {
-		if eligible(i) {
+		if t.eligible(p, c, i) {
 			if x < s.w[k] {
 				return k
 			}
@@ -105,4 +81,46 @@ func (p *Pool) geoOnly(s *set, c *Client, x float64) int {
 		}
 	}
 	return last
+}
+
+// onlyTier is the tier Geo draws from among the allowed mirrors: the
+// best tier an allowed mirror is in, and the distance limit inside it.
+type onlyTier struct {
+	best  int
+	limit float64 // +Inf: no limit
+	cl    point
+}
+
+// geoOnlyTier returns the tier of c's allowed mirrors in s; false when
+// none is allowed.
+func (p *Pool) geoOnlyTier(s *set, c *Client) (onlyTier, bool) {
+	t := onlyTier{best: tierWorld + 1, limit: math.Inf(1), cl: newPoint(c.Lat, c.Lon)}
+	for _, i := range s.idx {
+		if allowed(c.Only, i) {
+			t.best = min(t.best, tierOf(&p.Mirrors[i], c))
+		}
+	}
+	if t.best > tierWorld {
+		return t, false
+	}
+	if c.HasLoc && (t.best != tierCountry || c.Precise) {
+		nearest := math.Inf(1)
+		for _, i := range s.idx {
+			if allowed(c.Only, i) && tierOf(&p.Mirrors[i], c) <= t.best && p.Mirrors[i].HasLoc {
+				nearest = min(nearest, t.cl.distance(p.points[i]))
+			}
+		}
+		if !math.IsInf(nearest, 1) {
+			t.limit = nearest*nearFactor + nearSlackKm
+		}
+	}
+	return t, true
+}
+
+// eligible reports whether mirror i is in the tier.
+func (t *onlyTier) eligible(p *Pool, c *Client, i int) bool {
+	if !allowed(c.Only, i) || tierOf(&p.Mirrors[i], c) > t.best {
+		return false
+	}
+	return math.IsInf(t.limit, 1) || p.Mirrors[i].HasLoc && t.cl.distance(p.points[i]) <= t.limit
 }
