@@ -23,7 +23,8 @@ func (h *Holdings) Has(id int) bool { return h.bits[id/64]>>(id%64)&1 == 1 }
 
 // Judge compares a mirror's listing with the origin: a file is held when
 // the listing has it with the origin's size and a modification time no
-// older than the origin's. Files the origin lacks are ignored.
+// older than the origin's, and, for an apt release file, when every file
+// it names is held too. Files the origin lacks are ignored.
 func Judge(ix *Index, list func(fn func(Entry) error) error) (*Holdings, error) {
 	h := &Holdings{bits: make([]uint64, (ix.Len()+63)/64), of: ix}
 	err := list(func(e Entry) error {
@@ -43,6 +44,7 @@ func Judge(ix *Index, list func(fn func(Entry) error) error) (*Holdings, error) 
 		return nil, err
 	}
 	h.Stats.Missing = ix.Len() - h.Stats.Held - h.Stats.Outdated
+	ix.cohere(h)
 	return h, nil
 }
 
@@ -85,6 +87,7 @@ func (h *Holdings) Carry(ix *Index) *Holdings {
 		}
 	}
 	n.Stats.Missing = ix.Len() - n.Stats.Held
+	ix.cohere(n)
 	return n
 }
 
@@ -281,6 +284,13 @@ func (v *View) Choose(id int, checked bool, passed, failed []uint64) Choice {
 		}
 	}
 	return Choice{Only: only, Confirmed: confirmed}
+}
+
+// Check returns what a check of origin file id, at path, needs. It
+// allocates nothing.
+func (v *View) Check(id int, path string) Check {
+	holders, _ := v.Holders(id)
+	return Check{Path: path, Version: v.Index.Version(id), Holders: holders, Unsure: v.Unsure(), Requires: v.Index.Requires(id)}
 }
 
 // Unsure returns the mirrors whose holding of a file only a check can

@@ -23,6 +23,10 @@ type Index struct {
 	has   []uint64 // bit per file: its sha is set
 	slots []uint32 // file number + 1 per slot, 0 for empty; len a power of two
 	seed  maphash.Seed
+	// requires and required list, per apt release file, the origin files
+	// it names (see release.go); nil when there is none.
+	requires map[int][]int
+	required map[int][]Required
 }
 
 // Len returns the number of files.

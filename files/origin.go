@@ -13,7 +13,8 @@ import (
 // listing is entry for entry the one of prev, prev itself is returned and
 // nothing is built (with hashes, a file whose hash could not be read
 // counts as a change, so that it is tried again): an unchanged tree costs its listing and no memory, and
-// everything judged against prev stays valid.
+// everything judged against prev stays valid. A local origin's apt
+// release files are read for the files they name (release.go).
 func (s *Scanner) scanOrigin(ctx context.Context, prev *Index) (*Index, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -55,10 +56,20 @@ func (s *Scanner) scanOrigin(ctx context.Context, prev *Index) (*Index, error) {
 		}
 		diverge() // files removed at the end
 	}
+	var ix *Index
 	if !s.hashes {
-		return b.Build(), nil
+		ix = b.Build()
+	} else if ix, err = s.hashed(ctx, entries); err != nil {
+		return nil, err
 	}
-	return s.hashed(ctx, entries)
+	if root, ok := s.origin.(Dir); ok {
+		linkReleases(ix, func(p string) ([]byte, error) {
+			return os.ReadFile(filepath.Join(string(root), filepath.FromSlash(p)))
+		}, func(p string, err error) {
+			s.log.Warn("origin release file not read: mirrors get it without its indexes checked", "path", p, "err", err.Error())
+		})
+	}
+	return ix, nil
 }
 
 // hashed builds the Index of entries with their SHA-256, reading only the

@@ -197,8 +197,7 @@ func (s *Scanner) Check(path string) (Check, bool) {
 	if !ok {
 		return Check{}, false
 	}
-	holders, _ := v.Holders(id)
-	return Check{Path: path, Version: v.Index.Version(id), Holders: holders, Unsure: v.Unsure()}, true
+	return v.Check(id, path), true
 }
 
 // Status returns the state of the origin and of every mirror, by name.

@@ -29,11 +29,14 @@ type Sharer interface {
 // sharedView is a View as a leader hands it to the followers: the origin
 // listing and what each mirror holds. It is published when it changes.
 type sharedView struct {
-	Origin   []Entry
-	Sums     map[int][32]byte // by position in Origin
-	Mirrors  []string
-	Bits     [][]uint64 // per mirror; nil: every file
-	Stats    []Stats    // per mirror
+	Origin  []Entry
+	Sums    map[int][32]byte // by position in Origin
+	Mirrors []string
+	Bits    [][]uint64 // per mirror; nil: every file
+	Stats   []Stats    // per mirror
+	// Requires lists, per apt release file (by position in Origin), the
+	// files it names, by position in Origin.
+	Requires map[int][]int
 	Version  string
 	Produced time.Time
 }
@@ -82,6 +85,7 @@ func shareView(v *View, at time.Time) *sharedView {
 			p.Sums[id] = sum
 		}
 	}
+	p.Requires = ix.requires
 	p.Bits = make([][]uint64, len(v.held))
 	p.Stats = make([]Stats, len(v.held))
 	for m, h := range v.held {
@@ -106,6 +110,14 @@ func (p *sharedView) adopt() (*View, error) {
 		}
 	}
 	ix := b.Build()
+	for id, reqs := range p.Requires {
+		for _, req := range reqs {
+			if id < 0 || id >= ix.Len() || req < 0 || req >= ix.Len() {
+				return nil, fmt.Errorf("published origin: release file %d names file %d of %d", id, req, ix.Len())
+			}
+			ix.require(id, req)
+		}
+	}
 	if len(p.Bits) != len(p.Mirrors) || len(p.Stats) != len(p.Mirrors) {
 		return nil, fmt.Errorf("published holdings are for %d mirrors, not %d", len(p.Bits), len(p.Mirrors))
 	}

@@ -67,6 +67,9 @@ type Check struct {
 	Path            string
 	Version         Version
 	Holders, Unsure []uint64
+	// Requires are, for an apt release file, the files it names
+	// (Index.Requires): a mirror passes only when it holds them too.
+	Requires []Required
 }
 
 // VerifierOptions configure NewVerifier.
@@ -243,7 +246,7 @@ func (v *Verifier) schedule(ctx context.Context, c Check) {
 			v.prune(now)
 		}
 		v.mu.Unlock()
-		go v.check(ctx, k, c.Version)
+		go v.check(ctx, k, c.Version, c.Requires)
 	}
 }
 
@@ -264,14 +267,20 @@ func (v *Verifier) prune(now time.Time) {
 	}
 }
 
-// check HEADs one file on one mirror and records the result.
-func (v *Verifier) check(ctx context.Context, k verifyKey, version Version) {
+// check HEADs one file on one mirror, and for a release file the files
+// it names, and records the result.
+func (v *Verifier) check(ctx context.Context, k verifyKey, version Version, requires []Required) {
 	m := &v.mirrors[k.mirror]
 	m.sem <- struct{}{}
 	ok, why := v.head(ctx, m.url+"/"+escapeURLPath(k.path), version)
+	for i := 0; ok && i < len(requires) && ctx.Err() == nil; i++ {
+		r := &requires[i]
+		if ok, why = v.head(ctx, m.url+"/"+escapeURLPath(r.Path), r.Version); !ok {
+			why = "it names " + r.Path + ", which fails: " + why
+		}
+	}
 	<-m.sem
 	v.inflight.Add(-1)
-	v.checks.Add(1)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	delete(v.active, k)
@@ -303,6 +312,7 @@ func (v *Verifier) head(ctx context.Context, u string, version Version) (bool, s
 		return false, err.Error()
 	}
 	req.Header.Set("User-Agent", "dispatcher-file-check")
+	v.checks.Add(1)
 	resp, err := v.client.Do(req)
 	if err != nil {
 		return false, err.Error()

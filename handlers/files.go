@@ -109,8 +109,7 @@ func chooseFile(route *Route, v *files.View, id int, name string, request bool) 
 		return v.Choose(id, false, nil, nil), nil
 	}
 	if request {
-		holders, _ := v.Holders(id)
-		route.Verify.Requested(files.Check{Path: name, Version: v.Index.Version(id), Holders: holders, Unsure: v.Unsure()})
+		route.Verify.Requested(v.Check(id, name))
 	}
 	d := route.Verify.Verdict(name)
 	var passed, failed []uint64

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,20 +23,53 @@ import (
 )
 
 // fileMirror is an HTTP mirror serving a directory (GET and HEAD with
-// Content-Length) and, when listed, an rsync daemon on the same directory.
+// Content-Length and Last-Modified) and, when listed, an rsync daemon on
+// the same directory. It records the paths of the GETs it answered 200.
 type fileMirror struct {
 	dir, url, rsync string
+
+	mu   sync.Mutex
+	gets []string
 }
 
 func newFileMirror(t *testing.T, listed bool) *fileMirror {
 	m := &fileMirror{dir: t.TempDir()}
-	srv := httptest.NewServer(http.FileServer(http.Dir(m.dir)))
+	files := http.FileServer(http.Dir(m.dir))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		files.ServeHTTP(rec, r)
+		if r.Method == http.MethodGet && rec.code == http.StatusOK {
+			m.mu.Lock()
+			m.gets = append(m.gets, r.URL.Path)
+			m.mu.Unlock()
+		}
+	}))
 	t.Cleanup(srv.Close)
 	m.url = srv.URL
 	if listed {
 		m.rsync = "rsync://" + itest.RsyncDaemon(t, map[string]string{"root": m.dir}) + "/root"
 	}
 	return m
+}
+
+// served returns the paths of the GETs answered since the last call.
+func (m *fileMirror) served() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g := m.gets
+	m.gets = nil
+	return g
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
 }
 
 const filesConfig = `{"pools": [{"name": "pub", "routes": ["/pub/*file"], "strategy": "%s",

@@ -1,0 +1,151 @@
+package files
+
+import (
+	"bufio"
+	"bytes"
+	"path"
+	"strings"
+)
+
+// Repository indexes that stay coherent. An apt repository's release file
+// (dists/SUITE/InRelease, Release and its signature Release.gpg) names the
+// index files of its suite with their sizes and hashes, and apt fetches
+// those indexes from the mirror that gave it the release file
+// (Acquire::SameMirrorForAllIndexes, on by default): a mirror with the new
+// InRelease and the old Packages — a plain rsync half-way through, since
+// "InRelease" sorts before "main/" — fails apt with "Hash Sum mismatch".
+// So a mirror holds a release file only when it also holds the origin's
+// copy of every file the release file names; the origin's release files
+// are read at each origin scan that changes them.
+
+// Required is an origin file a release file names, as the origin has it.
+type Required struct {
+	Path    string
+	Version Version
+}
+
+// releaseFile reports whether base is the name of an apt release file.
+func releaseFile(base string) bool {
+	return base == "InRelease" || base == "Release" || base == "Release.gpg"
+}
+
+// releaseIndexes returns the paths, relative to its directory, of the
+// files a Release or InRelease file names in its checksum fields (MD5Sum,
+// SHA1, SHA256, SHA512), each once. An InRelease's OpenPGP armour is
+// skipped: its signature is apt's to check.
+func releaseIndexes(data []byte) []string {
+	var names []string
+	seen := map[string]bool{}
+	inSums := false
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "-----BEGIN PGP SIGNATURE") {
+			break
+		}
+		if line == "" || strings.HasPrefix(line, "-----BEGIN PGP SIGNED MESSAGE") || strings.HasPrefix(line, "Hash:") && !inSums {
+			continue
+		}
+		line = strings.TrimPrefix(line, "- ") // dash-escaped (RFC 4880, 7.1)
+		if line == "" {
+			continue
+		}
+		if line[0] != ' ' && line[0] != '\t' {
+			field, _, _ := strings.Cut(line, ":")
+			switch field {
+			case "MD5Sum", "SHA1", "SHA256", "SHA512":
+				inSums = true
+			default:
+				inSums = false
+			}
+			continue
+		}
+		if !inSums {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		name := path.Clean(f[2])
+		if name == "." || strings.HasPrefix(name, "../") || path.IsAbs(name) || seen[name] {
+			continue
+		}
+		seen[name] = true
+		names = append(names, name)
+	}
+	return names
+}
+
+// linkReleases records in ix, for every release file, the origin files it
+// names (the ones the origin has); read returns an origin file's content
+// (an error leaves that release file without requirements, and is passed
+// to warn). A Release.gpg requires its Release and what that names.
+func linkReleases(ix *Index, read func(path string) ([]byte, error), warn func(path string, err error)) {
+	var gpg []int
+	for id := range ix.Len() {
+		base := ix.base(id)
+		if !releaseFile(base) {
+			continue
+		}
+		if base == "Release.gpg" {
+			gpg = append(gpg, id)
+			continue
+		}
+		p := ix.Path(id)
+		data, err := read(p)
+		if err != nil {
+			warn(p, err)
+			continue
+		}
+		dir := path.Dir(p)
+		for _, name := range releaseIndexes(data) {
+			if req, ok := ix.Lookup(path.Join(dir, name)); ok && req != id {
+				ix.require(id, req)
+			}
+		}
+	}
+	for _, id := range gpg {
+		rel, ok := ix.Lookup(path.Join(path.Dir(ix.Path(id)), "Release"))
+		if !ok {
+			continue
+		}
+		ix.require(id, rel)
+		for _, req := range ix.requires[rel] {
+			ix.require(id, req)
+		}
+	}
+}
+
+// require records that release file id names origin file req.
+func (ix *Index) require(id, req int) {
+	if ix.requires == nil {
+		ix.requires = map[int][]int{}
+		ix.required = map[int][]Required{}
+	}
+	ix.requires[id] = append(ix.requires[id], req)
+	ix.required[id] = append(ix.required[id], Required{Path: ix.Path(req), Version: ix.Version(req)})
+}
+
+// Requires returns the origin files release file id names (nil for any
+// other file). It must not be modified.
+func (ix *Index) Requires(id int) []Required { return ix.required[id] }
+
+// cohere takes out of h the release files whose named files h does not
+// all hold: they count as outdated.
+func (ix *Index) cohere(h *Holdings) {
+	for id, reqs := range ix.requires {
+		if !h.Has(id) {
+			continue
+		}
+		for _, req := range reqs {
+			if !h.Has(req) {
+				h.bits[id/64] &^= 1 << (id % 64)
+				h.Stats.Held--
+				h.Stats.Outdated++
+				break
+			}
+		}
+	}
+}
