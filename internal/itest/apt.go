@@ -18,10 +18,10 @@ const AptPackage = "hello-dispatcher"
 // archives are built with: dpkg-deb, apt-ftparchive and gpg, under a key
 // of its own (in a GNUPGHOME of the test's).
 type AptRepo struct {
-	t      testing.TB
-	gnupg  string
-	tools  map[string]string
-	keyAt  string
+	t     testing.TB
+	gnupg string
+	tools map[string]string
+	keyAt string
 }
 
 // NewAptRepo makes a signing key. It needs gpg (gnupg), apt-ftparchive
