@@ -186,15 +186,38 @@ type Overrides struct {
 // Load reads, decodes and checks the file at path, applies o, and fills in
 // defaults. On failure the error is an Errors listing every problem.
 func Load(path string, o Overrides) (*Config, error) {
+	cfg, err := LoadPartial(path, o)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// LoadPartial is Load that, when the file has errors, also returns the
+// configuration as far as it was read (nil when nothing usable was), so
+// that what the file names outside itself can be checked in the same
+// pass and every problem reported at once. A configuration returned with
+// an error must not be served.
+func LoadPartial(path string, o Overrides) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, Errors{{File: path, Msg: err.Error()}}
 	}
-	return Parse(path, data, o)
+	return parse(path, data, o)
 }
 
 // Parse is Load on bytes already read; name is used in error messages.
 func Parse(name string, data []byte, o Overrides) (*Config, error) {
+	cfg, err := parse(name, data, o)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// parse is Parse returning the configuration as far as it was read along
+// with its errors (nil when nothing usable was read).
+func parse(name string, data []byte, o Overrides) (*Config, error) {
 	c := &collector{file: name}
 	cfg := &Config{}
 	cfg.setDefaults()
@@ -227,7 +250,7 @@ func Parse(name string, data []byte, o Overrides) (*Config, error) {
 	cfg.normalize()
 	cfg.validate(c)
 	if err := c.err(); err != nil {
-		return nil, err
+		return cfg, err
 	}
 	return cfg, nil
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/dispatcher/dispatcher/config"
@@ -9,16 +10,32 @@ import (
 	"github.com/dispatcher/dispatcher/store"
 )
 
-// Load reads the configuration at path and checks it whole: config.Load's
-// checks of the file, then Check's of what it names outside itself. Start,
+// Load reads the configuration at path and checks it whole, in one pass:
+// config.Load's checks of the file and Check's of what it names outside
+// itself (routes, Redis URL, origins, geo database), every problem at
+// once; a path the file's checks found wrong is not reported twice. Start,
 // reload and -check all load through it, so they refuse the same things.
 func Load(path string, o config.Overrides) (*config.Config, error) {
-	cfg, err := config.Load(path, o)
-	if err != nil {
+	cfg, err := config.LoadPartial(path, o)
+	var errs config.Errors
+	if err != nil && !errors.As(err, &errs) {
 		return nil, err
 	}
-	if err := Check(cfg); err != nil {
-		return nil, err
+	if cfg != nil {
+		reported := make(map[string]bool, len(errs))
+		for _, e := range errs {
+			reported[e.Path] = true
+		}
+		var more config.Errors
+		errors.As(Check(cfg), &more)
+		for _, e := range more {
+			if !reported[e.Path] {
+				errs = append(errs, e)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	return cfg, nil
 }

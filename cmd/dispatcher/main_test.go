@@ -242,7 +242,11 @@ func TestCheckAndVersion(t *testing.T) {
 	good := filepath.Join(dir, "good.json")
 	bad := filepath.Join(dir, "bad.json")
 	itest.WriteFile(t, good, goodConfig("a"))
-	itest.WriteFile(t, bad, `{"pools": [{"name": "p", "routes": ["/"], "strategy": "fastest", "mirrors": [{"name": "a", "url": "http://a", "colour": "red"}]}]}`)
+	// Errors of the file, a route collision and a geo database that does
+	// not open: all reported in one pass (the README's example).
+	itest.WriteFile(t, bad, `{"geoip": "missing.mmdb", "pools": [
+	  {"name": "p", "routes": ["/"], "strategy": "fastest", "mirrors": [{"name": "a", "url": "http://a", "colour": "red"}]},
+	  {"name": "q", "routes": ["/get/:name", "/get/:file"], "strategy": "random", "mirrors": [{"name": "b", "url": "http://b"}]}]}`)
 
 	out, err := exec.Command(bin, "-check", "-config", good).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "test is successful") {
@@ -255,6 +259,8 @@ func TestCheckAndVersion(t *testing.T) {
 	for _, want := range []string{
 		bad + `: pools[0].mirrors[0].colour: unknown key`,
 		bad + `: pools[0].strategy: unknown strategy "fastest"`,
+		bad + `: pools[1].routes[1]: route "/get/:file" collides with another route`,
+		bad + `: geoip: `,
 		"test failed",
 	} {
 		if !bytes.Contains(out, []byte(want)) {
