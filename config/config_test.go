@@ -200,16 +200,31 @@ func TestZeroIsNotAbsent(t *testing.T) {
 		f.Retries != DefaultFeedbackRetries || f.StaleAfter != Duration(DefaultStaleAfter) || absent.Pools[0].IPv4Prefix != 32 {
 		t.Errorf("absent keys: health %+v feedback %+v; want the defaults", *h, *f)
 	}
-	zero, err := Parse("zero.json", []byte(`{"health": {"ramp_up": "0s", "window": 2}, "feedback": {"retries": 0, "stale_after": "0s"}, `+pools+`}`), Overrides{})
+	zero, err := Parse("zero.json", []byte(`{"health": {"ramp_up": "0s", "window": 2, "threshold": 2}, "feedback": {"retries": 0, "stale_after": "0s"}, `+pools+`}`), Overrides{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if h, f := zero.Health, zero.Feedback; h.RampUp != 0 || h.Threshold != 2 || f.Retries != 0 || f.StaleAfter != 0 {
-		t.Errorf("zero keys: health %+v feedback %+v; want ramp_up 0, threshold 2 (the window), retries 0, stale_after 0", *h, *f)
+		t.Errorf("zero keys: health %+v feedback %+v; want ramp_up 0, threshold 2, retries 0, stale_after 0", *h, *f)
+	}
+	// A window below the default threshold needs the threshold written: it
+	// is not lowered silently. A wrong window is the one error, not also a
+	// threshold the file does not have.
+	for json, want := range map[string]string{
+		`"health": {"window": 2}`:                 "zero.json: health.window: 2 is less than the default threshold 3: set health.threshold too (1 to 2)",
+		`"health": {"window": 0}`:                 "zero.json: health.window: must be between 1 and 64, got 0",
+		`"health": {"window": 70}`:                "zero.json: health.window: must be between 1 and 64, got 70",
+		`"health": {"window": 0, "threshold": 2}`: "zero.json: health.window: must be between 1 and 64, got 0",
+		`"health": {"window": 4, "threshold": 5}`: "zero.json: health.threshold: must be between 1 and window (4), got 5",
+	} {
+		_, err := Parse("zero.json", []byte("{"+json+", "+pools+"}"), Overrides{})
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: error %v; want exactly %q", json, err, want)
+		}
 	}
 	for _, tt := range []struct{ json, want string }{
 		{`"health": {"timeout": "0s"}`, "health.timeout: must be positive"},
-		{`"health": {"threshold": 0}`, "health.threshold: must be between 1 and window"},
+		{`"health": {"threshold": 0}`, "health.threshold: must be at least 1, got 0"},
 		{`"health": {"window": 0}`, "health.window: must be between 1 and 64"},
 		{`"feedback": {"timeout": "0s"}`, "feedback.timeout: must be positive"},
 		{`"redis_timeout": "0s"`, "redis_timeout: must be more than 0"},

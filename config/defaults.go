@@ -25,8 +25,9 @@ func (h *Health) setDefaults() {
 	h.RampUp = Duration(DefaultRampUp)
 }
 
-// thresholdUnset marks an absent health.threshold: its default depends on
-// the window (3, or the window when smaller).
+// thresholdUnset marks an absent health.threshold: it defaults to 3, and
+// a window smaller than that needs a threshold written beside it
+// (validate says so), rather than a default silently lowered.
 const thresholdUnset = math.MinInt
 
 func (f *Feedback) setDefaults() {
@@ -55,8 +56,8 @@ func (s *SNMP) setDefaults() {
 // normalize completes what depends on more than one key, and puts codes
 // in upper case.
 func (cfg *Config) normalize() {
-	if h := cfg.Health; h != nil && h.Threshold == thresholdUnset {
-		h.Threshold = min(DefaultHealthThreshold, h.Window)
+	if h := cfg.Health; h != nil && h.Threshold == thresholdUnset && h.Window >= DefaultHealthThreshold {
+		h.Threshold = DefaultHealthThreshold
 	}
 	for i := range cfg.Pools {
 		p := &cfg.Pools[i]

@@ -45,10 +45,20 @@ func (cfg *Config) validate(c *collector) {
 		if h.Timeout <= 0 {
 			c.add("health.timeout", "must be positive")
 		}
-		if h.Window < 1 || h.Window > 64 {
+		windowOK := h.Window >= 1 && h.Window <= 64
+		if !windowOK {
 			c.add("health.window", "must be between 1 and 64, got %d", h.Window)
 		}
-		if h.Threshold < 1 || h.Threshold > h.Window {
+		switch {
+		case h.Threshold == thresholdUnset:
+			// Absent, and the window is below its default (or wrong).
+			if windowOK {
+				c.add("health.window", "%d is less than the default threshold %d: set health.threshold too (1 to %d)",
+					h.Window, DefaultHealthThreshold, h.Window)
+			}
+		case h.Threshold < 1:
+			c.add("health.threshold", "must be at least 1, got %d", h.Threshold)
+		case windowOK && h.Threshold > h.Window:
 			c.add("health.threshold", "must be between 1 and window (%d), got %d", h.Window, h.Threshold)
 		}
 		if h.RampUp < 0 {
