@@ -2,8 +2,14 @@
 # scripts/loadtest.sh — measure the dispatcher side by side with nginx
 # `return 302` and a bare gin handler (cmd/gin-baseline), on loopback.
 #
-# Usage: scripts/loadtest.sh [-d seconds] [-c connections] [-r rounds] [-u]
+# Usage: scripts/loadtest.sh [-d seconds] [-c connections] [-r rounds]
+#                            [-w warm-up seconds] [-n ab requests] [-u]
+#   -d  seconds of wrk per server and round (default 10)
+#   -r  rounds (default 2)
+#   -w  seconds of wrk warm-up per server, 0 for none (default 1)
+#   -n  requests of the ab run per server, 0 for no ab run (default 20000)
 #   -u  unpinned: no taskset, the scheduler places servers and wrk
+# A short run: scripts/loadtest.sh -d 1 -r 1 -w 0 -n 0
 #
 # For every server it prints requests per second (wrk) and CPU microseconds
 # per redirect (utime+stime from /proc of the server, and of redis-server
@@ -17,18 +23,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-duration=10 conns=50 rounds=2 pinned=1
-while getopts "d:c:r:uh" o; do
+duration=10 conns=50 rounds=2 warmup=1 abn=20000 pinned=1
+usage="usage: $0 [-d seconds] [-c connections] [-r rounds] [-w warm-up seconds] [-n ab requests] [-u]"
+while getopts "d:c:r:w:n:uh" o; do
   case $o in
     d) duration=$OPTARG ;; c) conns=$OPTARG ;; r) rounds=$OPTARG ;; u) pinned=0 ;;
-    *) echo "usage: $0 [-d seconds] [-c connections] [-r rounds] [-u]"; exit 2 ;;
+    w) warmup=$OPTARG ;; n) abn=$OPTARG ;;
+    *) echo "$usage"; exit 2 ;;
   esac
 done
+for v in "$duration" "$conns" "$rounds" "$warmup" "$abn"; do
+  [[ $v =~ ^[0-9]+$ ]] || { echo "loadtest: $v is not a whole number" >&2; echo "$usage" >&2; exit 2; }
+done
+[ "$duration" -gt 0 ] && [ "$rounds" -gt 0 ] && [ "$conns" -gt 0 ] || { echo "loadtest: -d, -r and -c must be at least 1" >&2; exit 2; }
 # Servers on CPU 0 and wrk/ab on CPU 1, unless -u.
 cpu0=() cpu1=()
 if [ "$pinned" = 1 ]; then cpu0=(taskset -c 0) cpu1=(taskset -c 1); fi
-for p in wrk ab nginx redis-server taskset; do
-  command -v "$p" >/dev/null || [ -x "/usr/sbin/$p" ] || { echo "loadtest: $p missing (apt-get install wrk apache2-utils nginx-light redis-server util-linux)" >&2; exit 1; }
+for p in wrk ab nginx redis-server taskset curl; do
+  command -v "$p" >/dev/null || [ -x "/usr/sbin/$p" ] || { echo "loadtest: $p missing (apt-get install wrk apache2-utils nginx-light redis-server util-linux curl)" >&2; exit 1; }
 done
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
@@ -85,7 +97,7 @@ waitport "$dqp"
 drp=$(freeport)
 "${cpu0[@]}" "$work/dispatcher" -config "$work/mirrors.json" -listen "127.0.0.1:$drp" -redis "redis://127.0.0.1:$rp/0" 2>"$work/dispatcher-redis.log" & pids+=($!); drpid=$!
 waitport "$drp"
-sleep 0.5
+waitbody "http://127.0.0.1:$drp/readyz" "shared through redis"
 
 ticks() { # utime+stime of the given pids, in clock ticks
   local t=0
@@ -112,9 +124,11 @@ pids_of() {
   esac
 }
 
-for i in "${!names[@]}"; do # warm up
-  "${cpu1[@]}" wrk -t1 -c"$conns" -d1s "${urls[$i]}" >/dev/null
-done
+if [ "$warmup" -gt 0 ]; then
+  for i in "${!names[@]}"; do
+    "${cpu1[@]}" wrk -t1 -c"$conns" -d"${warmup}s" "${urls[$i]}" >/dev/null
+  done
+fi
 for r in $(seq "$rounds"); do
   for i in "${!names[@]}"; do
     n=${names[$i]}
@@ -160,14 +174,16 @@ if grep -q '"msg":"redis' "$work/dispatcher-redis.log"; then
     END { if (p > 0) printf "round trips per 1,000 redirects: %.1f; positions from Redis: %.3f%%\n", 1000 * t / p, 100 * p / (p + f) }'
 fi
 
-echo
-echo "ab -n 20000 -c $conns (one run each):"
-printf "  %-30s %14s %10s %10s\n" server "requests/s" failed non-2xx
-for i in "${!names[@]}"; do
-  out=$("${cpu1[@]}" ab -q -n 20000 -c "$conns" "${urls[$i]}" 2>&1)
-  rps=$(echo "$out" | awk '/Requests per second/ {print $4}')
-  failed=$(echo "$out" | awk '/^Failed requests/ {print $3}')
-  non2xx=$(echo "$out" | awk '/^Non-2xx responses/ {print $3}')
-  printf "  %-30s %14s %10s %10s\n" "${names[$i]}" "$rps" "${failed:-0}" "${non2xx:-0}"
-done
-echo "(a 302 is a non-2xx answer to ab; 'failed' counts errors and bodies whose length changed)"
+if [ "$abn" -gt 0 ]; then
+  echo
+  echo "ab -n $abn -c $conns (one run each):"
+  printf "  %-30s %14s %10s %10s\n" server "requests/s" failed non-2xx
+  for i in "${!names[@]}"; do
+    out=$("${cpu1[@]}" ab -q -n "$abn" -c "$conns" "${urls[$i]}" 2>&1)
+    rps=$(echo "$out" | awk '/Requests per second/ {print $4}')
+    failed=$(echo "$out" | awk '/^Failed requests/ {print $3}')
+    non2xx=$(echo "$out" | awk '/^Non-2xx responses/ {print $3}')
+    printf "  %-30s %14s %10s %10s\n" "${names[$i]}" "$rps" "${failed:-0}" "${non2xx:-0}"
+  done
+  echo "(a 302 is a non-2xx answer to ab; 'failed' counts errors and bodies whose length changed)"
+fi

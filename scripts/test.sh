@@ -21,6 +21,7 @@ declare -A pkg=(
   [systemd-analyze]=systemd
   [apt-ftparchive]=apt-utils
   [gpg]=gnupg
+  [curl]=curl
 )
 missing=()
 for prog in "${!pkg[@]}"; do

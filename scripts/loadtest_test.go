@@ -1,0 +1,48 @@
+// Package scripts_test runs the shell scripts as an operator would.
+package scripts_test
+
+import (
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/dispatcher/dispatcher/internal/itest"
+)
+
+// TestLoadtestShort runs scripts/loadtest.sh in its short mode (one
+// second per server, one round, no warm-up, a short ab run): every server
+// gets a row with its requests per second and CPU per redirect, ab runs
+// with the asked count, and a bad option is a usage error.
+func TestLoadtestShort(t *testing.T) {
+	for _, p := range [][2]string{{"wrk", "wrk"}, {"ab", "apache2-utils"}, {"nginx", "nginx-light"}, {"redis-server", "redis-server"}, {"curl", "curl"}} {
+		itest.Need(t, p[0], p[1])
+	}
+	out, err := exec.Command("./loadtest.sh", "-d", "1", "-r", "1", "-w", "0", "-n", "200", "-c", "4").CombinedOutput()
+	if err != nil {
+		t.Fatalf("loadtest.sh: %v\n%s", err, out)
+	}
+	for _, server := range []string{"nginx", "gin-baseline", "dispatcher-random", "dispatcher-random-quiet", "dispatcher-roundrobin", "dispatcher-roundrobin-redis"} {
+		row := regexp.MustCompile(`(?m)^` + server + ` +[1-9][0-9]* +[0-9.]+ +[0-9.]+x +[0-9]+$`)
+		if !row.Match(out) {
+			t.Errorf("no result row for %s:\n%s", server, out)
+		}
+	}
+	if !strings.Contains(string(out), "ab -n 200 -c 4 (one run each):") || strings.Contains(string(out), "Socket errors") {
+		t.Errorf("ab run or socket errors:\n%s", out)
+	}
+	out, err = exec.Command("./loadtest.sh", "-w", "soon").CombinedOutput()
+	if code := exitCodeOf(err); code != 2 || !strings.Contains(string(out), "usage:") {
+		t.Errorf("loadtest.sh -w soon: exit %d; want 2 with the usage\n%s", code, out)
+	}
+}
+
+func exitCodeOf(err error) int {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
