@@ -269,9 +269,10 @@ func (q *Sequence) fetch(ctx context.Context, n uint64) (uint64, bool) {
 	ctx, cancel := context.WithTimeout(ctx, refillTimeout)
 	defer cancel()
 	q.s.roundTrips.Add(1)
+	began := q.s.now()
 	last, err := q.s.client.IncrBy(ctx, q.key, int64(n)).Uint64()
 	if err != nil {
-		q.s.failed(err)
+		q.s.failed(err, began)
 		return 0, false
 	}
 	q.s.succeeded()

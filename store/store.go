@@ -29,6 +29,12 @@ type Store struct {
 
 	connected atomic.Bool
 	lastErr   atomic.Pointer[string]
+	// answeredAt is when Redis last answered (monotonic, since epoch): a
+	// call that began before it and fails is stale news (it hung on a
+	// connection from before the outage) and does not mark Redis
+	// unreachable again.
+	answeredAt atomic.Int64
+	epoch      time.Time
 
 	fallbacks  atomic.Uint64 // positions handed out locally
 	roundTrips atomic.Uint64 // INCRBY calls
@@ -147,6 +153,7 @@ func Open(o Options) (*Store, error) {
 		log:    o.Log.With("component", "redis", "redis", redact(o.URL)),
 		seqs:   map[string]*Sequence{},
 		stop:   make(chan struct{}),
+		epoch:  time.Now(),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	err = s.client.Ping(ctx).Err()
@@ -156,6 +163,7 @@ func Open(o Options) (*Store, error) {
 		s.log.Warn("redis unreachable at start; in-process state until it answers", "err", err.Error())
 	} else {
 		s.connected.Store(true)
+		s.answeredAt.Store(s.now())
 		s.log.Info("redis connected; state is shared")
 	}
 	s.wg.Add(1)
@@ -199,9 +207,19 @@ func (s *Store) setErr(err error) {
 	s.lastErr.Store(&msg)
 }
 
-// failed records that a call did not succeed; the first failure after a
-// success is logged.
-func (s *Store) failed(err error) {
+// now is the store's monotonic clock, for began and answeredAt.
+func (s *Store) now() int64 { return int64(time.Since(s.epoch)) }
+
+// failed records that a call begun at began (s.now) did not succeed; the
+// first failure after a success is logged. A call that began before
+// Redis last answered says nothing about Redis now: after an outage,
+// calls that hung on the old connections (a host that drops packets
+// rather than refusing them) end with timeouts after Redis is back, and
+// must not flip the state back and forth.
+func (s *Store) failed(err error, began int64) {
+	if began < s.answeredAt.Load() {
+		return
+	}
 	s.setErr(err)
 	if s.connected.Swap(false) {
 		s.log.Warn("redis unreachable; using in-process state until it answers", "err", err.Error())
@@ -210,6 +228,7 @@ func (s *Store) failed(err error) {
 
 // succeeded records a successful call; the first after a failure is logged.
 func (s *Store) succeeded() {
+	s.answeredAt.Store(s.now())
 	if !s.connected.Swap(true) {
 		s.log.Info("redis reachable again; shared state resumed")
 	}
@@ -220,6 +239,7 @@ func (s *Store) succeeded() {
 func (s *Store) Do(ctx context.Context, timeout time.Duration, f func(ctx context.Context, c redis.UniversalClient) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	began := s.now()
 	err := f(ctx, s.client)
 	switch {
 	case err == nil || errors.Is(err, redis.Nil):
@@ -234,7 +254,7 @@ func (s *Store) Do(ctx context.Context, timeout time.Duration, f func(ctx contex
 		s.succeeded()
 		return err
 	default:
-		s.failed(err)
+		s.failed(err, began)
 		return err
 	}
 }
