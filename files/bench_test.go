@@ -208,3 +208,36 @@ func BenchmarkRescan(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkChoose is the rule a request of a verify pool applies: the
+// holders of a file among 10, 1,000 and 10,000 mirrors, half listed and
+// half checked, with passes and failures. It allocates the mask it
+// returns.
+func BenchmarkChoose(b *testing.B) {
+	ix := buildIndex(1000)
+	for _, mirrors := range []int{10, 1000, 10000} {
+		b.Run(strconv.Itoa(mirrors), func(b *testing.B) {
+			names := make([]string, mirrors)
+			hs := make([]*Holdings, mirrors)
+			words := (mirrors + 63) / 64
+			passed, failed := make([]uint64, words), make([]uint64, words)
+			for m := range mirrors {
+				names[m] = "m" + strconv.Itoa(m)
+				if m%2 == 0 {
+					hs[m] = All(ix)
+				} else if m%3 == 0 {
+					passed[m/64] |= 1 << (m % 64)
+				} else if m%5 == 0 {
+					failed[m/64] |= 1 << (m % 64)
+				}
+			}
+			v := NewView(ix, names, hs)
+			b.ReportAllocs()
+			for b.Loop() {
+				if c := v.Choose(7, true, passed, failed); !c.Confirmed {
+					b.Fatal("no holder")
+				}
+			}
+		})
+	}
+}
