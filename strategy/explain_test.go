@@ -125,3 +125,68 @@ func BenchmarkShares(b *testing.B) {
 		}
 	}
 }
+
+// scaleMirrors is n mirrors over eight countries with coordinates and
+// uneven weights, as the scale benchmarks use them.
+func scaleMirrors(n int) []Mirror {
+	countries := []string{"DE", "FR", "US", "BR", "JP", "AU", "ZA", "IN"}
+	continents := []string{"EU", "EU", "NA", "SA", "AS", "OC", "AF", "AS"}
+	ms := make([]Mirror, n)
+	for i := range ms {
+		k := i % len(countries)
+		w := float64(1 + i%3)
+		ms[i] = Mirror{Name: fmt.Sprintf("mirror-%d", i), Country: countries[k], Continent: continents[k],
+			Lat: float64(i%170) - 85, Lon: float64(i%360) - 180, HasLoc: true, Weight: w, Effective: w}
+	}
+	return ms
+}
+
+// BenchmarkPickAndLink is what a redirect asks of the strategy: a pick and
+// the next three mirrors for the Link header, for every strategy at 10,
+// 100, 1,000 and 10,000 mirrors, for every file and for a file half the
+// mirrors hold; geo for a client placed by country and one placed by a
+// city database.
+func BenchmarkPickAndLink(b *testing.B) {
+	for _, n := range []int{10, 100, 1000, 10000} {
+		ms := scaleMirrors(n)
+		half := make([]uint64, (n+63)/64)
+		for i := 0; i < n; i += 2 {
+			half[i/64] |= 1 << (i % 64)
+		}
+		for _, st := range []string{"random", "roundrobin", "iphash", "geo-country", "geo-city"} {
+			var s Strategy
+			switch st {
+			case "random":
+				s = new(Random)
+			case "roundrobin":
+				s = new(RoundRobin)
+			case "iphash":
+				s = new(IPHash)
+			default:
+				s = new(Geo)
+			}
+			p := NewPool(PoolSpec{Name: "bench", Strategy: s, Mirrors: ms})
+			c := Client{IP: ip("192.0.2.1"), Country: "DE", Continent: "EU", Lat: 51, Lon: 9, HasLoc: true}
+			c.Precise = st == "geo-city"
+			for _, only := range []bool{false, true} {
+				c.Only = nil
+				name := fmt.Sprintf("%s/%d", st, n)
+				if only {
+					c.Only = half
+					name += "/half-hold"
+				}
+				b.Run(name, func(b *testing.B) {
+					ctx := context.Background()
+					var buf [4]int
+					b.ReportAllocs()
+					for b.Loop() {
+						if _, err := s.Pick(ctx, p, c); err != nil {
+							b.Fatal(err)
+						}
+						Rank(p, c, buf[:0], 4)
+					}
+				})
+			}
+		}
+	}
+}

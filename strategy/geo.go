@@ -127,11 +127,11 @@ func (p *Pool) countryTier(s *set, c *Client) *cachedTier {
 func (g *Geo) Rank(p *Pool, c Client, dst []int, limit int) []int {
 	switch {
 	case c.Country == "" && c.Continent == "" && !c.HasLoc:
-		return appendLimited(dst[:0], p.ranked[setIndex(&c)], limit)
+		return appendAllowed(dst[:0], p.ranked[setIndex(&c)], c.Only, limit)
 	case !c.Precise && c.Country != "":
-		return appendLimited(dst[:0], p.countryTier(p.set(&c), &c).order, limit)
+		return appendAllowed(dst[:0], p.countryTier(p.set(&c), &c).order, c.Only, limit)
 	}
-	return appendLimited(dst[:0], p.geoOrder(&c), limit)
+	return appendAllowed(dst[:0], p.geoOrder(&c), c.Only, limit)
 }
 
 // geoOrder is the failover order of every usable mirror for c: the

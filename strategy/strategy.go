@@ -75,9 +75,9 @@ type Strategy interface {
 	Pick(ctx context.Context, p *Pool, c Client) (*Mirror, error)
 }
 
-// Ranker orders a pool's usable mirrors best first for a client. It is
-// implemented by strategies whose preference depends on the client; the
-// others rank by effective weight.
+// Ranker orders a pool's usable mirrors best first for a client (under
+// Client.Only, the allowed ones). It is implemented by strategies whose
+// preference depends on the client; the others rank by effective weight.
 type Ranker interface {
 	Rank(p *Pool, c Client, dst []int, limit int) []int
 }
@@ -162,6 +162,7 @@ type set struct {
 	prob  []uint32 // alias method: chance (of 2^32) to keep a column
 	alias []int32  // alias method: the column's other outcome
 	cycle *cycle   // round-robin schedule over idx (nil when equal)
+	hrw   *rendezvous // ip hash's groups (nil for the other strategies)
 }
 
 // NewPool builds a pool; ms is copied. It costs O(mirrors log mirrors).
@@ -193,15 +194,14 @@ func NewPool(spec PoolSpec) *Pool {
 		p.byName[p.Mirrors[i].Name] = i
 		p.seeds[i] = hashString(p.Mirrors[i].Name)
 	}
-	_, rr := p.Strategy.(*RoundRobin)
 	all := p.filter(func(*Mirror) bool { return true })
 	secure := p.filter(func(m *Mirror) bool { return m.HTTPS })
 	v6 := p.filter(func(m *Mirror) bool { return m.IPv6 })
 	both := p.filter(func(m *Mirror) bool { return m.HTTPS && m.IPv6 })
-	p.sets[0] = p.newSet(all, rr)
-	p.sets[1] = p.newSetOr(secure, p.sets[0], rr)
-	p.sets[2] = p.newSetOr(v6, p.sets[0], rr)
-	p.sets[3] = p.newSetOr(both, p.newSetOr(secure, p.sets[2], rr), rr)
+	p.sets[0] = p.newSet(all)
+	p.sets[1] = p.newSetOr(secure, p.sets[0])
+	p.sets[2] = p.newSetOr(v6, p.sets[0])
+	p.sets[3] = p.newSetOr(both, p.newSetOr(secure, p.sets[2]))
 	byWeight := append([]int(nil), all...)
 	slices.SortStableFunc(byWeight, func(a, b int) int {
 		return cmp.Compare(p.Mirrors[b].Effective, p.Mirrors[a].Effective)
@@ -266,14 +266,17 @@ func (p *Pool) filter(keep func(*Mirror) bool) []int {
 	return idx
 }
 
-func (p *Pool) newSetOr(idx []int, wider *set, rr bool) *set {
+func (p *Pool) newSetOr(idx []int, wider *set) *set {
 	if len(idx) == 0 {
 		return wider
 	}
-	return p.newSet(idx, rr)
+	return p.newSet(idx)
 }
 
-func (p *Pool) newSet(idx []int, rr bool) *set {
+// newSet builds a set of the mirrors idx with the tables p's strategy
+// picks with: the alias table (random, geo), the cycle (round robin), the
+// groups (ip hash).
+func (p *Pool) newSet(idx []int) *set {
 	s := &set{idx: idx, equal: true}
 	s.w = make([]float64, len(idx))
 	for k, i := range idx {
@@ -287,8 +290,13 @@ func (p *Pool) newSet(idx []int, rr bool) *set {
 	if !s.equal {
 		s.buildAlias()
 	}
-	if rr && !s.equal {
-		s.cycle = newCycle(s.w)
+	switch p.Strategy.(type) {
+	case *RoundRobin:
+		if !s.equal {
+			s.cycle = newCycle(s.w)
+		}
+	case *IPHash:
+		s.hrw = p.newRendezvous(s)
 	}
 	return s
 }
@@ -298,27 +306,29 @@ func (p *Pool) newSet(idx []int, rr bool) *set {
 // Ranker, else the mirrors c may be sent to (https, IPv6) by effective
 // weight, then the others. limit <= 0 means all.
 func Rank(p *Pool, c Client, dst []int, limit int) []int {
-	if c.Only != nil {
-		// Rank all, then keep the allowed.
-		all := Rank(p, Client{IP: c.IP, Country: c.Country, Continent: c.Continent, Lat: c.Lat, Lon: c.Lon,
-			HasLoc: c.HasLoc, Precise: c.Precise, Secure: c.Secure}, nil, 0)
-		dst = dst[:0]
-		for _, i := range all {
-			if allowed(c.Only, i) && (limit <= 0 || len(dst) < limit) {
-				dst = append(dst, i)
-			}
-		}
-		return dst
-	}
 	if r, ok := p.Strategy.(Ranker); ok {
 		return r.Rank(p, c, dst, limit)
 	}
-	return appendLimited(dst[:0], p.ranked[setIndex(&c)], limit)
+	return appendAllowed(dst[:0], p.ranked[setIndex(&c)], c.Only, limit)
 }
 
-func appendLimited(dst, src []int, limit int) []int {
-	if limit > 0 && len(src) > limit {
-		src = src[:limit]
+// appendAllowed appends to dst the mirrors of src allowed under only (nil:
+// all) until dst holds limit (<= 0: no limit). Rankers keep c.Only with
+// it: Rank's order among the allowed is its order among all.
+func appendAllowed(dst, src []int, only []uint64, limit int) []int {
+	if only == nil {
+		if limit > 0 && len(src) > limit-len(dst) {
+			src = src[:max(0, limit-len(dst))]
+		}
+		return append(dst, src...)
 	}
-	return append(dst, src...)
+	for _, i := range src {
+		if limit > 0 && len(dst) >= limit {
+			break
+		}
+		if allowed(only, i) {
+			dst = append(dst, i)
+		}
+	}
+	return dst
 }
