@@ -158,10 +158,10 @@ type set struct {
 	idx   []int     // indexes into Pool.Mirrors
 	w     []float64 // effective weights, parallel to idx
 	total float64
-	equal bool     // all weights equal: picks need no tables
-	prob  []uint32 // alias method: chance (of 2^32) to keep a column
-	alias []int32  // alias method: the column's other outcome
-	cycle *cycle   // round-robin schedule over idx (nil when equal)
+	equal bool        // all weights equal: picks need no tables
+	prob  []uint32    // alias method: chance (of 2^32) to keep a column
+	alias []int32     // alias method: the column's other outcome
+	cycle *cycle      // round-robin schedule over idx (nil when equal)
 	hrw   *rendezvous // ip hash's groups (nil for the other strategies)
 }
 
