@@ -47,6 +47,9 @@ func (g *Geo) Pick(_ context.Context, p *Pool, c Client) (*Mirror, error) {
 		u = g.rand()
 	}
 	if c.Only != nil {
+		if rp := p.restrict(c.Only); rp != nil {
+			return rp.pick(context.Background(), p, g, c)
+		}
 		if s = p.onlySet(&c); s != nil {
 			if k := p.geoOnly(s, &c, unit(u)); k >= 0 {
 				return &p.Mirrors[s.idx[k]], nil

@@ -134,3 +134,62 @@ func BenchmarkPickOnly(b *testing.B) {
 		}
 	}
 }
+
+// TestRestrictedPools: random, round robin and geo pick among a file's
+// holders in a pool of the holders, built once per set of holders: the
+// same set seen again uses the same pool, at most maxRestricted are kept,
+// and past that the picks still go to holders only, by scanning; the
+// shares among the holders follow the weights either way.
+func TestRestrictedPools(t *testing.T) {
+	seeded := func() func() uint64 { return rand.New(rand.NewPCG(5, 8)).Uint64 }
+	for _, s := range []Strategy{&Random{rand: seeded()}, new(RoundRobin), &Geo{rand: seeded()}} {
+		t.Run(fmt.Sprintf("%T", s), func(t *testing.T) {
+			ms := make([]Mirror, 130)
+			for i := range ms {
+				w := float64(1 + i%3)
+				ms[i] = Mirror{Name: fmt.Sprintf("m%d", i), Country: "DE", Continent: "EU", Weight: w, Effective: w}
+			}
+			p := NewPool(PoolSpec{Strategy: s, Mirrors: ms})
+			holders := func(seed int) []uint64 {
+				m := make([]uint64, 3)
+				for i := seed % 7; i < len(ms); i += 2 + seed%5 {
+					m[i/64] |= 1 << (i % 64)
+				}
+				m[(seed+64)/64] |= 1 << ((seed + 64) % 64) // one bit of its own
+				return m
+			}
+			first := p.restrict(holders(0))
+			if again := p.restrict(append([]uint64(nil), holders(0)...)); again != first || first == nil {
+				t.Fatalf("the same holders got another pool (%p, %p)", first, again)
+			}
+			for seed := range 2 * maxRestricted {
+				only := holders(seed)
+				counts := make([]int, len(ms))
+				for n := range 6000 {
+					c := Client{IP: ip(fmt.Sprintf("198.51.%d.%d", n/250, n%250+1)), Country: "DE", Continent: "EU", Only: only}
+					m, err := s.Pick(context.Background(), p, c)
+					if err != nil || !allowed(only, m.Index) {
+						t.Fatalf("holders %d: picked %v (%v), not a holder", seed, m, err)
+					}
+					counts[m.Index]++
+				}
+				var got, want [3]float64 // by weight class
+				for i := range ms {
+					if allowed(only, i) {
+						got[i%3] += float64(counts[i])
+						want[i%3] += ms[i].Effective
+					}
+				}
+				wsum := want[0] + want[1] + want[2]
+				for k := range got {
+					if d := got[k]/6000 - want[k]/wsum; d > 0.03 || d < -0.03 {
+						t.Errorf("holders %d: weight class %d got %.3f of the picks; want %.3f", seed, k, got[k]/6000, want[k]/wsum)
+					}
+				}
+			}
+			if n := p.restricts.count.Load(); n != maxRestricted {
+				t.Errorf("%d restricted pools kept; want the bound, %d", n, maxRestricted)
+			}
+		})
+	}
+}

@@ -60,10 +60,18 @@ func (p *Pool) roundRobinOnly(c *Client, n uint64) (*Mirror, error) {
 	if s.cycle != nil {
 		k = s.cycle.at(n)
 	}
-	if !allowed(c.Only, s.idx[k]) {
-		k = s.weightedOnly(c.Only, unit(mix(n)))
+	if allowed(c.Only, s.idx[k]) {
+		return &p.Mirrors[s.idx[k]], nil
 	}
-	return &p.Mirrors[s.idx[k]], nil
+	if rp := p.restrict(c.Only); rp != nil {
+		// The holders' own pool draws in constant time.
+		cl := *c
+		cl.Only = nil
+		if rs := rp.pool.set(&cl); len(rs.idx) > 0 {
+			return &p.Mirrors[rp.parent[rs.idx[rs.weighted(mix(n))]]], nil
+		}
+	}
+	return &p.Mirrors[s.idx[s.weightedOnly(c.Only, unit(mix(n)))]], nil
 }
 
 // cycle schedules unequal integer weights w over positions 0, 1, 2 …

@@ -151,6 +151,8 @@ type Pool struct {
 	// ranked[k] lists the usable mirrors for sets[k]'s clients: the set's
 	// own mirrors by effective weight, heaviest first, then the others.
 	ranked [4][]int
+	// restricts caches the pools of the holders of a file (restrict.go).
+	restricts restrictions
 }
 
 // set is a group of usable mirrors with its precomputed pick tables.

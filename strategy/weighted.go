@@ -17,6 +17,9 @@ type Random struct {
 // Pick implements Strategy.
 func (r *Random) Pick(_ context.Context, p *Pool, c Client) (*Mirror, error) {
 	if c.Only != nil {
+		if rp := p.restrict(c.Only); rp != nil {
+			return rp.pick(context.Background(), p, r, c)
+		}
 		if s := p.onlySet(&c); s != nil {
 			return &p.Mirrors[s.idx[s.weightedOnly(c.Only, unit(r.uint64()))]], nil
 		}

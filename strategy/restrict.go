@@ -1,0 +1,112 @@
+package strategy
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// A file-aware pool restricts a pick to the mirrors that hold the file
+// (Client.Only). A mirror network has few distinct sets of holders — the
+// mirrors that are up to date, and a few that lag in their own ways — so
+// random and geo pick among the holders in a pool of the holders alone,
+// built the first time a set of holders is seen and kept for the pool's
+// life: the pick then costs what it costs without files (an alias table,
+// a cached country tier), plus a hash of the mask. Past maxRestricted
+// sets, picks scan the mirrors (only.go), as they did before.
+
+// maxRestricted bounds the holder sets a pool keeps a pool for.
+const maxRestricted = 64
+
+// restricted is the pool of the mirrors of a parent pool that one mask
+// allows, and where each of its mirrors is in the parent.
+type restricted struct {
+	only   []uint64 // the mask, copied
+	pool   *Pool
+	parent []int // per mirror of pool, its index in the parent
+}
+
+// restrictions is a pool's cache of restricted pools, by hash of the mask.
+type restrictions struct {
+	m     sync.Map // uint64 → *restricted
+	count atomic.Int32
+}
+
+// restrict returns the pool of p's mirrors that only allows, from p's
+// cache or built now; nil when the cache is full (or holds another mask
+// of the same hash).
+func (p *Pool) restrict(only []uint64) *restricted {
+	h := maskHash(only, len(p.Mirrors))
+	if v, ok := p.restricts.m.Load(h); ok {
+		if r := v.(*restricted); sameMask(r.only, only, len(p.Mirrors)) {
+			return r
+		}
+		return nil
+	}
+	if p.restricts.count.Add(1) > maxRestricted {
+		p.restricts.count.Add(-1)
+		return nil
+	}
+	r := &restricted{only: slices.Clone(only)}
+	var ms []Mirror
+	for i := range p.Mirrors {
+		if allowed(only, i) {
+			ms = append(ms, p.Mirrors[i])
+			r.parent = append(r.parent, i)
+		}
+	}
+	r.pool = NewPool(PoolSpec{Name: p.Name, Strategy: p.Strategy, Mirrors: ms, Seq: p.Seq,
+		IPv4Prefix: p.v4bits, IPv6Prefix: p.v6bits, Unserved: p.Unserved})
+	v, loaded := p.restricts.m.LoadOrStore(h, r)
+	if loaded {
+		p.restricts.count.Add(-1)
+	}
+	if r = v.(*restricted); !sameMask(r.only, only, len(p.Mirrors)) {
+		return nil
+	}
+	return r
+}
+
+// pick picks among r's mirrors with s (for c without its mask) and
+// returns the parent pool's mirror.
+func (r *restricted) pick(ctx context.Context, parent *Pool, s Strategy, c Client) (*Mirror, error) {
+	c.Only = nil
+	m, err := s.Pick(ctx, r.pool, c)
+	if err != nil {
+		return nil, err
+	}
+	return &parent.Mirrors[r.parent[m.Index]], nil
+}
+
+// maskHash hashes the first n bits of mask.
+func maskHash(mask []uint64, n int) uint64 {
+	h := uint64(fnvOffset)
+	for w := range (n + 63) / 64 {
+		h = mix(h ^ maskWord(mask, w, n))
+	}
+	return h
+}
+
+// sameMask reports whether a and b allow the same of n mirrors.
+func sameMask(a, b []uint64, n int) bool {
+	for w := range (n + 63) / 64 {
+		if maskWord(a, w, n) != maskWord(b, w, n) {
+			return false
+		}
+	}
+	return true
+}
+
+// maskWord returns word w of mask (0 past its end) without the bits at or
+// past n.
+func maskWord(mask []uint64, w, n int) uint64 {
+	if w >= len(mask) {
+		return 0
+	}
+	x := mask[w]
+	if rest := n - 64*w; rest < 64 {
+		x &= 1<<rest - 1
+	}
+	return x
+}
