@@ -43,6 +43,21 @@ func Shares(p *Pool, c Client) (shares []Share, now *Mirror) {
 		weightShares(shares, p.drawSet(&c))
 		return shares, nil
 	}
+	if c.Only != nil {
+		// Random and geo pick among the holders in their own pool.
+		if rp := p.restrict(c.Only); rp != nil {
+			sub := c
+			sub.Only = nil
+			subShares, subNow := Shares(rp.pool, sub)
+			for i, sh := range subShares {
+				shares[rp.parent[i]].Share = sh.Share
+			}
+			if subNow != nil {
+				now = &p.Mirrors[rp.parent[subNow.Index]]
+			}
+			return shares, now
+		}
+	}
 	if isGeo {
 		weightShares(shares, p.geoDrawSet(&c))
 	} else {
@@ -81,6 +96,9 @@ func (p *Pool) geoDrawSet(c *Client) draw {
 		s := p.set(c)
 		if len(s.idx) == 0 {
 			return draw{}
+		}
+		if t := p.cachedTierOf(s, c); t != nil {
+			return draw{s, t.ks}
 		}
 		ks, _ := p.geoTier(s, c, nil)
 		return draw{s, ks}

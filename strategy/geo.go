@@ -61,10 +61,10 @@ func (g *Geo) Pick(_ context.Context, p *Pool, c Client) (*Mirror, error) {
 		return &p.Mirrors[s.idx[s.weighted(u)]], nil
 	}
 	x := float64(u>>11) / (1 << 53)
-	if !c.Precise && c.Country != "" {
+	if t := p.cachedTierOf(s, &c); t != nil {
 		// Without city coordinates the tier depends only on the country
-		// (and the client's set): computed once per snapshot.
-		t := p.countryTier(s, &c)
+		// (and the client's set), with them on the cell: computed once
+		// per snapshot.
 		i := t.pick(x)
 		return &p.Mirrors[s.idx[t.ks[i]]], nil
 	}
@@ -100,17 +100,65 @@ func (t *cachedTier) pick(x float64) int {
 }
 
 type tierKey struct {
-	country string
-	set     *set
+	country, continent string
+	cell               int32 // 0: placed by country alone (see cellOf)
+	set                *set
+}
+
+// cellDegrees is the size of the cells clients placed by a city database
+// are placed in: half a degree, 55 km north–south, less east–west.
+const cellDegrees = 0.5
+
+// maxCells bounds the cells a pool caches tiers for; clients of further
+// cells get their tier computed per request.
+const maxCells = 4096
+
+// cellOf is the cell of a client with coordinates (1 and up).
+func cellOf(c *Client) int32 {
+	lat := int32((min(max(c.Lat, -90), 90) + 90) / cellDegrees)
+	lon := int32((min(max(c.Lon, -180), 180) + 180) / cellDegrees)
+	return lat*(360/cellDegrees+1) + lon + 1
+}
+
+// cachedTierOf returns the cached tier of c in set s: by country for a
+// client placed by country, by cell (computed at the cell's centre) for
+// one placed by city coordinates; nil for a client placed nowhere, and
+// when the pool caches maxCells cells already.
+func (p *Pool) cachedTierOf(s *set, c *Client) *cachedTier {
+	switch {
+	case !c.Precise && c.Country != "":
+		return p.countryTier(s, c)
+	case c.HasLoc && c.Precise:
+		cell := cellOf(c)
+		k := tierKey{c.Country, c.Continent, cell, s}
+		if v, ok := p.tiers.Load(k); ok {
+			return v.(*cachedTier)
+		}
+		if p.cells.Add(1) > maxCells {
+			p.cells.Add(-1)
+			return nil
+		}
+		cc := *c
+		cc.Lat = (float64((cell-1)/(360/cellDegrees+1))+0.5)*cellDegrees - 90
+		cc.Lon = (float64((cell-1)%(360/cellDegrees+1))+0.5)*cellDegrees - 180
+		return p.storeTier(k, s, &cc)
+	}
+	return nil
 }
 
 // countryTier returns the tier of clients of c's country in set s, from
 // the pool's cache. The cache lives as long as the pool (one snapshot).
 func (p *Pool) countryTier(s *set, c *Client) *cachedTier {
-	k := tierKey{c.Country, s}
+	k := tierKey{country: c.Country, set: s}
 	if v, ok := p.tiers.Load(k); ok {
 		return v.(*cachedTier)
 	}
+	return p.storeTier(k, s, c)
+}
+
+// storeTier computes the tier and failover order of c in s and caches
+// them under k.
+func (p *Pool) storeTier(k tierKey, s *set, c *Client) *cachedTier {
 	ks, _ := p.geoTier(s, c, nil)
 	t := &cachedTier{ks: ks, cum: make([]float64, len(ks)), order: p.geoOrder(c)}
 	var sum float64
@@ -125,14 +173,15 @@ func (p *Pool) countryTier(s *set, c *Client) *cachedTier {
 // Rank orders the usable mirrors by tier, then distance, then weight: the
 // order a client should fail over in. It runs for every redirect (the Link
 // header), so the two common cases need no work: a client without a
-// location gets the pool's order by weight, and a client placed by country
-// alone the order cached for its country.
+// location gets the pool's order by weight, a client placed by country
+// alone the order cached for its country, and one placed by a city
+// database the order cached for its cell.
 func (g *Geo) Rank(p *Pool, c Client, dst []int, limit int) []int {
-	switch {
-	case c.Country == "" && c.Continent == "" && !c.HasLoc:
+	if c.Country == "" && c.Continent == "" && !c.HasLoc {
 		return appendAllowed(dst[:0], p.ranked[setIndex(&c)], c.Only, limit)
-	case !c.Precise && c.Country != "":
-		return appendAllowed(dst[:0], p.countryTier(p.set(&c), &c).order, c.Only, limit)
+	}
+	if t := p.cachedTierOf(p.set(&c), &c); t != nil {
+		return appendAllowed(dst[:0], t.order, c.Only, limit)
 	}
 	return appendAllowed(dst[:0], p.geoOrder(&c), c.Only, limit)
 }

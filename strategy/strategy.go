@@ -144,6 +144,7 @@ type Pool struct {
 	// tiers caches the geo tier per country and client set (tierKey →
 	// *cachedTier). It is filled on demand; the pool's mirrors never change.
 	tiers sync.Map
+	cells atomic.Int32 // cells cached in tiers (at most maxCells)
 	// sets[secure|ipv6<<1] lists the mirrors a client may get: https-only
 	// for secure clients and IPv6-capable for IPv6 clients, each falling
 	// back to the wider set when empty.
