@@ -105,12 +105,12 @@ func commas(n int64) string {
 	return s
 }
 
-// BenchmarkNewView builds the holders of a million files for 10 and 100
+// BenchmarkNewView builds the holders of a million files for 10, 100 and 1,000
 // mirrors, half of them listed with a file in 64 missing: what a rescan
 // costs besides the listings.
 func BenchmarkNewView(b *testing.B) {
 	ix := buildIndex(1_000_000)
-	for _, mirrors := range []int{10, 100} {
+	for _, mirrors := range []int{10, 100, 1000} {
 		b.Run(strconv.Itoa(mirrors), func(b *testing.B) {
 			names := make([]string, mirrors)
 			hs := make([]*Holdings, mirrors)
@@ -239,5 +239,33 @@ func BenchmarkChoose(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkCarry carries the holdings of 100 mirrors of a million files
+// over an origin change of one file: what a mirror whose listing did not
+// change costs when the origin changes. The file-number map is built once
+// per change (the first mirror pays it), then each mirror moves bits.
+func BenchmarkCarry(b *testing.B) {
+	old := buildIndex(1_000_000)
+	var bl Builder
+	for id := range old.Len() {
+		e := old.Entry(id)
+		if id == 500_000 {
+			e.MTime++
+		}
+		bl.Add(e, nil)
+	}
+	ix := bl.Build()
+	hs := make([]*Holdings, 100)
+	for m := range hs {
+		hs[m] = All(old)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		ix.carry.Store(nil) // a new origin change each time
+		for _, h := range hs {
+			h.Carry(ix)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package files
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -214,5 +215,55 @@ func TestJudgeAndView(t *testing.T) {
 	}
 	if !v.Serves([]string{"m0", "m1", "m2"}) || v.Serves([]string{"m1", "m0", "m2"}) || v.Serves([]string{"m0"}) {
 		t.Errorf("Serves does not match the mirror order")
+	}
+}
+
+// TestNewViewTransposes: the rows NewView builds a block at a time say
+// what every mirror's holdings say, for a pool of 130 mirrors (three
+// words) over 1,000 files (a partial last block), some without a listing.
+func TestNewViewTransposes(t *testing.T) {
+	var b Builder
+	for i := range 1000 {
+		b.Add(Entry{Path: fmt.Sprintf("pub/f%04d", i), Size: 1, MTime: 1}, nil)
+	}
+	ix := b.Build()
+	r := rand.New(rand.NewPCG(1, 2))
+	names := make([]string, 130)
+	hs := make([]*Holdings, 130)
+	for m := range names {
+		names[m] = fmt.Sprint("m", m)
+		if m%7 == 3 {
+			continue // no listing: every file
+		}
+		h := none(ix)
+		for id := range ix.Len() {
+			if r.IntN(3) > 0 {
+				h.bits[id/64] |= 1 << (id % 64)
+			}
+		}
+		hs[m] = h
+	}
+	v := NewView(ix, names, hs)
+	for id := range ix.Len() {
+		row, _ := v.Holders(id)
+		for m, h := range hs {
+			want := h == nil || h.Has(id)
+			if got := row[m/64]>>(m%64)&1 == 1; got != want {
+				t.Fatalf("file %d, mirror %d: row says %v, holdings %v", id, m, got, want)
+			}
+		}
+	}
+	var a [64]uint64
+	for i := range a {
+		a[i] = r.Uint64()
+	}
+	orig := a
+	transpose64(&a)
+	for i := range 64 {
+		for j := range 64 {
+			if a[i]>>j&1 != orig[j]>>i&1 {
+				t.Fatalf("transpose64: bit %d of row %d", j, i)
+			}
+		}
 	}
 }

@@ -1,5 +1,7 @@
 package files
 
+import "math/bits"
+
 // Stats counts what a mirror holds of an origin: Held files have the
 // origin's size and an mtime no older than the origin's; Outdated ones are
 // listed with another size or an older mtime; Missing ones are not listed.
@@ -77,13 +79,18 @@ func (h *Holdings) Carry(ix *Index) *Holdings {
 		return unlisted(ix)
 	}
 	n := &Holdings{bits: make([]uint64, (ix.Len()+63)/64), of: ix}
-	for old := range h.of.Len() {
-		if !h.Has(old) {
-			continue
-		}
-		if id, ok := ix.Lookup(h.of.Path(old)); ok && ix.Size(id) == h.of.Size(old) && ix.MTime(id) == h.of.MTime(old) {
-			n.bits[id/64] |= 1 << (id % 64)
-			n.Stats.Held++
+	to := ix.carried(h.of)
+	for w, word := range h.bits {
+		for word != 0 {
+			old := 64*w + bits.TrailingZeros64(word)
+			word &= word - 1
+			if old >= len(to) {
+				break // All's bits past the last file
+			}
+			if id := to[old]; id >= 0 {
+				n.bits[id/64] |= 1 << (id % 64)
+				n.Stats.Held++
+			}
 		}
 	}
 	n.Stats.Missing = ix.Len() - n.Stats.Held
@@ -148,16 +155,44 @@ func NewView(ix *Index, mirrors []string, holdings []*Holdings) *View {
 	for m := range mirrors {
 		v.full[m/64] |= 1 << (m % 64)
 	}
-	for m, h := range holdings {
-		bit, w := uint64(1)<<(m%64), m/64
-		for id := range ix.Len() {
-			if h == nil || h.Has(id) {
-				v.rows[id*v.words+w] |= bit
+	// A block of 64 files by 64 mirrors at a time: 64 words of the
+	// mirrors' holdings, transposed, are 64 words of the files' rows. A
+	// column at a time would touch every row once per mirror.
+	var block [64]uint64
+	for fb := range (ix.Len() + 63) / 64 {
+		for w := range v.words {
+			for j := range 64 {
+				block[j] = 0
+				if m := 64*w + j; m < len(holdings) {
+					if h := holdings[m]; h == nil {
+						block[j] = ^uint64(0)
+					} else {
+						block[j] = h.bits[fb]
+					}
+				}
+			}
+			transpose64(&block)
+			for i := range min(64, ix.Len()-64*fb) {
+				v.rows[(64*fb+i)*v.words+w] = block[i]
 			}
 		}
 	}
 	v.masks()
 	return v
+}
+
+// transpose64 transposes a 64×64 bit matrix in place: bit i of a[j]
+// becomes bit j of a[i] (Warren, Hacker's Delight, 7-3, for bits numbered
+// from the least significant).
+func transpose64(a *[64]uint64) {
+	m := uint64(0x00000000FFFFFFFF)
+	for j := 32; j != 0; j, m = j>>1, m^(m<<(j>>1)) {
+		for k := 0; k < 64; k = (k + j + 1) &^ j {
+			t := (a[k]>>j ^ a[k+j]) & m
+			a[k+j] ^= t
+			a[k] ^= t << j
+		}
+	}
 }
 
 // masks sets v.assumed and v.unlisted from v.held.

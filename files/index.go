@@ -3,6 +3,7 @@ package files
 import (
 	"hash/maphash"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -27,6 +28,42 @@ type Index struct {
 	// it names (see release.go); nil when there is none.
 	requires map[int][]int
 	required map[int][]Required
+	// carry remembers the numbering of an older Index's files in this one
+	// (see carried): not part of what the Index says, a memo.
+	carry atomic.Pointer[carryMemo]
+}
+
+// carryMemo is the number in an Index of each file of an older one.
+type carryMemo struct {
+	old *Index
+	to  []int32
+}
+
+// carried returns, per file of old, its number in ix when ix has it with
+// the same size and mtime, else -1. It is computed once per origin change
+// (the last older Index asked is remembered), so that every mirror's
+// holdings carry over by moving bits, not by looking up each path again.
+func (ix *Index) carried(old *Index) []int32 {
+	if m := ix.carry.Load(); m != nil && m.old == old {
+		return m.to
+	}
+	to := make([]int32, old.Len())
+	buf := make([]byte, 0, 256)
+	for id := range old.Len() {
+		buf = buf[:0]
+		if dir := old.dirs[old.dirOf[id]]; dir != "" {
+			buf = append(buf, dir...)
+			buf = append(buf, '/')
+		}
+		buf = append(buf, old.base(id)...)
+		to[id] = -1
+		// The string is a view of buf, used only for the lookup.
+		if n, ok := ix.Lookup(unsafe.String(unsafe.SliceData(buf), len(buf))); ok && ix.size[n] == old.size[id] && ix.mtime[n] == old.mtime[id] {
+			to[id] = int32(n)
+		}
+	}
+	ix.carry.Store(&carryMemo{old: old, to: to})
+	return to
 }
 
 // Len returns the number of files.
