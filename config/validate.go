@@ -13,7 +13,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
-	"github.com/dispatcher/dispatcher/geo"
+	"github.com/dispatcher/dispatcher/geo/countries"
 )
 
 func (cfg *Config) validate(c *collector) {
@@ -338,7 +338,7 @@ func validName(s string) bool {
 }
 
 func isCountryCode(s string) bool {
-	_, ok := geo.LookupCountry(s)
+	_, ok := countries.Lookup(s)
 	return ok
 }
 

@@ -5,58 +5,23 @@ package geo
 
 import (
 	"cmp"
-	_ "embed"
 	"errors"
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/oschwald/maxminddb-golang/v2"
 
+	"github.com/dispatcher/dispatcher/geo/countries"
 	"github.com/dispatcher/dispatcher/strategy"
 )
 
-// Country is what the table knows of a country.
-type Country struct {
-	Continent string
-	Lat, Lon  float64
-}
-
-// countriesTSV: centroids from Google's DSPL countries.csv, continents as
-// GeoNames (and MaxMind) assign them. See the file's header.
-//
-//go:embed countries.tsv
-var countriesTSV string
-
-var countries = mustParseCountries(countriesTSV)
-
-func mustParseCountries(tsv string) map[string]Country {
-	m := map[string]Country{}
-	for n, line := range strings.Split(tsv, "\n") {
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		f := strings.Split(line, "\t")
-		if len(f) < 4 {
-			panic(fmt.Sprintf("geo: countries.tsv line %d is malformed: %q", n+1, line)) // embedded at build time
-		}
-		lat, err1 := strconv.ParseFloat(f[2], 64)
-		lon, err2 := strconv.ParseFloat(f[3], 64)
-		if err1 != nil || err2 != nil {
-			panic(fmt.Sprintf("geo: countries.tsv line %d is malformed: %q", n+1, line)) // embedded at build time
-		}
-		m[f[0]] = Country{Continent: f[1], Lat: lat, Lon: lon}
-	}
-	return m
-}
+// Country is what the table knows of a country (package countries).
+type Country = countries.Country
 
 // LookupCountry returns the continent and centroid of an ISO 3166-1 alpha-2
 // code (upper case).
-func LookupCountry(cc string) (Country, bool) {
-	c, ok := countries[cc]
-	return c, ok
-}
+func LookupCountry(cc string) (Country, bool) { return countries.Lookup(cc) }
 
 // DB is an open mmdb file. It is safe for concurrent use.
 type DB struct {
@@ -132,7 +97,7 @@ func (d *DB) Lookup(addr netip.Addr) (Location, error) {
 	if rec.Location.Latitude != nil && rec.Location.Longitude != nil {
 		loc.Lat, loc.Lon, loc.Precise, loc.HasLoc = *rec.Location.Latitude, *rec.Location.Longitude, true, true
 	}
-	if c, ok := countries[loc.Country]; ok {
+	if c, ok := countries.Lookup(loc.Country); ok {
 		if loc.Continent == "" {
 			loc.Continent = c.Continent
 		}
@@ -165,7 +130,7 @@ func (d *DB) LocateCountry(c *strategy.Client, cc string) bool {
 // PlaceInCountry places c at the centroid of country cc, reporting whether
 // cc is known.
 func PlaceInCountry(c *strategy.Client, cc string) bool {
-	k, ok := countries[cc]
+	k, ok := countries.Lookup(cc)
 	if !ok {
 		return false
 	}
