@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"text/tabwriter"
 
-	"github.com/dispatcher/dispatcher/handlers"
+	"github.com/dispatcher/dispatcher/api"
 )
 
 // explain prints why a client gets the mirror it gets for path.
@@ -29,7 +29,7 @@ func (c *client) explain(ctx context.Context, path, ip, country string) error {
 		c.printJSON(body)
 		return nil
 	}
-	var ex handlers.Explanation
+	var ex api.Explanation
 	if err := json.Unmarshal(body, &ex); err != nil {
 		return fmt.Errorf("the answer of %s/api/explain is not an explanation: %w", c.addr, err)
 	}

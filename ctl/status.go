@@ -9,15 +9,15 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/dispatcher/dispatcher/handlers"
+	"github.com/dispatcher/dispatcher/api"
 )
 
-func (c *client) getStatus(ctx context.Context) (*handlers.Status, []byte, error) {
+func (c *client) getStatus(ctx context.Context) (*api.Status, []byte, error) {
 	body, err := c.do(ctx, http.MethodGet, "/api/status", false)
 	if err != nil {
 		return nil, nil, err
 	}
-	var st handlers.Status
+	var st api.Status
 	if err := json.Unmarshal(body, &st); err != nil {
 		return nil, nil, fmt.Errorf("the answer of %s/api/status is not a dispatcher status: %w", c.addr, err)
 	}
@@ -53,7 +53,7 @@ func (c *client) status(ctx context.Context, interval time.Duration) error {
 }
 
 // mirrorState is a mirror's state in one word.
-func mirrorState(m *handlers.MirrorStatus) string {
+func mirrorState(m *api.MirrorStatus) string {
 	switch {
 	case !m.Enabled:
 		return "drained"
@@ -65,7 +65,7 @@ func mirrorState(m *handlers.MirrorStatus) string {
 	return "up"
 }
 
-func writeStatus(c *client, first, last *handlers.Status, took time.Duration) {
+func writeStatus(c *client, first, last *api.Status, took time.Duration) {
 	redis := "none (state lives in this process)"
 	if last.Redis.Configured {
 		redis = "connected"
@@ -115,7 +115,7 @@ func fallbackOr503(fallback string) string {
 }
 
 // mirrorNote is what an operator should read first about a mirror.
-func mirrorNote(m *handlers.MirrorStatus) string {
+func mirrorNote(m *api.MirrorStatus) string {
 	var notes []string
 	if m.ProbeError != "" {
 		notes = append(notes, "probe: "+m.ProbeError)
