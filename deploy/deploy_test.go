@@ -72,9 +72,7 @@ func exported(t *testing.T) map[string]bool {
 	t.Cleanup(func() { cancel(); srv.Stop() })
 	var ms itest.Metrics
 	itest.WaitFor(t, 20*time.Second, "the first file scan", func() bool {
-		var page bytes.Buffer
-		srv.WriteMetrics(&page)
-		ms = itest.ParseMetrics(t, &page)
+		ms = itest.Scrape(t, srv)
 		return ms["dispatcher_files_missing"] != nil
 	})
 	names := map[string]bool{}

@@ -6,7 +6,6 @@ package handlers
 import (
 	"context"
 	"errors"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -71,7 +70,8 @@ type Operator interface {
 	// PoolStatus returns one pool's part of Status; false for a pool not
 	// served.
 	PoolStatus(pool string) (PoolStatus, bool)
-	WriteMetrics(w io.Writer)
+	// MetricsHandler serves /metrics.
+	MetricsHandler() http.Handler
 	// Ready reports whether the service is ready, with a one-line reason.
 	Ready() (bool, string)
 	// WeightFactors returns the factors behind the effective weights of a

@@ -29,11 +29,7 @@ func (h *Handler) status(c *gin.Context) {
 	c.JSON(http.StatusOK, h.op.Status())
 }
 
-func (h *Handler) metrics(c *gin.Context) {
-	c.Header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	c.Status(http.StatusOK)
-	h.op.WriteMetrics(c.Writer)
-}
+func (h *Handler) metrics(c *gin.Context) { h.op.MetricsHandler().ServeHTTP(c.Writer, c.Request) }
 
 // admin lets a request through only with the admin bearer token.
 func (h *Handler) admin(c *gin.Context) {

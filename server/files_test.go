@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -149,9 +148,7 @@ func TestFileAwareness(t *testing.T) {
 			if st.Held != 1 || st.Outdated != 1 || st.Missing != 1 || !st.Listed {
 				t.Errorf("lag's files %+v; want held 1, outdated 1, missing 1", st)
 			}
-			var page bytes.Buffer
-			srv.WriteMetrics(&page)
-			ms := itest.ParseMetrics(t, &page)
+			ms := itest.Scrape(t, srv)
 			for _, want := range []struct {
 				name   string
 				labels []string

@@ -1,12 +1,14 @@
 package server
 
 import (
-	"io"
+	"fmt"
+	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // metrics is what /metrics serves: the collector that reads the snapshot
@@ -14,6 +16,7 @@ import (
 // histograms the request path and the feedback runs observe.
 type metrics struct {
 	registry *prometheus.Registry
+	handler  http.Handler // the /metrics page of registry
 	// requestDuration is observed per request through a child resolved
 	// once per pool and configuration: no label lookup per request.
 	requestDuration *prometheus.HistogramVec
@@ -59,8 +62,19 @@ func newMetrics(s *Server) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requestDuration, m.probeDuration, m.probeFailures, m.pollDuration, m.pollFailures)
+	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{
+		ErrorLog:          errorLog{s.log},
+		ErrorHandling:     promhttp.ContinueOnError,
+		EnableOpenMetrics: true,
+	})
 	return m
 }
+
+// errorLog hands promhttp's errors (a collector that failed, a scraper
+// gone) to the server's log.
+type errorLog struct{ log *slog.Logger }
+
+func (l errorLog) Println(v ...any) { l.log.Warn("metrics: " + fmt.Sprint(v...)) }
 
 // observeFeedback records one probe or poll (feedback.Options.Observe).
 func (m *metrics) observeFeedback(kind string, d time.Duration, failed bool) {
@@ -74,17 +88,8 @@ func (m *metrics) observeFeedback(kind string, d time.Duration, failed bool) {
 	}
 }
 
-// WriteMetrics implements handlers.Operator: every family, in the
-// Prometheus text format.
-func (s *Server) WriteMetrics(w io.Writer) {
-	families, err := s.metrics.registry.Gather()
-	if err != nil {
-		s.log.Warn("metrics gathered with errors", "err", err.Error())
-	}
-	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, f := range families {
-		if err := enc.Encode(f); err != nil {
-			return // the scraper went away
-		}
-	}
-}
+// MetricsHandler implements handlers.Operator: client_golang's own
+// handler on the server's registry, which negotiates the text format,
+// OpenMetrics and gzip with the scraper, and answers what it gathered
+// when a collector fails (and logs why).
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler }

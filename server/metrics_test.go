@@ -1,13 +1,13 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,9 +17,7 @@ import (
 
 func scrape(t *testing.T, srv *server.Server) itest.Metrics {
 	t.Helper()
-	var page bytes.Buffer
-	srv.WriteMetrics(&page)
-	return itest.ParseMetrics(t, &page)
+	return itest.Scrape(t, srv)
 }
 
 // TestMetricsPage parses /metrics with Prometheus' parser after a known
@@ -93,6 +91,37 @@ func TestMetricsPage(t *testing.T) {
 		"process_resident_memory_bytes", "dispatcher_build_info", "dispatcher_snmp_poll_duration_seconds"} {
 		if ms[name] == nil {
 			t.Errorf("/metrics lacks %s (has %s)", name, ms)
+		}
+	}
+}
+
+// TestMetricsNegotiates: /metrics is client_golang's handler, so a
+// scraper that asks for OpenMetrics or gzip gets them, and one that asks
+// for nothing gets the text format.
+func TestMetricsNegotiates(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mirrors.json")
+	itest.WriteFile(t, path, `{"pools": [{"name": "a", "routes": ["/a/*file"], "mirrors": [{"name": "m", "url": "http://m.example"}]}]}`)
+	srv := startFile(t, path)
+	for _, tt := range []struct{ accept, encoding, wantType, wantEncoding string }{
+		{"", "", "text/plain", ""},
+		{"application/openmetrics-text;version=1.0.0", "", "application/openmetrics-text", ""},
+		{"", "gzip", "text/plain", "gzip"},
+	} {
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		if tt.accept != "" {
+			req.Header.Set("Accept", tt.accept)
+		}
+		if tt.encoding != "" {
+			req.Header.Set("Accept-Encoding", tt.encoding)
+		}
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, req)
+		ct, ce := w.Header().Get("Content-Type"), w.Header().Get("Content-Encoding")
+		if w.Code != 200 || !strings.HasPrefix(ct, tt.wantType) || ce != tt.wantEncoding {
+			t.Errorf("Accept %q, Accept-Encoding %q: %d, Content-Type %q, Content-Encoding %q", tt.accept, tt.encoding, w.Code, ct, ce)
+		}
+		if tt.wantType == "application/openmetrics-text" && !strings.HasSuffix(w.Body.String(), "# EOF\n") {
+			t.Errorf("OpenMetrics page does not end with # EOF")
 		}
 	}
 }

@@ -2,6 +2,8 @@ package itest
 
 import (
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"sort"
 	"strings"
 	"testing"
@@ -13,6 +15,20 @@ import (
 
 // Metrics is a /metrics page parsed with Prometheus' own text parser.
 type Metrics map[string]*dto.MetricFamily
+
+// Scrape asks h for GET /metrics as a Prometheus server in the text
+// format would, and parses the page.
+func Scrape(t testing.TB, h http.Handler) Metrics {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET /metrics = %d: %s", w.Code, w.Body)
+	}
+	return ParseMetrics(t, w.Body)
+}
 
 // ParseMetrics parses the Prometheus text format; a page it refuses fails
 // the test.
