@@ -27,8 +27,8 @@ func fakeServer(t *testing.T, auth map[string]string) *httptest.Server {
 					{Name: "us", Enabled: false, Up: true, Weight: 1}}}}})
 		case "/api/explain":
 			json.NewEncoder(w).Encode(api.Explanation{Path: r.URL.Query().Get("path"), Pool: "php", Strategy: "geo",
-				Client: api.ExplainedClient{IP: r.URL.Query().Get("ip"), Source: "the ip parameter", Country: "DE", Continent: "EU"},
-				Mirror: &mirror,
+				Client:  api.ExplainedClient{IP: r.URL.Query().Get("ip"), Source: "the ip parameter", Country: "DE", Continent: "EU"},
+				Mirror:  &mirror,
 				Mirrors: []api.ExplainedMirror{{Name: "de", Weight: 2, EffectiveWeight: 2, Share: 1, Reason: "gets 100.0% of this client's requests"}}})
 		default:
 			http.NotFound(w, r)
