@@ -8,6 +8,11 @@
 #   -r  rounds (default 2)
 #   -w  seconds of wrk warm-up per server, 0 for none (default 1)
 #   -n  requests of the ab run per server, 0 for no ab run (default 20000)
+#   -s  scale: also pools of these sizes, comma-separated (e.g. 100,1000):
+#       random, roundrobin, iphash and geo pools of N generated mirrors, and
+#       a file-aware random pool, behind a trusted proxy (X-Forwarded-For
+#       of a German address) with the shipped geo database, one dispatcher
+#       per size
 #   -u  unpinned: no taskset, the scheduler places servers and wrk
 # A short run: scripts/loadtest.sh -d 1 -r 1 -w 0 -n 0
 #
@@ -23,16 +28,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-duration=10 conns=50 rounds=2 warmup=1 abn=20000 pinned=1
-usage="usage: $0 [-d seconds] [-c connections] [-r rounds] [-w warm-up seconds] [-n ab requests] [-u]"
-while getopts "d:c:r:w:n:uh" o; do
+duration=10 conns=50 rounds=2 warmup=1 abn=20000 pinned=1 sizes=""
+usage="usage: $0 [-d seconds] [-c connections] [-r rounds] [-w warm-up seconds] [-n ab requests] [-s sizes] [-u]"
+while getopts "d:c:r:w:n:s:uh" o; do
   case $o in
     d) duration=$OPTARG ;; c) conns=$OPTARG ;; r) rounds=$OPTARG ;; u) pinned=0 ;;
-    w) warmup=$OPTARG ;; n) abn=$OPTARG ;;
+    w) warmup=$OPTARG ;; n) abn=$OPTARG ;; s) sizes=$OPTARG ;;
     *) echo "$usage"; exit 2 ;;
   esac
 done
-for v in "$duration" "$conns" "$rounds" "$warmup" "$abn"; do
+for v in "$duration" "$conns" "$rounds" "$warmup" "$abn" ${sizes//,/ }; do
   [[ $v =~ ^[0-9]+$ ]] || { echo "loadtest: $v is not a whole number" >&2; echo "$usage" >&2; exit 2; }
 done
 [ "$duration" -gt 0 ] && [ "$rounds" -gt 0 ] && [ "$conns" -gt 0 ] || { echo "loadtest: -d, -r and -c must be at least 1" >&2; exit 2; }
@@ -115,18 +120,49 @@ for n in "${names[@]}"; do reqs[$n]=0; cpu[$n]=0; secs[$n]=0; p99[$n]=0; done
 # to_us turns a wrk latency (850.00us, 1.23ms, 1.05s) into microseconds.
 to_us() { awk -v v="$1" 'BEGIN{ n=v+0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n*1000; else print n*1e6 }'; }
 
+# Scale rows: one dispatcher per size, its pools generated.
+declare -A spid hdr
+mkdir -p "$work/origin/f"
+echo x > "$work/origin/f/x.iso"
+for size in ${sizes//,/ }; do
+  python3 - "$size" "$work/origin" "$PWD/data/geo-whois-asn-country.mmdb" > "$work/scale-$size.json" <<'PY'
+import json, sys
+n, origin, mmdb = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+countries = ["DE", "FR", "US", "BR", "JP", "AU", "ZA", "IN"]
+mirrors = [{"name": f"m{i}", "url": f"http://m{i}.example", "country": countries[i % 8], "weight": 1 + i % 3} for i in range(n)]
+pools = [{"name": s, "routes": [f"/{s}/*file"], "strategy": s, "mirrors": mirrors} for s in ["random", "roundrobin", "iphash", "geo"]]
+pools.append({"name": "files", "routes": ["/files/*file"], "strategy": "random", "mirrors": mirrors,
+              "files": {"origin": origin, "schedule": "@every 1h"}})
+print(json.dumps({"geoip": mmdb, "trusted_proxies": ["127.0.0.1/32"], "pools": pools}))
+PY
+  port=$(freeport)
+  "${cpu0[@]}" "$work/dispatcher" -config "$work/scale-$size.json" -listen "127.0.0.1:$port" 2>"$work/scale-$size.log" & pids+=($!); sp=$!
+  waitport "$port"
+  waitbody "http://127.0.0.1:$port/api/status" '"origin_files":1'
+  for st in random roundrobin iphash geo files; do
+    names+=("$st-$size"); urls+=("http://127.0.0.1:$port/$st/f/x.iso")
+    spid[$st-$size]=$sp; hdr[$st-$size]="X-Forwarded-For: 85.214.0.1"
+    reqs[$st-$size]=0; cpu[$st-$size]=0; secs[$st-$size]=0; p99[$st-$size]=0
+  done
+done
+
 pids_of() {
   case $1 in
     nginx) nginx_pid ;; gin-baseline) echo "$gpid" ;;
     dispatcher-random|dispatcher-roundrobin) echo "$dpid" ;;
     dispatcher-random-quiet) echo "$dqpid" ;;
     dispatcher-roundrobin-redis) echo "$drpid $rpid" ;;
+    *) echo "${spid[$1]}" ;;
   esac
 }
 
+# wrk_args prints the extra arguments of row $1 (its header), one a line.
+wrk_args() { [ -n "${hdr[$1]:-}" ] && printf '%s\n' -H "${hdr[$1]}"; return 0; }
+
 if [ "$warmup" -gt 0 ]; then
   for i in "${!names[@]}"; do
-    "${cpu1[@]}" wrk -t1 -c"$conns" -d"${warmup}s" "${urls[$i]}" >/dev/null
+    mapfile -t extra < <(wrk_args "${names[$i]}")
+    "${cpu1[@]}" wrk -t1 -c"$conns" -d"${warmup}s" "${extra[@]}" "${urls[$i]}" >/dev/null
   done
 fi
 for r in $(seq "$rounds"); do
@@ -134,7 +170,8 @@ for r in $(seq "$rounds"); do
     n=${names[$i]}
     ps=$(pids_of "$n")
     before=$(ticks $ps); rbefore=$(ticks "$rpid")
-    out=$("${cpu1[@]}" wrk -t1 -c"$conns" -d"${duration}s" --latency "${urls[$i]}")
+    mapfile -t extra < <(wrk_args "$n")
+    out=$("${cpu1[@]}" wrk -t1 -c"$conns" -d"${duration}s" --latency "${extra[@]}" "${urls[$i]}")
     after=$(ticks $ps); rafter=$(ticks "$rpid")
     [ "$n" = dispatcher-roundrobin-redis ] && redis_cpu=$((redis_cpu + rafter - rbefore))
     count=$(echo "$out" | awk '/requests in/ {print $1}')
@@ -179,7 +216,8 @@ if [ "$abn" -gt 0 ]; then
   echo "ab -n $abn -c $conns (one run each):"
   printf "  %-30s %14s %10s %10s\n" server "requests/s" failed non-2xx
   for i in "${!names[@]}"; do
-    out=$("${cpu1[@]}" ab -q -n "$abn" -c "$conns" "${urls[$i]}" 2>&1)
+    mapfile -t extra < <(wrk_args "${names[$i]}")
+    out=$("${cpu1[@]}" ab -q -n "$abn" -c "$conns" "${extra[@]}" "${urls[$i]}" 2>&1)
     rps=$(echo "$out" | awk '/Requests per second/ {print $4}')
     failed=$(echo "$out" | awk '/^Failed requests/ {print $3}')
     non2xx=$(echo "$out" | awk '/^Non-2xx responses/ {print $3}')

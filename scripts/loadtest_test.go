@@ -11,18 +11,20 @@ import (
 )
 
 // TestLoadtestShort runs scripts/loadtest.sh in its short mode (one
-// second per server, one round, no warm-up, a short ab run): every server
-// gets a row with its requests per second and CPU per redirect, ab runs
-// with the asked count, and a bad option is a usage error.
+// second per server, one round, no warm-up, a short ab run) with a scale
+// row set of 10 mirrors: every server gets a row with its requests per
+// second and CPU per redirect, ab runs with the asked count, and a bad
+// option is a usage error.
 func TestLoadtestShort(t *testing.T) {
 	for _, p := range [][2]string{{"wrk", "wrk"}, {"ab", "apache2-utils"}, {"nginx", "nginx-light"}, {"redis-server", "redis-server"}, {"curl", "curl"}} {
 		itest.Need(t, p[0], p[1])
 	}
-	out, err := exec.Command("./loadtest.sh", "-d", "1", "-r", "1", "-w", "0", "-n", "200", "-c", "4").CombinedOutput()
+	out, err := exec.Command("./loadtest.sh", "-d", "1", "-r", "1", "-w", "0", "-n", "200", "-c", "4", "-s", "10").CombinedOutput()
 	if err != nil {
 		t.Fatalf("loadtest.sh: %v\n%s", err, out)
 	}
-	for _, server := range []string{"nginx", "gin-baseline", "dispatcher-random", "dispatcher-random-quiet", "dispatcher-roundrobin", "dispatcher-roundrobin-redis"} {
+	for _, server := range []string{"nginx", "gin-baseline", "dispatcher-random", "dispatcher-random-quiet", "dispatcher-roundrobin", "dispatcher-roundrobin-redis",
+		"random-10", "roundrobin-10", "iphash-10", "geo-10", "files-10"} {
 		row := regexp.MustCompile(`(?m)^` + server + ` +[1-9][0-9]* +[0-9.]+ +[0-9.]+x +[0-9]+$`)
 		if !row.Match(out) {
 			t.Errorf("no result row for %s:\n%s", server, out)

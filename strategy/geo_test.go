@@ -56,3 +56,72 @@ func TestGeoCells(t *testing.T) {
 		t.Errorf("past the cache, the failover order starts with %s", p.Mirrors[r[0]].Name)
 	}
 }
+
+// TestDistance checks the great-circle distance against known ones (to
+// 1%): Berlin–Munich 504 km, Paris–New York 5,837 km, a point to itself
+// 0, antipodes half the circumference.
+func TestDistance(t *testing.T) {
+	for _, tt := range []struct {
+		a, b [2]float64
+		km   float64
+	}{
+		{[2]float64{52.52, 13.40}, [2]float64{48.14, 11.58}, 504},
+		{[2]float64{48.857, 2.352}, [2]float64{40.713, -74.006}, 5837},
+		{[2]float64{10, 20}, [2]float64{10, 20}, 0},
+		{[2]float64{0, 0}, [2]float64{0, 180}, 20015},
+	} {
+		d := newPoint(tt.a[0], tt.a[1]).distance(newPoint(tt.b[0], tt.b[1]))
+		if d < tt.km*0.99-0.001 || d > tt.km*1.01+0.001 {
+			t.Errorf("distance %v–%v = %.0f km; want %.0f", tt.a, tt.b, d, tt.km)
+		}
+	}
+}
+
+// TestGeoTiersAndNearest: a client with a location gets the best tier
+// that has a usable mirror, narrowed to the mirrors within 1.5× (+50 km)
+// of the nearest; a client placed by country alone keeps the whole
+// country tier (its centroid says nothing of where in the country it
+// is); mirrors without coordinates count only when none has any; an
+// empty tier spills to the next.
+func TestGeoTiersAndNearest(t *testing.T) {
+	p := NewPool(PoolSpec{Strategy: new(Geo), Mirrors: germany})
+	names := func(c Client) map[string]bool {
+		s := p.set(&c)
+		ks, _ := p.geoTier(s, &c, nil)
+		out := map[string]bool{}
+		for _, k := range ks {
+			out[p.Mirrors[s.idx[k]].Name] = true
+		}
+		return out
+	}
+	precise := Client{Country: "DE", Continent: "EU", Lat: 48.37, Lon: 10.90, HasLoc: true, Precise: true}
+	if got := names(precise); len(got) != 1 || !got["munich"] {
+		t.Errorf("a precise client near Augsburg: tier %v; want munich alone", got)
+	}
+	byCountry := Client{Country: "DE", Continent: "EU", Lat: 51, Lon: 10, HasLoc: true}
+	if got := names(byCountry); len(got) != 3 || got["vienna"] {
+		t.Errorf("a client placed by country: tier %v; want the three German mirrors", got)
+	}
+	// Austria, Vienna's own country; Switzerland has none: its continent
+	// tier, narrowed from Zurich's centroid to the nearest (Munich).
+	if got := names(Client{Country: "AT", Continent: "EU", Lat: 47.5, Lon: 14.5, HasLoc: true}); len(got) != 1 || !got["vienna"] {
+		t.Errorf("Austria: %v; want vienna", got)
+	}
+	if got := names(Client{Country: "CH", Continent: "EU", Lat: 47.37, Lon: 8.54, HasLoc: true}); !got["munich"] || got["hamburg"] || got["berlin"] {
+		t.Errorf("Switzerland: %v; want munich (and whatever is within 1.5× +50 km), not Berlin or Hamburg", got)
+	}
+	// Japan: nothing in its country or continent: the world tier, where
+	// every mirror is about 9,000 km away, within 1.5× of the nearest.
+	if got := names(Client{Country: "JP", Continent: "AS", Lat: 35.7, Lon: 139.7, HasLoc: true}); len(got) != 4 {
+		t.Errorf("Japan: %v; want the whole world tier", got)
+	}
+	// Mirrors without coordinates: the tier is not narrowed.
+	bare := NewPool(PoolSpec{Strategy: new(Geo), Mirrors: []Mirror{
+		{Name: "x", Country: "FR", Continent: "EU", Weight: 1, Effective: 1},
+		{Name: "y", Country: "ES", Continent: "EU", Weight: 1, Effective: 1}}})
+	c := Client{Country: "DE", Continent: "EU", Lat: 51, Lon: 10, HasLoc: true}
+	s := bare.set(&c)
+	if ks, tier := bare.geoTier(s, &c, nil); len(ks) != 2 || tier != tierContinent {
+		t.Errorf("mirrors without coordinates: %d in tier %d; want both in the continent tier", len(ks), tier)
+	}
+}
