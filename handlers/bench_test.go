@@ -99,6 +99,35 @@ func BenchmarkRedirect(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("dispatcher-random-nolog", func(b *testing.B) { benchServe(b, quiet, "/pub/x.iso") })
+
+	// Behind a trusted proxy, with the shipped geo database configured:
+	// the client is the X-Forwarded-For address (a German one).
+	mmdb, err := filepath.Abs(filepath.Join("..", "data", "geo-whois-asn-country.mmdb"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	proxied := filepath.Join(b.TempDir(), "proxied.json")
+	pcfg := strings.Replace(cfg, `{"pools": [`, `{"geoip": "`+mmdb+`", "trusted_proxies": ["127.0.0.1/32"], "pools": [`, 1)
+	if err := os.WriteFile(proxied, []byte(pcfg), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	psrv, err := server.New(server.Options{ConfigPath: proxied, Log: log, AccessLog: jsonlog.NewAccessLog(out)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, target := range []string{"/pub/x.iso", "/g/x.iso"} {
+		b.Run("dispatcher-proxied"+strings.ReplaceAll(target, "/", "_"), func(b *testing.B) {
+			req, _ := http.NewRequest("GET", target, nil)
+			req.RemoteAddr = "127.0.0.1:4242"
+			req.Header.Set("X-Forwarded-For", "85.214.0.1")
+			w := &nullWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				psrv.ServeHTTP(w, req)
+			}
+		})
+	}
 }
 
 // BenchmarkExplain is one /api/explain call from a German address (placed
