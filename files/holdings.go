@@ -249,6 +249,31 @@ func (v *View) With(m int, h *Holdings) *View {
 	return n
 }
 
+// WithAll is With for several mirrors at once (mirror → holdings): a few
+// changes are applied one by one, more rebuild the rows in one pass. It
+// returns v itself when nothing changes.
+func (v *View) WithAll(changes map[int]*Holdings) *View {
+	held := append([]*Holdings(nil), v.held...)
+	var changed []int
+	for m, h := range changes {
+		if !v.held[m].same(h) {
+			held[m] = h
+			changed = append(changed, m)
+		}
+	}
+	if len(changed) > withAllOneByOne {
+		return NewView(v.Index, v.Mirrors, held)
+	}
+	for _, m := range changed {
+		v = v.With(m, held[m])
+	}
+	return v
+}
+
+// withAllOneByOne is the most changes WithAll applies one at a time: each
+// copies the rows once, where a rebuild costs a few copies.
+const withAllOneByOne = 4
+
 // Holders returns the mirrors that hold origin file id, as a mask for
 // strategy.Client.Only, and whether every mirror does (then no mask is
 // needed). The mask must not be modified.

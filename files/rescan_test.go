@@ -120,7 +120,8 @@ func TestScanSpread(t *testing.T) {
 	var views []*View
 	var s *Scanner
 	s = NewScanner(ScannerOptions{Pool: "p", Origin: Dir(origin), Mirrors: mirrors, Spread: spread,
-		OnChange: func() { views = append(views, s.View()) }})
+		SwapEvery: time.Nanosecond, // every listing its own View
+		OnChange:  func() { views = append(views, s.View()) }})
 	begin := time.Now()
 	s.Scan(context.Background())
 	// The origin's View with no mirror listed yet, then one per listing.
@@ -156,5 +157,45 @@ func TestScanSpread(t *testing.T) {
 		if got := len(strings.Fields(holders(t, views[i], "b.iso"))); got != i {
 			t.Errorf("View %d: b.iso held by %q; want %d mirrors", i, holders(t, views[i], "b.iso"), i)
 		}
+	}
+}
+
+// TestScanBatches: listings that come together are swapped in together:
+// the first listing of 20 mirrors is at most two Views after the
+// origin's (the first listing at once, the rest in one rebuild of the
+// rows, not 20 copies), and a rescan that finds every mirror changed at
+// most two more.
+func TestScanBatches(t *testing.T) {
+	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
+	origin := t.TempDir()
+	itest.WriteTree(t, origin, map[string]string{"a.iso": "aaaa", "b.iso": "bb"}, day)
+	var mu sync.Mutex
+	starts := map[string]time.Time{}
+	held := []Entry{{Path: "a.iso", Size: 4, MTime: day.Unix()}, {Path: "b.iso", Size: 2, MTime: day.Unix()}}
+	mirrors := make([]ScanMirror, 20)
+	for i := range mirrors {
+		name := fmt.Sprintf("m%d", i)
+		mirrors[i] = ScanMirror{Name: name, Source: listing{name: name, entries: held[:1], mu: &mu, starts: starts}}
+	}
+	var views []*View
+	var s *Scanner
+	s = NewScanner(ScannerOptions{Pool: "p", Origin: Dir(origin), Mirrors: mirrors, Parallel: 20, SwapEvery: time.Hour,
+		OnChange: func() { views = append(views, s.View()) }})
+	s.Scan(context.Background())
+	if len(views) > 3 || len(strings.Fields(holders(t, views[len(views)-1], "a.iso"))) != 20 {
+		t.Fatalf("first scan: %d views; want the origin's, then at most two, the last with all 20 listings", len(views))
+	}
+	first := len(views)
+	for i := range mirrors {
+		l := mirrors[i].Source.(listing)
+		l.entries = held
+		s.mirrors[i].Source = l
+	}
+	s.Scan(context.Background())
+	if len(views)-first > 2 || len(strings.Fields(holders(t, views[len(views)-1], "b.iso"))) != 20 {
+		t.Fatalf("rescan: %d more views; want at most two, the last with b.iso on all 20", len(views)-first)
+	}
+	if _, ms := s.Status(); ms["m7"].Held != 2 {
+		t.Errorf("status after the batch: %+v", ms["m7"])
 	}
 }

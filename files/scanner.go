@@ -48,8 +48,10 @@ type Scanner struct {
 	timeout  time.Duration
 	parallel int
 	spread   time.Duration
-	log      *slog.Logger
-	onChange func()
+	// swapEvery is the least time between two swaps of listings.
+	swapEvery time.Duration
+	log       *slog.Logger
+	onChange  func()
 
 	view atomic.Pointer[View]
 
@@ -93,7 +95,11 @@ type ScannerOptions struct {
 	// Spread spreads the starts of the mirror listings of a scan over this
 	// long (0: all at once; Run sets half the schedule's period).
 	Spread time.Duration
-	Log    *slog.Logger
+	// SwapEvery is the least time between two Views swapped in for
+	// mirror listings (default 500 ms): listings that come sooner are
+	// swapped in together, at most this late.
+	SwapEvery time.Duration
+	Log       *slog.Logger
 	// OnChange is called after a new View is swapped in.
 	OnChange func()
 	// Leader reports whether this instance scans now (the feedback
@@ -121,11 +127,14 @@ func NewScanner(o ScannerOptions) *Scanner {
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Minute
 	}
+	if o.SwapEvery <= 0 {
+		o.SwapEvery = 500 * time.Millisecond
+	}
 	if o.OnChange == nil {
 		o.OnChange = func() {}
 	}
 	s := &Scanner{pool: o.Pool, origin: o.Origin, mirrors: o.Mirrors, hashes: o.Hashes, timeout: o.Timeout,
-		parallel: o.Parallel, spread: o.Spread, log: o.Log.With("component", "files", "pool", o.Pool), onChange: o.OnChange,
+		parallel: o.Parallel, spread: o.Spread, swapEvery: o.SwapEvery, log: o.Log.With("component", "files", "pool", o.Pool), onChange: o.OnChange,
 		leader: o.Leader, share: o.Share,
 		held: map[string]*Holdings{}, sums: map[string]sumEntry{}, mStatus: map[string]MirrorStatus{}}
 	if o.Seed != nil {
@@ -287,11 +296,11 @@ func (s *Scanner) Scan(ctx context.Context) {
 			s.mStatus[m.Name] = statuses[i]
 		}
 	})
-	swapOne := func(i int, h *Holdings, st MirrorStatus) {
-		s.swap(s.view.Load().With(i, h), func() { s.mStatus[s.mirrors[i].Name] = st })
-	}
-	s.scanMirrors(ctx, ix, first, 0, swapOne)
-	s.scanMirrors(ctx, ix, later, s.spread, swapOne)
+	batch := &swapBatcher{s: s, every: s.swapEvery}
+	s.scanMirrors(ctx, ix, first, 0, batch.add)
+	batch.flush() // the first listings all in, before the others start
+	s.scanMirrors(ctx, ix, later, s.spread, batch.add)
+	batch.flush()
 	if s.share != nil {
 		s.publish(ctx)
 	}
