@@ -30,7 +30,16 @@ func (*IPHash) Pick(_ context.Context, p *Pool, c Client) (*Mirror, error) {
 	k := r.pick(key)
 	if c.Only != nil && !allowed(c.Only, s.idx[k]) {
 		// Only the clients of a mirror that lacks the file move: to
-		// their pick among the holders (onlySet made sure there is one).
+		// their pick among the holders (onlySet made sure there is one),
+		// in the holders' own pool when it is cached: the same groups
+		// and weights, without a pass over the pool.
+		if rp := p.restrict(c.Only); rp != nil {
+			cl := c
+			cl.Only = nil
+			if rs := rp.pool.set(&cl); len(rs.idx) > 0 {
+				return &p.Mirrors[rp.parent[rs.idx[rp.pool.rendezvousOf(rs).pick(key)]]], nil
+			}
+		}
 		k = r.pickAllowed(key, s.idx, c.Only)
 	}
 	return &p.Mirrors[s.idx[k]], nil

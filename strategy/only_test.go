@@ -193,3 +193,37 @@ func TestRestrictedPools(t *testing.T) {
 		})
 	}
 }
+
+// TestIPHashHoldersPool: for a client whose mirror lacks the file, ip
+// hash's pick among the holders is the same whether the holders' pool is
+// cached or the pool is scanned (pickAllowed): the same groups, weights
+// and scores.
+func TestIPHashHoldersPool(t *testing.T) {
+	ms := make([]Mirror, 300)
+	for i := range ms {
+		w := float64(1 + i%4)
+		ms[i] = Mirror{Name: fmt.Sprintf("m%d", i), Weight: w, Effective: w, HTTPS: i%5 == 0}
+	}
+	p := NewPool(PoolSpec{Strategy: new(IPHash), Mirrors: ms})
+	only := make([]uint64, 5)
+	for i := 0; i < len(ms); i += 3 {
+		only[i/64] |= 1 << (i % 64)
+	}
+	r := rand.New(rand.NewPCG(4, 4))
+	for n := range 3000 {
+		c := Client{IP: ip(fmt.Sprintf("10.%d.%d.%d", r.IntN(256), r.IntN(256), r.IntN(256))), Secure: n%2 == 0, Only: only}
+		m, err := p.Strategy.Pick(context.Background(), p, c)
+		if err != nil || !allowed(only, m.Index) {
+			t.Fatalf("picked %v (%v), not a holder", m, err)
+		}
+		s := p.onlySet(&c)
+		key := p.clientKey(c.IP)
+		want := s.idx[p.rendezvousOf(s).pick(key)]
+		if !allowed(only, want) {
+			want = s.idx[p.rendezvousOf(s).pickAllowed(key, s.idx, only)]
+		}
+		if m.Index != want {
+			t.Fatalf("client %s (secure %v): holders' pool gave %s, the scan %s", c.IP, c.Secure, m.Name, p.Mirrors[want].Name)
+		}
+	}
+}
