@@ -1,6 +1,10 @@
 package files
 
-import "math/bits"
+import (
+	"math/bits"
+
+	"github.com/dispatcher/dispatcher/internal/bitmask"
+)
 
 // Stats counts what a mirror holds of an origin: Held files have the
 // origin's size and an mtime no older than the origin's; Outdated ones are
@@ -324,7 +328,7 @@ type Choice struct {
 func (v *View) Choose(id int, checked bool, passed, failed []uint64) Choice {
 	row, all := v.Holders(id)
 	if !checked {
-		if v.unlisted == nil || !isZero(row) {
+		if v.unlisted == nil || !bitmask.IsZero(row) {
 			if all {
 				return Choice{Confirmed: true}
 			}
@@ -335,12 +339,12 @@ func (v *View) Choose(id int, checked bool, passed, failed []uint64) Choice {
 	only := make([]uint64, v.words)
 	confirmed := false
 	for w := range only {
-		only[w] = (row[w]&^word(v.assumed, w) | word(passed, w)&word(v.unsure, w)) &^ word(failed, w)
+		only[w] = (row[w]&^bitmask.Word(v.assumed, w) | bitmask.Word(passed, w)&bitmask.Word(v.unsure, w)) &^ bitmask.Word(failed, w)
 		confirmed = confirmed || only[w] != 0
 	}
 	if !confirmed {
 		for w := range only {
-			only[w] = word(v.unsure, w) &^ word(failed, w)
+			only[w] = bitmask.Word(v.unsure, w) &^ bitmask.Word(failed, w)
 		}
 	}
 	return Choice{Only: only, Confirmed: confirmed}
@@ -357,20 +361,3 @@ func (v *View) Check(id int, path string) Check {
 // tell (no listing source, or not listed yet); nil when none. It must not
 // be modified.
 func (v *View) Unsure() []uint64 { return v.unsure }
-
-// word returns mask's word w (0 past its end or for nil).
-func word(mask []uint64, w int) uint64 {
-	if w < len(mask) {
-		return mask[w]
-	}
-	return 0
-}
-
-func isZero(mask []uint64) bool {
-	for _, w := range mask {
-		if w != 0 {
-			return false
-		}
-	}
-	return true
-}

@@ -2,10 +2,11 @@ package files
 
 import (
 	"context"
-	"golang.org/x/sys/unix"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/dispatcher/dispatcher/internal/itest"
 )

@@ -1,13 +1,12 @@
 package files
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/gob"
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/dispatcher/dispatcher/internal/gobzip"
 )
 
 // Sharer carries one instance's scan results to the others (the server
@@ -48,27 +47,6 @@ type sharedStatus struct {
 	OStatus OriginStatus
 	Mirrors []string
 	MStatus []MirrorStatus
-}
-
-// encode packs a value, gzipped gob.
-func encode(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if err := gob.NewEncoder(zw).Encode(v); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-func decode(data []byte, v any) error {
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	return gob.NewDecoder(zr).Decode(v)
 }
 
 // shareView packs v.
@@ -150,12 +128,12 @@ func (s *Scanner) publish(ctx context.Context) {
 	if v != shared {
 		p := shareView(v, time.Now())
 		version = p.Version
-		view, err = encode(p)
+		view, err = gobzip.Encode(p)
 	}
 	var status []byte
 	if err == nil {
 		st.Version = version
-		status, err = encode(st)
+		status, err = gobzip.Encode(st)
 	}
 	if err == nil {
 		err = s.share.Publish(ctx, s.pool, version, view, status)
@@ -188,7 +166,7 @@ func (s *Scanner) follow(ctx context.Context) {
 		return
 	}
 	var st sharedStatus
-	if err := decode(status, &st); err != nil {
+	if err := gobzip.Decode(status, &st); err != nil {
 		s.log.Warn("file scan status of the leader cannot be read", "err", err.Error())
 		return
 	}
@@ -206,7 +184,7 @@ func (s *Scanner) follow(ctx context.Context) {
 // adoptView swaps in a View the leader published as version.
 func (s *Scanner) adoptView(version string, data []byte) {
 	var p sharedView
-	err := decode(data, &p)
+	err := gobzip.Decode(data, &p)
 	var v *View
 	if err == nil {
 		v, err = p.adopt()

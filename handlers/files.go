@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/dispatcher/dispatcher/files"
+	"github.com/dispatcher/dispatcher/files/verify"
 	"github.com/dispatcher/dispatcher/strategy"
 )
 
@@ -22,13 +23,13 @@ type FileViews interface {
 }
 
 // FileChecks verifies requested files on the mirrors in the background
-// (files.Verifier does). Both methods are called on the request path:
+// (verify.Verifier does). Both methods are called on the request path:
 // they must not block.
 type FileChecks interface {
 	// Requested hands over a requested file.
 	Requested(c files.Check)
 	// Verdict returns what the checks found of path (nil: nothing).
-	Verdict(path string) *files.Verdict
+	Verdict(path string) *verify.Verdict
 }
 
 // What Route.Unknown can be (the pool's files.unknown) besides "any",
@@ -104,7 +105,7 @@ func resolveFile(route *Route, r *http.Request, cl *strategy.Client) (fileRef, f
 // chooseFile applies the one rule (files.View.Choose) to origin file id,
 // named name, with the pool's checks and their verdict on it; with
 // request set, the file is handed to the checks too.
-func chooseFile(route *Route, v *files.View, id int, name string, request bool) (files.Choice, *files.Verdict) {
+func chooseFile(route *Route, v *files.View, id int, name string, request bool) (files.Choice, *verify.Verdict) {
 	if route.Verify == nil {
 		return v.Choose(id, false, nil, nil), nil
 	}

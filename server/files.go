@@ -10,6 +10,7 @@ import (
 
 	"github.com/dispatcher/dispatcher/config"
 	"github.com/dispatcher/dispatcher/files"
+	"github.com/dispatcher/dispatcher/files/verify"
 	"github.com/dispatcher/dispatcher/store"
 )
 
@@ -17,11 +18,11 @@ import (
 // reloads while its key (the files block and the mirrors' names, URLs and
 // rsync URLs, in order) stays the same. When it changes, the new scanner
 // and verifier start from what the old ones knew (files.ScannerOptions.Seed,
-// files.VerifierOptions.Seed), so a reload never routes unaware.
+// verify.VerifierOptions.Seed), so a reload never routes unaware.
 type poolScanner struct {
 	key    string
 	scan   *files.Scanner
-	verify *files.Verifier // nil without files.verify
+	verify *verify.Verifier // nil without files.verify
 	spec   string
 	stop   func() // nil until started
 }
@@ -60,7 +61,7 @@ func (s *Server) syncScanners(cfg *config.Config) {
 			old.stop()
 		}
 		var seedScan *files.Scanner
-		var seedVerify *files.Verifier
+		var seedVerify *verify.Verifier
 		if old != nil {
 			seedScan, seedVerify = old.scan, old.verify
 		}
@@ -110,8 +111,8 @@ func (s *Server) newScanner(p *config.Pool, seed *files.Scanner) *files.Scanner 
 // (the verifier it replaces, or nil) knew of the mirrors whose URL did not
 // change. With Redis, the instance holding the feedback lease checks the
 // files requested of every instance, and the others adopt its verdicts.
-func (s *Server) newVerifier(p *config.Pool, scan *files.Scanner, seed *files.Verifier) *files.Verifier {
-	o := files.VerifierOptions{Log: s.log.With("component", "files", "pool", p.Name), Seed: seed}
+func (s *Server) newVerifier(p *config.Pool, scan *files.Scanner, seed *verify.Verifier) *verify.Verifier {
+	o := verify.VerifierOptions{Log: s.log.With("component", "files", "pool", p.Name), Seed: seed}
 	for _, m := range p.Mirrors {
 		o.Mirrors = append(o.Mirrors, struct{ Name, URL string }{m.Name, m.URL})
 	}
@@ -119,7 +120,7 @@ func (s *Server) newVerifier(p *config.Pool, scan *files.Scanner, seed *files.Ve
 		o.Leader, o.Share = s.monitor.Lead, verifyShare{s.store, p.Name}
 		o.Lookup = scan.Check
 	}
-	return files.NewVerifier(o)
+	return verify.NewVerifier(o)
 }
 
 // startScanner runs a scanner on its schedule, and its verifier, until
@@ -189,7 +190,7 @@ func (s *Server) startScanners(ctx context.Context) {
 }
 
 // verifyShare carries a pool's file checks through Redis
-// (files.VerifyShare).
+// (verify.VerifyShare).
 type verifyShare struct {
 	st   *store.Store
 	pool string

@@ -1,4 +1,4 @@
-package files
+package verify
 
 import (
 	"context"
@@ -6,6 +6,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dispatcher/dispatcher/files"
+	"github.com/dispatcher/dispatcher/internal/bitmask"
+	"github.com/dispatcher/dispatcher/internal/gobzip"
 	"github.com/dispatcher/dispatcher/internal/wait"
 )
 
@@ -38,7 +41,7 @@ type sharedVerify struct {
 	share  VerifyShare
 	leader func(context.Context) bool
 	// lookup gives what a check of a path others asked for needs.
-	lookup func(path string) (Check, bool)
+	lookup func(path string) (files.Check, bool)
 
 	mu        sync.Mutex
 	leading   bool
@@ -118,7 +121,7 @@ func (v *Verifier) leadShared(ctx context.Context) {
 	if !due {
 		return
 	}
-	data, err := encode(v.verdictsByName())
+	data, err := gobzip.Encode(v.verdictsByName())
 	if err == nil {
 		err = sv.share.PublishVerdicts(ctx, strconv.FormatInt(time.Now().UnixNano(), 10), data)
 	}
@@ -155,7 +158,7 @@ func (v *Verifier) followShared(ctx context.Context) {
 		return
 	}
 	var byName map[string]namedVerdict
-	if err := decode(data, &byName); err != nil {
+	if err := gobzip.Decode(data, &byName); err != nil {
 		v.log.Warn("file check results of the leader cannot be read", "err", err.Error())
 		return
 	}
@@ -169,7 +172,7 @@ func (v *Verifier) followShared(ctx context.Context) {
 // whose configuration orders the mirrors otherwise (a reload in progress)
 // reads it right.
 type namedVerdict struct {
-	Version        Version
+	Version        files.Version
 	Passed, Failed []string
 }
 
@@ -178,7 +181,7 @@ func (v *Verifier) verdictsByName() map[string]namedVerdict {
 	names := func(mask []uint64) []string {
 		var out []string
 		for i := range v.mirrors {
-			if word(mask, i/64)>>(i%64)&1 == 1 {
+			if bitmask.Word(mask, i/64)>>(i%64)&1 == 1 {
 				out = append(out, v.mirrors[i].name)
 			}
 		}
@@ -210,7 +213,7 @@ func (v *Verifier) adoptVerdicts(byName map[string]namedVerdict) {
 	all := make(map[string]*Verdict, len(byName))
 	for path, nv := range byName {
 		d := &Verdict{Version: nv.Version, Passed: mask(nv.Passed), Failed: mask(nv.Failed)}
-		if !isZero(d.Passed) || !isZero(d.Failed) {
+		if !bitmask.IsZero(d.Passed) || !bitmask.IsZero(d.Failed) {
 			all[path] = d
 		}
 	}

@@ -1,4 +1,4 @@
-package files
+package verify
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dispatcher/dispatcher/files"
 	"github.com/dispatcher/dispatcher/internal/itest"
 )
 
@@ -23,7 +24,7 @@ func failedMask(v *Verifier, path string) uint64 {
 }
 
 // passedMask returns the mirrors that passed a check of path's copy ver.
-func passedMask(v *Verifier, path string, ver Version) uint64 {
+func passedMask(v *Verifier, path string, ver files.Version) uint64 {
 	if d := v.Verdict(path); d != nil && d.Version == ver {
 		return d.Passed[0]
 	}
@@ -63,8 +64,8 @@ func TestVerifier(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go v.Run(ctx)
-	ver := Version{5, day.Unix()}
-	c := Check{Path: "pub/a b.iso", Version: ver, Holders: []uint64{0b1111}}
+	ver := files.Version{Size: 5, MTime: day.Unix()}
+	c := files.Check{Path: "pub/a b.iso", Version: ver, Holders: []uint64{0b1111}}
 	itest.WaitFor(t, 10*time.Second, "the checks to take the bad mirrors out", func() bool {
 		v.Requested(c)
 		return failedMask(v, c.Path) == 0b1110 && passedMask(v, c.Path, ver) == 0b0001
@@ -83,7 +84,7 @@ func TestVerifier(t *testing.T) {
 	v2 := NewVerifier(VerifierOptions{OKTTL: time.Hour, Mirrors: []struct{ Name, URL string }{{"good", good.URL}, {"short", short.URL}}})
 	go v2.Run(ctx)
 	for range 100 {
-		v2.Requested(Check{Path: c.Path, Version: ver, Holders: []uint64{0b11}})
+		v2.Requested(files.Check{Path: c.Path, Version: ver, Holders: []uint64{0b11}})
 	}
 	itest.WaitFor(t, 10*time.Second, "the queue to drain and the checks to end", func() bool {
 		v2.mu.Lock()
@@ -123,20 +124,20 @@ func TestVerifierJudgesAge(t *testing.T) {
 	defer cancel()
 	go v.Run(ctx)
 	path := "dists/stable/InRelease"
-	v1 := Version{9, day.Unix()}
+	v1 := files.Version{Size: 9, MTime: day.Unix()}
 	itest.WaitFor(t, 10*time.Second, "the first round of checks", func() bool {
-		v.Requested(Check{Path: path, Version: v1, Unsure: []uint64{0b111}})
+		v.Requested(files.Check{Path: path, Version: v1, Unsure: []uint64{0b111}})
 		return passedMask(v, path, v1) == 0b001 && failedMask(v, path) == 0b110
 	})
 	// The origin publishes a new InRelease of the same size, and the fresh
 	// mirror syncs it: the pass for the old copy no longer counts, though
 	// the trust period is an hour, and the next request checks at once.
-	v2 := Version{9, day.Add(24 * time.Hour).Unix()}
+	v2 := files.Version{Size: 9, MTime: day.Add(24 * time.Hour).Unix()}
 	current.Store(v2.MTime)
 	if got := passedMask(v, path, v2); got != 0 {
 		t.Fatalf("passes against the old copy count for the new one: %b", got)
 	}
-	v.Requested(Check{Path: path, Version: v2, Unsure: []uint64{0b111}})
+	v.Requested(files.Check{Path: path, Version: v2, Unsure: []uint64{0b111}})
 	itest.WaitFor(t, 10*time.Second, "the fresh mirror to pass the new copy", func() bool {
 		return passedMask(v, path, v2) == 0b001 && failedMask(v, path) == 0b110
 	})
@@ -156,9 +157,9 @@ func TestVerifierSeed(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go old.Run(ctx)
-	ver := Version{5, day.Unix()}
+	ver := files.Version{Size: 5, MTime: day.Unix()}
 	itest.WaitFor(t, 10*time.Second, "both mirrors to pass", func() bool {
-		old.Requested(Check{Path: "f", Version: ver, Unsure: []uint64{0b11}})
+		old.Requested(files.Check{Path: "f", Version: ver, Unsure: []uint64{0b11}})
 		return passedMask(old, "f", ver) == 0b11
 	})
 	// b is renamed and moved first; a's URL changes.

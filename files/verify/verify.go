@@ -1,4 +1,4 @@
-package files
+package verify
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dispatcher/dispatcher/files"
+	"github.com/dispatcher/dispatcher/internal/bitmask"
 )
 
 // Verifier keeps mirrors honest between listings, and mirrors without a
@@ -29,7 +32,7 @@ type Verifier struct {
 	badTTL  time.Duration // a failed one is tried again after this long
 	log     *slog.Logger
 
-	queue      chan Check
+	queue      chan files.Check
 	verdicts   verdictMap
 	generation atomic.Uint64 // changes of verdicts
 	shared     *sharedVerify // nil: this instance checks for itself
@@ -56,20 +59,7 @@ type verifyKey struct {
 type verifyResult struct {
 	ok      bool
 	at      time.Time
-	version Version // of the origin's copy checked against
-}
-
-// Check is a requested file as the checks need it: its path, the
-// origin's copy, the mirrors believed to hold it (View.Holders) and those
-// only a check can tell about (View.Unsure). The masks must not be
-// modified.
-type Check struct {
-	Path            string
-	Version         Version
-	Holders, Unsure []uint64
-	// Requires are, for an apt release file, the files it names
-	// (Index.Requires): a mirror passes only when it holds them too.
-	Requires []Required
+	version files.Version // of the origin's copy checked against
 }
 
 // VerifierOptions configure NewVerifier.
@@ -93,7 +83,7 @@ type VerifierOptions struct {
 	// from the current View. All nil: every instance checks for itself.
 	Leader func(context.Context) bool
 	Share  VerifyShare
-	Lookup func(path string) (Check, bool)
+	Lookup func(path string) (files.Check, bool)
 	// Seed is the Verifier this one replaces (a reload): its verdicts and
 	// results carry over for the mirrors whose URL did not change; a
 	// mirror at a new URL is checked afresh.
@@ -118,7 +108,7 @@ func NewVerifier(o VerifierOptions) *Verifier {
 		client: &http.Client{Timeout: o.Timeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		okTTL: o.OKTTL, badTTL: 2 * o.OKTTL, log: o.Log,
-		queue: make(chan Check, 1024),
+		queue: make(chan files.Check, 1024),
 		last:  map[verifyKey]verifyResult{}, active: map[verifyKey]bool{},
 	}
 	for _, m := range o.Mirrors {
@@ -151,7 +141,7 @@ func (v *Verifier) seed(old *Verifier) {
 	remap := func(mask []uint64) []uint64 {
 		out := make([]uint64, words)
 		for i, j := range to {
-			if j >= 0 && word(mask, i/64)>>(i%64)&1 == 1 {
+			if j >= 0 && bitmask.Word(mask, i/64)>>(i%64)&1 == 1 {
 				out[j/64] |= 1 << (j % 64)
 			}
 		}
@@ -160,7 +150,7 @@ func (v *Verifier) seed(old *Verifier) {
 	all := map[string]*Verdict{}
 	old.verdicts.each(func(path string, d *Verdict) {
 		n := &Verdict{Version: d.Version, Passed: remap(d.Passed), Failed: remap(d.Failed)}
-		if !isZero(n.Passed) || !isZero(n.Failed) {
+		if !bitmask.IsZero(n.Passed) || !bitmask.IsZero(n.Failed) {
 			all[path] = n
 		}
 	})
@@ -178,7 +168,7 @@ func (v *Verifier) seed(old *Verifier) {
 
 // Requested hands over a requested file. It never blocks: when the queue
 // is full the request is dropped (and counted).
-func (v *Verifier) Requested(c Check) {
+func (v *Verifier) Requested(c files.Check) {
 	select {
 	case v.queue <- c:
 	default:
@@ -216,12 +206,12 @@ func (v *Verifier) Run(ctx context.Context) {
 // schedule starts a check of c's file on every mirror that holds or
 // might hold it, or failed its last check of it, unless its last result
 // is for the same copy of the file and fresh, or it is being checked now.
-func (v *Verifier) schedule(ctx context.Context, c Check) {
+func (v *Verifier) schedule(ctx context.Context, c files.Check) {
 	now := time.Now()
 	d := v.Verdict(c.Path)
 	for i := range v.mirrors {
 		w, bit := i/64, uint64(1)<<(i%64)
-		if (word(c.Holders, w)|word(c.Unsure, w))&bit == 0 && !d.fails(i) {
+		if (bitmask.Word(c.Holders, w)|bitmask.Word(c.Unsure, w))&bit == 0 && !d.fails(i) {
 			continue
 		}
 		k := verifyKey{c.Path, i}
@@ -269,7 +259,7 @@ func (v *Verifier) prune(now time.Time) {
 
 // check HEADs one file on one mirror, and for a release file the files
 // it names, and records the result.
-func (v *Verifier) check(ctx context.Context, k verifyKey, version Version, requires []Required) {
+func (v *Verifier) check(ctx context.Context, k verifyKey, version files.Version, requires []files.Required) {
 	m := &v.mirrors[k.mirror]
 	m.sem <- struct{}{}
 	ok, why := v.head(ctx, m.url+"/"+escapeURLPath(k.path), version)
@@ -306,7 +296,7 @@ func (v *Verifier) check(ctx context.Context, k verifyKey, version Version, requ
 // head reports whether url answers a HEAD as a mirror holding the
 // origin's copy version does, and why not: 200, Content-Length the
 // origin's size, Last-Modified no older than the origin's mtime.
-func (v *Verifier) head(ctx context.Context, u string, version Version) (bool, string) {
+func (v *Verifier) head(ctx context.Context, u string, version files.Version) (bool, string) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodHead, u, nil)
 	if err != nil {
 		return false, err.Error()

@@ -1,18 +1,17 @@
-package files
+package verify
 
-import "sync/atomic"
+import (
+	"sync/atomic"
 
-// Version is a copy of an origin file as the checks know it: its size
-// and modification time (Unix seconds).
-type Version struct {
-	Size, MTime int64
-}
+	"github.com/dispatcher/dispatcher/files"
+	"github.com/dispatcher/dispatcher/internal/bitmask"
+)
 
 // Verdict is what the checks found of one file: the mirrors that passed
 // a check against the origin's copy Version, and the mirrors whose last
 // check failed (against whatever copy). It is immutable once published.
 type Verdict struct {
-	Version Version
+	Version files.Version
 	Passed  []uint64
 	Failed  []uint64
 }
@@ -100,7 +99,7 @@ func (m *verdictMap) replace(all map[string]*Verdict) {
 // counts for that version only (passes against another copy are
 // dropped), a failure stands until a pass. It returns nil when nothing is
 // left to say.
-func (d *Verdict) with(mirror int, version Version, ok bool, words int) *Verdict {
+func (d *Verdict) with(mirror int, version files.Version, ok bool, words int) *Verdict {
 	n := &Verdict{Version: version, Passed: make([]uint64, words), Failed: make([]uint64, words)}
 	if d != nil {
 		copy(n.Failed, d.Failed)
@@ -116,7 +115,7 @@ func (d *Verdict) with(mirror int, version Version, ok bool, words int) *Verdict
 		n.Passed[w] &^= bit
 		n.Failed[w] |= bit
 	}
-	if isZero(n.Passed) && isZero(n.Failed) {
+	if bitmask.IsZero(n.Passed) && bitmask.IsZero(n.Failed) {
 		return nil
 	}
 	return n
@@ -124,5 +123,5 @@ func (d *Verdict) with(mirror int, version Version, ok bool, words int) *Verdict
 
 // fails reports whether mirror failed its last check in d.
 func (d *Verdict) fails(mirror int) bool {
-	return d != nil && word(d.Failed, mirror/64)>>(mirror%64)&1 == 1
+	return d != nil && bitmask.Word(d.Failed, mirror/64)>>(mirror%64)&1 == 1
 }
