@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dispatcher/dispatcher/internal/gobzip"
 )
 
 func buildIndex(n int) *Index {
@@ -266,6 +268,36 @@ func BenchmarkCarry(b *testing.B) {
 		ix.carry.Store(nil) // a new origin change each time
 		for _, h := range hs {
 			h.Carry(ix)
+		}
+	}
+}
+
+// BenchmarkAdopt is what a follower does with a leader's View of a
+// million files and 100 mirrors (half listed): unpack what Redis holds
+// (gzipped gob) and rebuild the index and the rows.
+func BenchmarkAdopt(b *testing.B) {
+	ix := buildIndex(1_000_000)
+	names := make([]string, 100)
+	hs := make([]*Holdings, 100)
+	for m := range names {
+		names[m] = "m" + strconv.Itoa(m)
+		if m%2 == 0 {
+			hs[m] = All(ix)
+		}
+	}
+	data, err := gobzip.Encode(shareView(NewView(ix, names, hs), time.Now()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(len(data)), "bytes-shared")
+	b.ReportAllocs()
+	for b.Loop() {
+		var p sharedView
+		if err := gobzip.Decode(data, &p); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := p.adopt(); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
