@@ -227,3 +227,31 @@ func TestIPHashHoldersPool(t *testing.T) {
 		}
 	}
 }
+
+// TestRestrictedBudget: the holders' pools of a large pool are bounded by
+// the mirrors in them, not only by their number: with 3,000 mirrors and
+// sets of 2,000 holders, 32 sets are kept and the rest scanned.
+func TestRestrictedBudget(t *testing.T) {
+	ms := make([]Mirror, 3000)
+	for i := range ms {
+		ms[i] = Mirror{Name: fmt.Sprintf("m%d", i), Weight: 1, Effective: 1}
+	}
+	p := NewPool(PoolSpec{Strategy: new(Random), Mirrors: ms})
+	kept := 0
+	for seed := range 50 {
+		only := make([]uint64, (len(ms)+63)/64)
+		for n, i := 0, seed; n < 2000; n, i = n+1, (i+1)%len(ms) {
+			only[i/64] |= 1 << (i % 64)
+		}
+		if p.restrict(only) != nil {
+			kept++
+		}
+		m, err := p.Strategy.Pick(context.Background(), p, Client{Only: only})
+		if err != nil || !allowed(only, m.Index) {
+			t.Fatalf("set %d: picked %v (%v)", seed, m, err)
+		}
+	}
+	if want := maxRestrictedMirrors / 2000; kept != want || int(p.restricts.mirrors.Load()) != want*2000 {
+		t.Errorf("kept %d sets (%d mirrors); want %d", kept, p.restricts.mirrors.Load(), want)
+	}
+}

@@ -14,10 +14,16 @@ import (
 // built the first time a set of holders is seen and kept for the pool's
 // life: the pick then costs what it costs without files (an alias table,
 // a cached country tier), plus a hash of the mask. Past maxRestricted
-// sets, picks scan the mirrors (only.go), as they did before.
+// sets (or maxRestrictedMirrors mirrors in them), picks scan the mirrors
+// (only.go), as they did before.
 
-// maxRestricted bounds the holder sets a pool keeps a pool for.
-const maxRestricted = 64
+// maxRestricted bounds the holder sets a pool keeps a pool for, and
+// maxRestrictedMirrors the mirrors of all of them together (a pool of
+// 10,000 mirrors keeps about six sets, not 64).
+const (
+	maxRestricted        = 64
+	maxRestrictedMirrors = 65536
+)
 
 // restricted is the pool of the mirrors of a parent pool that one mask
 // allows, and where each of its mirrors is in the parent.
@@ -29,8 +35,9 @@ type restricted struct {
 
 // restrictions is a pool's cache of restricted pools, by hash of the mask.
 type restrictions struct {
-	m     sync.Map // uint64 → *restricted
-	count atomic.Int32
+	m       sync.Map // uint64 → *restricted
+	count   atomic.Int32
+	mirrors atomic.Int32 // over all the restricted pools
 }
 
 // restrict returns the pool of p's mirrors that only allows, from p's
@@ -44,12 +51,19 @@ func (p *Pool) restrict(only []uint64) *restricted {
 		}
 		return nil
 	}
-	if p.restricts.count.Add(1) > maxRestricted {
+	held := 0
+	for i := range p.Mirrors {
+		if allowed(only, i) {
+			held++
+		}
+	}
+	if p.restricts.count.Add(1) > maxRestricted || p.restricts.mirrors.Add(int32(held)) > maxRestrictedMirrors {
 		p.restricts.count.Add(-1)
+		p.restricts.mirrors.Add(-int32(held))
 		return nil
 	}
-	r := &restricted{only: slices.Clone(only)}
-	var ms []Mirror
+	r := &restricted{only: slices.Clone(only), parent: make([]int, 0, held)}
+	ms := make([]Mirror, 0, held)
 	for i := range p.Mirrors {
 		if allowed(only, i) {
 			ms = append(ms, p.Mirrors[i])
@@ -61,6 +75,7 @@ func (p *Pool) restrict(only []uint64) *restricted {
 	v, loaded := p.restricts.m.LoadOrStore(h, r)
 	if loaded {
 		p.restricts.count.Add(-1)
+		p.restricts.mirrors.Add(-int32(held))
 	}
 	if r = v.(*restricted); !sameMask(r.only, only, len(p.Mirrors)) {
 		return nil
