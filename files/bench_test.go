@@ -301,3 +301,29 @@ func BenchmarkAdopt(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWith swaps one mirror's new listing (a file in 64 now missing)
+// into the View of a million files for 100 and 1,000 mirrors: what each
+// changed listing costs.
+func BenchmarkWith(b *testing.B) {
+	ix := buildIndex(1_000_000)
+	for _, mirrors := range []int{100, 1000} {
+		b.Run(strconv.Itoa(mirrors), func(b *testing.B) {
+			names := make([]string, mirrors)
+			hs := make([]*Holdings, mirrors)
+			for m := range names {
+				names[m] = "m" + strconv.Itoa(m)
+				hs[m] = All(ix)
+			}
+			v := NewView(ix, names, hs)
+			changed := All(ix)
+			for id := 7; id < ix.Len(); id += 64 {
+				changed.bits[id/64] &^= 1 << (id % 64)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				v.With(3, changed)
+			}
+		})
+	}
+}
