@@ -253,6 +253,25 @@ func TestNewViewTransposes(t *testing.T) {
 			}
 		}
 	}
+	// With gives the rows NewView would build with the new holdings.
+	changed := none(ix)
+	for id := range ix.Len() {
+		if id%5 != 0 {
+			changed.bits[id/64] |= 1 << (id % 64)
+		}
+	}
+	for _, m := range []int{0, 3, 129} {
+		hs2 := append([]*Holdings(nil), hs...)
+		hs2[m] = changed
+		with, built := v.With(m, changed), NewView(ix, names, hs2)
+		for id := range ix.Len() {
+			got, gotAll := with.Holders(id)
+			want, wantAll := built.Holders(id)
+			if !slices.Equal(got, want) || gotAll != wantAll {
+				t.Fatalf("With(%d): file %d holders %x (all %v); NewView says %x (all %v)", m, id, got, gotAll, want, wantAll)
+			}
+		}
+	}
 	var a [64]uint64
 	for i := range a {
 		a[i] = r.Uint64()

@@ -100,22 +100,45 @@ func (l listing) List(ctx context.Context, fn func(Entry) error, bad func(error)
 
 func (l listing) String() string { return l.name }
 
+// abTree is an origin holding a.iso and b.iso, and n mirrors listed by
+// a recording Source (starts: when each listing began) that hold a.iso
+// alone.
+func abTree(t *testing.T, n int) (origin string, mirrors []ScanMirror, starts map[string]time.Time) {
+	origin = t.TempDir()
+	itest.WriteTree(t, origin, map[string]string{"a.iso": "aaaa", "b.iso": "bb"}, abDay)
+	starts = map[string]time.Time{}
+	mu := &sync.Mutex{}
+	mirrors = make([]ScanMirror, n)
+	for i := range mirrors {
+		name := fmt.Sprintf("m%d", i)
+		mirrors[i] = ScanMirror{Name: name, Source: listing{name: name, entries: abEntries()[:1], mu: mu, starts: starts}}
+	}
+	return origin, mirrors, starts
+}
+
+// abDay is the mtime of abTree's files.
+var abDay = time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
+
+// abEntries are a.iso and b.iso as the origin of abTree has them.
+func abEntries() []Entry {
+	return []Entry{{Path: "a.iso", Size: 4, MTime: abDay.Unix()}, {Path: "b.iso", Size: 2, MTime: abDay.Unix()}}
+}
+
+// listBoth makes every mirror of s (from abTree) list b.iso too.
+func listBoth(s *Scanner) {
+	for i := range s.mirrors {
+		l := s.mirrors[i].Source.(listing)
+		l.entries = abEntries()
+		s.mirrors[i].Source = l
+	}
+}
+
 // TestScanSpread scans three mirrors with a Spread: the first scan lists
 // them at once (nothing is known of them yet); a rescan starts them no
 // sooner than their share of the spread, and swaps in each mirror's new
 // holdings as it comes, one View per changed mirror.
 func TestScanSpread(t *testing.T) {
-	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
-	origin := t.TempDir()
-	itest.WriteTree(t, origin, map[string]string{"a.iso": "aaaa", "b.iso": "bb"}, day)
-	var mu sync.Mutex
-	starts := map[string]time.Time{}
-	held := []Entry{{Path: "a.iso", Size: 4, MTime: day.Unix()}, {Path: "b.iso", Size: 2, MTime: day.Unix()}}
-	mirrors := make([]ScanMirror, 3)
-	for i := range mirrors {
-		name := fmt.Sprintf("m%d", i)
-		mirrors[i] = ScanMirror{Name: name, Source: listing{name: name, entries: held[:1], mu: &mu, starts: starts}}
-	}
+	origin, mirrors, starts := abTree(t, 3)
 	const spread = 600 * time.Millisecond
 	var views []*View
 	var s *Scanner
@@ -136,11 +159,7 @@ func TestScanSpread(t *testing.T) {
 	}
 
 	// Every mirror now has b.iso too.
-	for i := range mirrors {
-		l := mirrors[i].Source.(listing)
-		l.entries = held
-		s.mirrors[i].Source = l
-	}
+	listBoth(s)
 	begin = time.Now()
 	s.Scan(context.Background())
 	for i := range mirrors {
@@ -166,17 +185,7 @@ func TestScanSpread(t *testing.T) {
 // rows, not 20 copies), and a rescan that finds every mirror changed at
 // most two more.
 func TestScanBatches(t *testing.T) {
-	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
-	origin := t.TempDir()
-	itest.WriteTree(t, origin, map[string]string{"a.iso": "aaaa", "b.iso": "bb"}, day)
-	var mu sync.Mutex
-	starts := map[string]time.Time{}
-	held := []Entry{{Path: "a.iso", Size: 4, MTime: day.Unix()}, {Path: "b.iso", Size: 2, MTime: day.Unix()}}
-	mirrors := make([]ScanMirror, 20)
-	for i := range mirrors {
-		name := fmt.Sprintf("m%d", i)
-		mirrors[i] = ScanMirror{Name: name, Source: listing{name: name, entries: held[:1], mu: &mu, starts: starts}}
-	}
+	origin, mirrors, _ := abTree(t, 20)
 	var views []*View
 	var s *Scanner
 	s = NewScanner(ScannerOptions{Pool: "p", Origin: Dir(origin), Mirrors: mirrors, Parallel: 20, SwapEvery: time.Hour,
@@ -186,11 +195,7 @@ func TestScanBatches(t *testing.T) {
 		t.Fatalf("first scan: %d views; want the origin's, then at most two, the last with all 20 listings", len(views))
 	}
 	first := len(views)
-	for i := range mirrors {
-		l := mirrors[i].Source.(listing)
-		l.entries = held
-		s.mirrors[i].Source = l
-	}
+	listBoth(s)
 	s.Scan(context.Background())
 	if len(views)-first > 2 || len(strings.Fields(holders(t, views[len(views)-1], "b.iso"))) != 20 {
 		t.Fatalf("rescan: %d more views; want at most two, the last with b.iso on all 20", len(views)-first)

@@ -247,9 +247,6 @@ func (v *View) Holders(id int) (mask []uint64, all bool) {
 	return v.rows.row(k), k == v.fullRow
 }
 
-// Rows returns how many distinct rows of holders v has.
-func (v *View) Rows() int { return len(v.rows.index) }
-
 // Serves reports whether v was built for a pool whose mirrors are names,
 // in this order.
 func (v *View) Serves(names []string) bool {

@@ -27,14 +27,65 @@ func (w *nullWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *nullWriter) WriteHeader(int)             {}
 
 func benchServe(b *testing.B, h http.Handler, target string) {
+	benchServeFrom(b, h, target, "192.0.2.1:4242", nil)
+}
+
+// benchServeFrom is benchServe from the TCP peer remote, with headers hdr.
+func benchServeFrom(b *testing.B, h http.Handler, target, remote string, hdr map[string]string) {
 	req, _ := http.NewRequest("GET", target, nil)
-	req.RemoteAddr = "192.0.2.1:4242"
+	req.RemoteAddr = remote
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
 	w := &nullWriter{h: http.Header{}}
 	b.ReportAllocs()
 	for b.Loop() {
 		clear(w.h)
 		h.ServeHTTP(w, req)
 	}
+}
+
+// shippedMMDB is the path of the geo database the repository ships.
+func shippedMMDB(b *testing.B) string {
+	mmdb, err := filepath.Abs(filepath.Join("..", "data", "geo-whois-asn-country.mmdb"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return mmdb
+}
+
+// generatedMirrors is the JSON of n mirrors over eight countries with
+// weights 1 to 3, for the scale benchmarks.
+func generatedMirrors(n int) string {
+	countries := []string{"DE", "FR", "US", "BR", "JP", "AU", "ZA", "IN"}
+	var ms strings.Builder
+	for i := range n {
+		if i > 0 {
+			ms.WriteString(",")
+		}
+		fmt.Fprintf(&ms, `{"name": "m%d", "url": "http://m%d.example", "country": %q, "weight": %d}`, i, i, countries[i%len(countries)], 1+i%3)
+	}
+	return ms.String()
+}
+
+// benchServer starts a server on cfg that logs to io.Discard through the
+// binary's own logger, with the access log when accessLog is set.
+func benchServer(b *testing.B, cfg string, accessLog bool) *server.Server {
+	path := filepath.Join(b.TempDir(), "mirrors.json")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	out := jsonlog.NewWriter(io.Discard, 100*time.Millisecond)
+	b.Cleanup(func() { out.Close(time.Second) })
+	o := server.Options{ConfigPath: path, Log: jsonlog.NewLogger(out, nil)}
+	if accessLog {
+		o.AccessLog = jsonlog.NewAccessLog(out)
+	}
+	srv, err := server.New(o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return srv
 }
 
 // BenchmarkRedirect compares, in one run, a bare gin handler answering 302
@@ -102,30 +153,10 @@ func BenchmarkRedirect(b *testing.B) {
 
 	// Behind a trusted proxy, with the shipped geo database configured:
 	// the client is the X-Forwarded-For address (a German one).
-	mmdb, err := filepath.Abs(filepath.Join("..", "data", "geo-whois-asn-country.mmdb"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	proxied := filepath.Join(b.TempDir(), "proxied.json")
-	pcfg := strings.Replace(cfg, `{"pools": [`, `{"geoip": "`+mmdb+`", "trusted_proxies": ["127.0.0.1/32"], "pools": [`, 1)
-	if err := os.WriteFile(proxied, []byte(pcfg), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	psrv, err := server.New(server.Options{ConfigPath: proxied, Log: log, AccessLog: jsonlog.NewAccessLog(out)})
-	if err != nil {
-		b.Fatal(err)
-	}
+	psrv := benchServer(b, strings.Replace(cfg, `{"pools": [`, `{"geoip": "`+shippedMMDB(b)+`", "trusted_proxies": ["127.0.0.1/32"], "pools": [`, 1), true)
 	for _, target := range []string{"/pub/x.iso", "/g/x.iso"} {
 		b.Run("dispatcher-proxied"+strings.ReplaceAll(target, "/", "_"), func(b *testing.B) {
-			req, _ := http.NewRequest("GET", target, nil)
-			req.RemoteAddr = "127.0.0.1:4242"
-			req.Header.Set("X-Forwarded-For", "85.214.0.1")
-			w := &nullWriter{h: http.Header{}}
-			b.ReportAllocs()
-			for b.Loop() {
-				clear(w.h)
-				psrv.ServeHTTP(w, req)
-			}
+			benchServeFrom(b, psrv, target, "127.0.0.1:4242", map[string]string{"X-Forwarded-For": "85.214.0.1"})
 		})
 	}
 }
@@ -137,42 +168,13 @@ func BenchmarkRedirect(b *testing.B) {
 // spend.
 func BenchmarkExplain(b *testing.B) {
 	gin.SetMode(gin.ReleaseMode)
-	mmdb, err := filepath.Abs(filepath.Join("..", "data", "geo-whois-asn-country.mmdb"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	countries := []string{"DE", "FR", "US", "BR", "JP", "AU", "ZA", "IN"}
 	for _, n := range []int{10, 1000} {
-		var ms strings.Builder
-		for i := range n {
-			if i > 0 {
-				ms.WriteString(",")
-			}
-			fmt.Fprintf(&ms, `{"name": "m%d", "url": "http://m%d.example", "country": %q, "weight": %d}`, i, i, countries[i%len(countries)], 1+i%3)
-		}
-		cfg := fmt.Sprintf(`{"geoip": %q, "pools": [
+		srv := benchServer(b, fmt.Sprintf(`{"geoip": %q, "pools": [
 		  {"name": "geo", "routes": ["/g/*file"], "strategy": "geo", "mirrors": [%s]},
-		  {"name": "random", "routes": ["/r/*file"], "strategy": "random", "mirrors": [%[2]s]}]}`, mmdb, ms.String())
-		path := filepath.Join(b.TempDir(), "mirrors.json")
-		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-			b.Fatal(err)
-		}
-		out := jsonlog.NewWriter(io.Discard, 100*time.Millisecond)
-		b.Cleanup(func() { out.Close(time.Second) })
-		srv, err := server.New(server.Options{ConfigPath: path, Log: jsonlog.NewLogger(out, nil)})
-		if err != nil {
-			b.Fatal(err)
-		}
+		  {"name": "random", "routes": ["/r/*file"], "strategy": "random", "mirrors": [%[2]s]}]}`, shippedMMDB(b), generatedMirrors(n)), false)
 		for _, target := range []string{"/api/explain?path=/g/x.iso", "/api/explain?path=/r/x.iso", "/g/x.iso", "/g/x.iso?mirrorlist"} {
 			b.Run(fmt.Sprintf("%d%s", n, strings.ReplaceAll(target, "/", "_")), func(b *testing.B) {
-				req, _ := http.NewRequest("GET", target, nil)
-				req.RemoteAddr = "85.214.0.1:4242"
-				w := &nullWriter{h: http.Header{}}
-				b.ReportAllocs()
-				for b.Loop() {
-					clear(w.h)
-					srv.ServeHTTP(w, req)
-				}
+				benchServeFrom(b, srv, target, "85.214.0.1:4242", nil)
 			})
 		}
 	}
@@ -188,43 +190,17 @@ func BenchmarkRedirectScale(b *testing.B) {
 	bare := gin.New()
 	bare.GET("/*path", func(c *gin.Context) { c.Redirect(http.StatusFound, "http://mirror.example"+c.Request.URL.Path) })
 	b.Run("gin-baseline", func(b *testing.B) { benchServe(b, bare, "/pub/x.iso") })
-	mmdb, err := filepath.Abs(filepath.Join("..", "data", "geo-whois-asn-country.mmdb"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	countries := []string{"DE", "FR", "US", "BR", "JP", "AU", "ZA", "IN"}
+	strategies := []string{"random", "roundrobin", "iphash", "geo"}
 	for _, n := range []int{10, 100, 1000, 10000} {
-		var ms strings.Builder
-		for i := range n {
-			if i > 0 {
-				ms.WriteString(",")
-			}
-			fmt.Fprintf(&ms, `{"name": "m%d", "url": "http://m%d.example", "country": %q, "weight": %d}`, i, i, countries[i%len(countries)], 1+i%3)
-		}
+		ms := generatedMirrors(n)
 		var pools []string
-		for _, st := range []string{"random", "roundrobin", "iphash", "geo"} {
-			pools = append(pools, fmt.Sprintf(`{"name": %q, "routes": ["/%s/*file"], "strategy": %q, "mirrors": [%s]}`, st, st, st, ms.String()))
+		for _, st := range strategies {
+			pools = append(pools, fmt.Sprintf(`{"name": %q, "routes": ["/%s/*file"], "strategy": %q, "mirrors": [%s]}`, st, st, st, ms))
 		}
-		path := filepath.Join(b.TempDir(), "mirrors.json")
-		if err := os.WriteFile(path, []byte(fmt.Sprintf(`{"geoip": %q, "pools": [%s]}`, mmdb, strings.Join(pools, ","))), 0o644); err != nil {
-			b.Fatal(err)
-		}
-		out := jsonlog.NewWriter(io.Discard, 100*time.Millisecond)
-		b.Cleanup(func() { out.Close(time.Second) })
-		srv, err := server.New(server.Options{ConfigPath: path, Log: jsonlog.NewLogger(out, nil), AccessLog: jsonlog.NewAccessLog(out)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, st := range []string{"random", "roundrobin", "iphash", "geo"} {
+		srv := benchServer(b, fmt.Sprintf(`{"geoip": %q, "pools": [%s]}`, shippedMMDB(b), strings.Join(pools, ",")), true)
+		for _, st := range strategies {
 			b.Run(fmt.Sprintf("%s/%d", st, n), func(b *testing.B) {
-				req, _ := http.NewRequest("GET", "/"+st+"/x.iso", nil)
-				req.RemoteAddr = "85.214.0.1:4242"
-				w := &nullWriter{h: http.Header{}}
-				b.ReportAllocs()
-				for b.Loop() {
-					clear(w.h)
-					srv.ServeHTTP(w, req)
-				}
+				benchServeFrom(b, srv, "/"+st+"/x.iso", "85.214.0.1:4242", nil)
 			})
 		}
 	}

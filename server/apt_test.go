@@ -78,11 +78,7 @@ func TestAptThroughVerify(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		itest.WaitFor(t, 20*time.Second, "the dispatcher to scan release "+version, func() bool {
-			w := httptest.NewRecorder()
-			srv.ServeHTTP(w, httptest.NewRequest("GET", "/debian/dists/stable/InRelease?mirrorlist", nil))
-			return strings.Contains(w.Body.String(), at.UTC().Format(time.RFC3339))
-		})
+		waitScanned(t, srv, "/debian/dists/stable/InRelease", at)
 		for _, m := range []*fileMirror{current, behind, half} {
 			m.served()
 		}

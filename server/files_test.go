@@ -79,6 +79,18 @@ const filesConfig = `{"pools": [{"name": "pub", "routes": ["/pub/*file"], "strat
     {"name": "lag", "url": "%s", "rsync": "%s", "country": "DE"},
     {"name": "plain", "url": "%s", "country": "US"}]}]}`
 
+// filesOf is the files status of an instance's first pool.
+func filesOf(srv *server.Server) *handlers.PoolFiles { return srv.Status().Pools[0].Files }
+
+// startInstance writes cfg to a file of its own and starts an instance on
+// it: one of several sharing a Redis.
+func startInstance(t *testing.T, cfg string) *server.Server {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "mirrors.json")
+	itest.WriteFile(t, path, cfg)
+	return startFile(t, path)
+}
+
 // waitListed waits until every named mirror of pool pub was listed once.
 func waitListed(t *testing.T, srv *server.Server, mirrors ...string) {
 	t.Helper()
@@ -350,13 +362,9 @@ func TestFileVerifyShared(t *testing.T) {
 	cfg := fmt.Sprintf(`{"redis": "redis://%s/0", "pools": [{"name": "pub", "routes": ["/pub/*file"], "strategy": "roundrobin",
 	  "files": {"origin": "%s", "verify": true},
 	  "mirrors": [{"name": "good", "url": "%s"}, {"name": "empty", "url": "%s"}]}]}`, r.Addr, origin, good.url, empty.url)
-	pathA, pathB := filepath.Join(t.TempDir(), "a.json"), filepath.Join(t.TempDir(), "b.json")
-	itest.WriteFile(t, pathA, cfg)
-	itest.WriteFile(t, pathB, cfg)
-	filesOf := func(srv *server.Server) *handlers.PoolFiles { return srv.Status().Pools[0].Files }
-	a := startFile(t, pathA)
+	a := startInstance(t, cfg)
 	itest.WaitFor(t, 20*time.Second, "a to scan", func() bool { return filesOf(a).ScansHere > 0 })
-	b := startFile(t, pathB)
+	b := startInstance(t, cfg)
 	itest.WaitFor(t, 20*time.Second, "b to adopt a's results", func() bool { return filesOf(b).Adopted > 0 })
 	t.Logf("the follower stopped sending a.iso to empty after %d requests", requestsUntilOnly(t, b, "/pub/a.iso", "good"))
 	if n := filesOf(b).ChecksHere; n != 0 {
@@ -387,13 +395,9 @@ func TestFilesShared(t *testing.T) {
 	  "files": {"origin": "%s", "schedule": "@every 1s"},
 	  "mirrors": [{"name": "full", "url": "%s", "rsync": "%s"}, {"name": "lag", "url": "%s", "rsync": "%s"}]}]}`,
 		r.Addr, origin, full.url, full.rsync, lag.url, lag.rsync)
-	pathA, pathB := filepath.Join(t.TempDir(), "a.json"), filepath.Join(t.TempDir(), "b.json")
-	itest.WriteFile(t, pathA, cfg)
-	itest.WriteFile(t, pathB, cfg)
-	a := startFile(t, pathA)
-	filesOf := func(srv *server.Server) *handlers.PoolFiles { return srv.Status().Pools[0].Files }
+	a := startInstance(t, cfg)
 	itest.WaitFor(t, 20*time.Second, "a to scan", func() bool { return filesOf(a).ScansHere > 0 && filesOf(a).LastScan != nil })
-	b := startFile(t, pathB)
+	b := startInstance(t, cfg)
 	itest.WaitFor(t, 20*time.Second, "b to adopt a's results", func() bool { return filesOf(b).Adopted > 0 })
 	if n := filesOf(b).ScansHere; n != 0 {
 		t.Errorf("the follower scanned %d times", n)

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dispatcher/dispatcher/handlers"
 	"github.com/dispatcher/dispatcher/internal/itest"
 	"github.com/dispatcher/dispatcher/server"
 )
@@ -71,6 +70,34 @@ func tally(t *testing.T, srv *server.Server, path string, n int) map[string]int 
 	return sent
 }
 
+// sendUntil makes requests for path until done says so of the 302s
+// counted by mirror, and returns the counts; any other answer ends the
+// test.
+func sendUntil(t *testing.T, srv *server.Server, path, what string, done func(sent map[string]int) bool) map[string]int {
+	t.Helper()
+	sent := map[string]int{}
+	itest.WaitFor(t, 20*time.Second, what, func() bool {
+		m, code := redirect(srv, path)
+		if code != 302 {
+			t.Fatalf("GET %s = %d", path, code)
+		}
+		sent[m]++
+		return done(sent)
+	})
+	return sent
+}
+
+// waitScanned waits until the server's ?mirrorlist of path gives the
+// origin's mtime at: the origin's rescan has been swapped in.
+func waitScanned(t *testing.T, srv *server.Server, path string, at time.Time) {
+	t.Helper()
+	itest.WaitFor(t, 20*time.Second, "the rescan to see "+path+" of "+at.UTC().Format(time.RFC3339), func() bool {
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, httptest.NewRequest("GET", path+"?mirrorlist", nil))
+		return strings.Contains(w.Body.String(), at.UTC().Format(time.RFC3339))
+	})
+}
+
 // verifyConfig is a file-aware pool with verify and a fallback, of mirrors
 // without rsync: origin, then name and url of each of three mirrors.
 const verifyConfig = `{"pools": [{"name": "pub", "routes": ["/pub/*file"], "strategy": "roundrobin",
@@ -94,13 +121,7 @@ func TestVerifyJudgesAge(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mirrors.json")
 	itest.WriteFile(t, path, fmt.Sprintf(verifyConfig, origin, "fresh", fresh.url, "behind", behind.url, "other", other.url))
 	srv := startFile(t, path)
-	sent := map[string]int{}
-	itest.WaitFor(t, 20*time.Second, "fresh and other to get InRelease", func() bool {
-		m, code := redirect(srv, "/pub/InRelease")
-		if code != 302 {
-			t.Fatalf("GET InRelease = %d", code)
-		}
-		sent[m]++
+	sent := sendUntil(t, srv, "/pub/InRelease", "fresh and other to get InRelease", func(sent map[string]int) bool {
 		return sent["fresh"] > 10 && sent["other"] > 10
 	})
 	if sent["behind"] > 0 {
@@ -110,15 +131,8 @@ func TestVerifyJudgesAge(t *testing.T) {
 	v2 := v1.Add(24 * time.Hour)
 	itest.WriteTree(t, origin, map[string]string{"pub/InRelease": "release 2"}, v2)
 	itest.WriteTree(t, other.dir, map[string]string{"pub/InRelease": "release 2"}, v2)
-	itest.WaitFor(t, 20*time.Second, "the rescan to see release 2", func() bool {
-		w := httptest.NewRecorder()
-		srv.ServeHTTP(w, httptest.NewRequest("GET", "/pub/InRelease?mirrorlist", nil))
-		return strings.Contains(w.Body.String(), v2.Format(time.RFC3339))
-	})
-	clear(sent)
-	itest.WaitFor(t, 20*time.Second, "other to get release 2", func() bool {
-		m, _ := redirect(srv, "/pub/InRelease")
-		sent[m]++
+	waitScanned(t, srv, "/pub/InRelease", v2)
+	sent = sendUntil(t, srv, "/pub/InRelease", "other to get release 2", func(sent map[string]int) bool {
 		return sent["other"] > 10
 	})
 	if sent["fresh"]+sent["behind"] > 0 {
@@ -140,17 +154,14 @@ func TestReloadMovesMirror(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mirrors.json")
 	itest.WriteFile(t, path, fmt.Sprintf(verifyConfig, origin, "a", a.url, "b", b.url, "c", c.url))
 	srv := startFile(t, path)
-	sent := map[string]int{}
-	itest.WaitFor(t, 20*time.Second, "every mirror to get a.iso", func() bool {
-		m, _ := redirect(srv, "/pub/a.iso")
-		sent[m]++
+	sendUntil(t, srv, "/pub/a.iso", "every mirror to get a.iso", func(sent map[string]int) bool {
 		return sent["a"] > 0 && sent["b"] > 0 && sent["c"] > 0
 	})
 	itest.WriteFile(t, path, fmt.Sprintf(verifyConfig, origin, "a", a.url, "b", b.url, "c", empty.url))
 	if err := srv.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	sent = tally(t, srv, "/pub/a.iso", 300)
+	sent := tally(t, srv, "/pub/a.iso", 300)
 	if sent["c"] > 0 || sent["a"] == 0 || sent["b"] == 0 {
 		t.Errorf("after c moved to a URL without the file: %v; want a and b only", sent)
 	}
@@ -173,10 +184,7 @@ func TestStartAndReloadKnowing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mirrors.json")
 	itest.WriteFile(t, path, fmt.Sprintf(cfg, origin, "@every 1h", "fast", fast.url, fast.rsync, slowURL))
 	srv := startFile(t, path)
-	sent := map[string]int{}
-	itest.WaitFor(t, 20*time.Second, "fast to be listed", func() bool {
-		m, _ := redirect(srv, "/pub/a.iso")
-		sent[m]++
+	sent := sendUntil(t, srv, "/pub/a.iso", "fast to be listed", func(sent map[string]int) bool {
 		return sent["fast"] >= 20
 	})
 	if sent["slow"] > 0 {
@@ -209,11 +217,7 @@ func TestRepublishAfterFlush(t *testing.T) {
 	  "files": {"origin": "%s", "schedule": "@every 1h"},
 	  "mirrors": [{"name": "full", "url": "%s", "rsync": "%s"}, {"name": "lag", "url": "%s", "rsync": "%s"}]}]}`,
 		r.Addr, origin, full.url, full.rsync, lag.url, lag.rsync)
-	pathA, pathB := filepath.Join(t.TempDir(), "a.json"), filepath.Join(t.TempDir(), "b.json")
-	itest.WriteFile(t, pathA, cfg)
-	itest.WriteFile(t, pathB, cfg)
-	filesOf := func(srv *server.Server) *handlers.PoolFiles { return srv.Status().Pools[0].Files }
-	a := startFile(t, pathA)
+	a := startInstance(t, cfg)
 	itest.WaitFor(t, 20*time.Second, "a to scan every mirror", func() bool {
 		return filesOf(a).ScansHere > 0 && mirrorStatus(t, a, "pub", "lag").Files.LastScan != nil
 	})
@@ -232,7 +236,7 @@ func TestRepublishAfterFlush(t *testing.T) {
 	itest.WaitFor(t, 20*time.Second, "a to hold the lease again", func() bool {
 		return cli("exists", "dispatcher:feedback:lease") == "1"
 	})
-	b := startFile(t, pathB)
+	b := startInstance(t, cfg)
 	itest.WaitFor(t, 20*time.Second, "b to adopt a's results after the flush", func() bool { return filesOf(b).Adopted > 0 })
 	for range 50 {
 		if m, code := redirect(b, "/pub/b.iso"); code != 302 || m != "full" {
@@ -263,15 +267,11 @@ func TestSharedOnCluster(t *testing.T) {
 	  {"name": "rr", "routes": ["/rr/*file"], "strategy": "roundrobin",
 	   "mirrors": [{"name": "r1", "url": "http://r1.example"}, {"name": "r2", "url": "http://r2.example"}]}]}`,
 		nodes[0], nodes[1], nodes[2], origin, full.url, full.rsync, lag.url, lag.rsync)
-	pathA, pathB := filepath.Join(t.TempDir(), "a.json"), filepath.Join(t.TempDir(), "b.json")
-	itest.WriteFile(t, pathA, cfg)
-	itest.WriteFile(t, pathB, cfg)
-	filesOf := func(srv *server.Server) *handlers.PoolFiles { return srv.Status().Pools[0].Files }
-	a := startFile(t, pathA)
+	a := startInstance(t, cfg)
 	itest.WaitFor(t, 20*time.Second, "a to scan every mirror", func() bool {
 		return filesOf(a).ScansHere > 0 && mirrorStatus(t, a, "pub", "lag").Files.LastScan != nil
 	})
-	b := startFile(t, pathB)
+	b := startInstance(t, cfg)
 	itest.WaitFor(t, 20*time.Second, "b to adopt a's results", func() bool { return filesOf(b).Adopted > 0 })
 	for range 50 {
 		if m, code := redirect(b, "/pub/b.iso"); code != 302 || m != "full" {

@@ -255,3 +255,28 @@ func TestRestrictedBudget(t *testing.T) {
 		t.Errorf("kept %d sets (%d mirrors); want %d", kept, p.restricts.mirrors.Load(), want)
 	}
 }
+
+// BenchmarkRestrict builds the holders' pool of a file half the mirrors
+// hold, at 10, 1,000 and 10,000 mirrors: what the first request for a new
+// set of holders pays after each snapshot (random and geo; round robin
+// builds its cycle too).
+func BenchmarkRestrict(b *testing.B) {
+	for _, n := range []int{10, 1000, 10000} {
+		for _, s := range []Strategy{new(Random), new(Geo), new(RoundRobin)} {
+			ms := scaleMirrors(n)
+			half := make([]uint64, (n+63)/64)
+			for i := 0; i < n; i += 2 {
+				half[i/64] |= 1 << (i % 64)
+			}
+			b.Run(fmt.Sprintf("%T/%d", s, n), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					b.StopTimer()
+					p := NewPool(PoolSpec{Strategy: s, Mirrors: ms}) // a new snapshot: an empty cache
+					b.StartTimer()
+					p.restrict(half)
+				}
+			})
+		}
+	}
+}
