@@ -86,15 +86,27 @@ func (h *Handler) serveRedirect(c *gin.Context, route *Route) (netip.Addr, strin
 		h.mirrorlist(c, route, p, cl, &req, file)
 		return cl.IP, ""
 	}
+	// A download route names the next mirrors in a Link header: the
+	// strategy ranks them with its pick.
+	wantLinks := route.AppendPath && p.Usable() > 1
+	var rankBuf [maxLinks + 1]int
+	var ranked []int
 	m := p.Find(ctl.mirror)
 	if m == nil || !m.Usable() || !cl.Allows(m.Index) {
 		var err error
-		if m, err = p.Strategy.Pick(r.Context(), p, cl); err != nil {
+		if wantLinks {
+			m, ranked, err = strategy.PickRank(r.Context(), p, cl, rankBuf[:0], maxLinks+1)
+		} else {
+			m, err = p.Strategy.Pick(r.Context(), p, cl)
+		}
+		if err != nil {
 			if p.Unserved != nil {
 				p.Unserved.Add(1)
 			}
 			return cl.IP, h.noMirror(c, route, &req)
 		}
+	} else if wantLinks {
+		ranked = strategy.Rank(p, cl, rankBuf[:0], maxLinks+1)
 	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
@@ -107,8 +119,8 @@ func (h *Handler) serveRedirect(c *gin.Context, route *Route) (netip.Addr, strin
 	hdr["X-Mirror"] = vals[1:2:2]
 	hdr["Cache-Control"] = hdrNoStore
 	hdr["Content-Type"] = hdrHTML
-	if route.AppendPath && p.Usable() > 1 {
-		if link := h.link(p, cl, m, buf, &req); link != "" {
+	if wantLinks {
+		if link := linkHeader(p, ranked, m, buf, &req); link != "" {
 			hdr["Link"] = []string{link}
 		}
 	}
@@ -155,12 +167,10 @@ func bodyWidth(st *strategy.State, route *Route) int {
 	return w
 }
 
-// link builds the RFC 6249 Link header naming the next best mirrors after
-// picked, so that download managers can fail over. It stays within
-// maxLinkBytes.
-func (h *Handler) link(p *strategy.Pool, cl strategy.Client, picked *strategy.Mirror, scratch []byte, req *reqPath) string {
-	var rankBuf [maxLinks + 1]int
-	ranked := strategy.Rank(p, cl, rankBuf[:0], maxLinks+1)
+// linkHeader builds the RFC 6249 Link header naming the best mirrors of
+// ranked after picked, so that download managers can fail over. It stays
+// within maxLinkBytes.
+func linkHeader(p *strategy.Pool, ranked []int, picked *strategy.Mirror, scratch []byte, req *reqPath) string {
 	out := scratch[:0]
 	n := 0
 	for _, i := range ranked {

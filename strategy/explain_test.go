@@ -141,8 +141,8 @@ func scaleMirrors(n int) []Mirror {
 	return ms
 }
 
-// BenchmarkPickAndLink is what a redirect asks of the strategy: a pick and
-// the next three mirrors for the Link header, for every strategy at 10,
+// BenchmarkPickAndLink is what a redirect asks of the strategy (PickRank):
+// a pick and the next three mirrors for the Link header, for every strategy at 10,
 // 100, 1,000 and 10,000 mirrors, for every file and for a file half the
 // mirrors hold; geo for a client placed by country and one placed by a
 // city database.
@@ -180,10 +180,9 @@ func BenchmarkPickAndLink(b *testing.B) {
 					var buf [4]int
 					b.ReportAllocs()
 					for b.Loop() {
-						if _, err := s.Pick(ctx, p, c); err != nil {
+						if _, _, err := PickRank(ctx, p, c, buf[:0], 4); err != nil {
 							b.Fatal(err)
 						}
-						Rank(p, c, buf[:0], 4)
 					}
 				})
 			}

@@ -13,59 +13,90 @@ import (
 // (not hash/maphash), every dispatcher process agrees on the pick.
 type IPHash struct{}
 
-// Pick implements Strategy.
+// Pick implements Strategy: the first of the client's order (hashOrder).
 func (*IPHash) Pick(_ context.Context, p *Pool, c Client) (*Mirror, error) {
-	s := p.set(&c)
-	if c.Only != nil {
-		s = p.onlySet(&c)
-		if s == nil {
-			return nil, ErrNoMirror
-		}
+	var buf [1]int
+	if _, first := p.hashOrder(&c, p.clientKey(c.IP), buf[:0], 1); first >= 0 {
+		return &p.Mirrors[first], nil
 	}
-	if len(s.idx) == 0 {
-		return nil, ErrNoMirror
-	}
-	key := p.clientKey(c.IP)
-	r := p.rendezvousOf(s)
-	k := r.pick(key)
-	if c.Only != nil && !allowed(c.Only, s.idx[k]) {
-		// Only the clients of a mirror that lacks the file move: to
-		// their pick among the holders (onlySet made sure there is one),
-		// in the holders' own pool when it is cached: the same groups
-		// and weights, without a pass over the pool.
-		if rp := p.restrict(c.Only); rp != nil {
-			cl := c
-			cl.Only = nil
-			if rs := rp.pool.set(&cl); len(rs.idx) > 0 {
-				return &p.Mirrors[rp.parent[rs.idx[rp.pool.rendezvousOf(rs).pick(key)]]], nil
-			}
-		}
-		k = r.pickAllowed(key, s.idx, c.Only)
-	}
-	return &p.Mirrors[s.idx[k]], nil
+	return nil, ErrNoMirror
 }
 
-// Rank orders the usable mirrors by this client's rendezvous scores, the
-// order in which the client would fail over (its group's members first),
-// then the mirrors outside the client's set; under c.Only the allowed
-// ones. Pools of up to about 14,000 mirrors allocate nothing.
+// Rank implements Ranker: the client's order (hashOrder), whose first is
+// the pick.
 func (*IPHash) Rank(p *Pool, c Client, dst []int, limit int) []int {
-	key := p.clientKey(c.IP)
-	s := p.set(&c)
+	dst, _ = p.hashOrder(&c, p.clientKey(c.IP), dst, limit)
+	return dst
+}
+
+// pickRank is Pick and Rank in one pass over the client's groups.
+func (*IPHash) pickRank(_ context.Context, p *Pool, c Client, dst []int, limit int) (*Mirror, []int, error) {
+	dst, first := p.hashOrder(&c, p.clientKey(c.IP), dst, limit)
+	if first < 0 {
+		return nil, dst, ErrNoMirror
+	}
+	return &p.Mirrors[first], dst, nil
+}
+
+// hashOrder appends to dst[:0] at most limit (<= 0: all) of the usable
+// mirrors in client c's order (key: its address's hash), and returns c's
+// pick, the first of them (an index into p.Mirrors; -1 when none is
+// usable). The order is c's set's (https, IPv6) by rendezvous score: the
+// members of c's group first, then the next group's; then the mirrors
+// outside c's set, by weight.
+//
+// Under c.Only the order is among the holders of the file, in the set
+// that has one (onlySet): when c's own mirror holds the file, the
+// allowed mirrors of c's order; when it does not, the order of the
+// holders' own pool (the same groups, weighed by their holders; a pass
+// over the pool's groups when that pool is not cached). So only the
+// clients of a mirror that lacks the file move, and they move as their
+// weights say.
+func (p *Pool) hashOrder(c *Client, key uint64, dst []int, limit int) ([]int, int) {
+	dst = dst[:0]
+	s := p.set(c)
 	var allow func(k int) bool
 	if c.Only != nil {
+		if s = p.onlySet(c); s == nil {
+			return dst, -1
+		}
 		allow = func(k int) bool { return allowed(c.Only, s.idx[k]) }
 	}
-	dst = p.rendezvousOf(s).order(key, dst[:0], limit, allow)
+	if len(s.idx) == 0 {
+		return dst, -1
+	}
+	r := p.rendezvousOf(s)
+	dst, own, moved := r.order(key, dst, limit, allow, true)
+	if moved {
+		if rp := p.restrict(c.Only); rp != nil {
+			cl := *c
+			cl.Only = nil
+			dst, first := rp.pool.hashOrder(&cl, key, dst, limit)
+			for n, i := range dst {
+				dst[n] = rp.parent[i]
+			}
+			if first < 0 {
+				return dst, -1
+			}
+			return dst, rp.parent[first]
+		}
+		// Not cached: the holders' pick from a pass over the groups, then
+		// the rest of c's order.
+		own = r.pickAllowed(key, s.idx, c.Only)
+		dst = append(dst, own)
+		if limit != 1 {
+			dst, _, _ = r.order(key, dst, limit, func(k int) bool { return k != own && allow(k) }, false)
+		}
+	}
 	for n, k := range dst {
 		dst[n] = s.idx[k]
 	}
-	if limit > 0 && len(dst) >= limit {
-		return dst
+	if limit > 0 && len(dst) >= limit || s == p.sets[0] {
+		return dst, s.idx[own]
 	}
 	// The mirrors outside the client's set, by weight: ranked lists the
 	// set's own first.
-	return appendAllowed(dst, p.ranked[setIndex(&c)][len(s.idx):], c.Only, limit)
+	return appendAllowed(dst, p.ranked[setIndex(c)][len(s.idx):], c.Only, limit), s.idx[own]
 }
 
 // clientKey hashes the client address masked to the pool's prefix.

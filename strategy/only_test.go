@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
+	"slices"
 	"testing"
 )
 
@@ -197,33 +199,36 @@ func TestRestrictedPools(t *testing.T) {
 // TestIPHashHoldersPool: for a client whose mirror lacks the file, ip
 // hash's pick among the holders is the same whether the holders' pool is
 // cached or the pool is scanned (pickAllowed): the same groups, weights
-// and scores.
+// and scores; at 3,000 mirrors too, where the pool has 128 groups and
+// the pool of its 1,000 holders keeps them.
 func TestIPHashHoldersPool(t *testing.T) {
-	ms := make([]Mirror, 300)
-	for i := range ms {
-		w := float64(1 + i%4)
-		ms[i] = Mirror{Name: fmt.Sprintf("m%d", i), Weight: w, Effective: w, HTTPS: i%5 == 0}
-	}
-	p := NewPool(PoolSpec{Strategy: new(IPHash), Mirrors: ms})
-	only := make([]uint64, 5)
-	for i := 0; i < len(ms); i += 3 {
-		only[i/64] |= 1 << (i % 64)
-	}
-	r := rand.New(rand.NewPCG(4, 4))
-	for n := range 3000 {
-		c := Client{IP: ip(fmt.Sprintf("10.%d.%d.%d", r.IntN(256), r.IntN(256), r.IntN(256))), Secure: n%2 == 0, Only: only}
-		m, err := p.Strategy.Pick(context.Background(), p, c)
-		if err != nil || !allowed(only, m.Index) {
-			t.Fatalf("picked %v (%v), not a holder", m, err)
+	for _, n := range []int{300, 3000} {
+		ms := make([]Mirror, n)
+		for i := range ms {
+			w := float64(1 + i%4)
+			ms[i] = Mirror{Name: fmt.Sprintf("m%d", i), Weight: w, Effective: w, HTTPS: i%5 == 0}
 		}
-		s := p.onlySet(&c)
-		key := p.clientKey(c.IP)
-		want := s.idx[p.rendezvousOf(s).pick(key)]
-		if !allowed(only, want) {
-			want = s.idx[p.rendezvousOf(s).pickAllowed(key, s.idx, only)]
+		p := NewPool(PoolSpec{Strategy: new(IPHash), Mirrors: ms})
+		only := make([]uint64, (n+63)/64)
+		for i := 0; i < len(ms); i += 3 {
+			only[i/64] |= 1 << (i % 64)
 		}
-		if m.Index != want {
-			t.Fatalf("client %s (secure %v): holders' pool gave %s, the scan %s", c.IP, c.Secure, m.Name, p.Mirrors[want].Name)
+		r := rand.New(rand.NewPCG(4, 4))
+		for k := range 3000 {
+			c := Client{IP: ip(fmt.Sprintf("10.%d.%d.%d", r.IntN(256), r.IntN(256), r.IntN(256))), Secure: k%2 == 0, Only: only}
+			m, err := p.Strategy.Pick(context.Background(), p, c)
+			if err != nil || !allowed(only, m.Index) {
+				t.Fatalf("picked %v (%v), not a holder", m, err)
+			}
+			s := p.onlySet(&c)
+			key := p.clientKey(c.IP)
+			want := s.idx[p.rendezvousOf(s).pick(key)]
+			if !allowed(only, want) {
+				want = s.idx[p.rendezvousOf(s).pickAllowed(key, s.idx, only)]
+			}
+			if m.Index != want {
+				t.Fatalf("n=%d client %s (secure %v): holders' pool gave %s, the scan %s", n, c.IP, c.Secure, m.Name, p.Mirrors[want].Name)
+			}
 		}
 	}
 }
@@ -277,6 +282,48 @@ func BenchmarkRestrict(b *testing.B) {
 					p.restrict(half)
 				}
 			})
+		}
+	}
+}
+
+// TestPickRankIsPickAndRank: PickRank answers what Pick and Rank answer
+// apart, for ip hash (one pass) over many clients, sets and masks: every
+// mirror, half, one in ten, and a mask that leaves out the client's own.
+func TestPickRankIsPickAndRank(t *testing.T) {
+	for _, n := range []int{3, 40, 300, 3000} {
+		ms := make([]Mirror, n)
+		for i := range ms {
+			ms[i] = Mirror{Name: fmt.Sprintf("m%d", i), Effective: float64(1 + i%4), HTTPS: i%3 != 0, IPv6: i%2 == 0}
+		}
+		p := NewPool(PoolSpec{Strategy: new(IPHash), Mirrors: ms})
+		masks := map[string][]uint64{"all": nil}
+		for _, every := range []int{2, 10} {
+			m := make([]uint64, (n+63)/64)
+			for i := 0; i < n; i += every {
+				m[i/64] |= 1 << (i % 64)
+			}
+			masks[fmt.Sprintf("1/%d", every)] = m
+		}
+		r := rand.New(rand.NewPCG(uint64(n), 9))
+		for name, only := range masks {
+			for range 300 {
+				var a netip.Addr
+				if r.IntN(2) == 0 {
+					a = netip.AddrFrom4([4]byte{byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))})
+				} else {
+					a = netip.AddrFrom16([16]byte{0x20, 0x01, 0xd, 0xb8, byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))})
+				}
+				c := Client{IP: a, Secure: r.IntN(2) == 0, Only: only}
+				want, err := p.Strategy.Pick(context.Background(), p, c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantRank := Rank(p, c, nil, 4)
+				got, gotRank, err := PickRank(context.Background(), p, c, make([]int, 0, 4), 4)
+				if err != nil || got != want || !slices.Equal(gotRank, wantRank) {
+					t.Fatalf("n=%d mask %s client %v: PickRank = %v %v %v; Pick and Rank = %s %v", n, name, c.IP, got.Name, gotRank, err, want.Name, wantRank)
+				}
+			}
 		}
 	}
 }

@@ -2,14 +2,15 @@ package strategy
 
 import (
 	"math"
+	"math/bits"
 	"slices"
 )
 
 // rendezvous is a set's weighted rendezvous (highest random weight)
-// hashing in two levels, so that a pick costs about 32 + N/32 scores
-// rather than N: the pool's mirrors are split into 32 groups by a hash of
-// their name (a mirror joining or leaving moves no other mirror between
-// groups), a client first goes to the group of the
+// hashing in two levels, so that a pick costs about G + N/G scores rather
+// than N: the pool's mirrors are split into G groups (hrwGroupsFor) by a
+// hash of their name (a mirror joining or leaving moves no other mirror
+// between groups), a client first goes to the group of the
 // highest weighted score among the groups (a group weighs what its
 // usable members weigh), then to the member of the highest score in it.
 // Both levels are weighted rendezvous, w / -ln(u) with u the hash of the
@@ -26,20 +27,33 @@ type rendezvous struct {
 
 // hrwGroup is one group of a set's mirrors.
 type hrwGroup struct {
-	seed   uint64
-	weight float64
-	ks     []int     // positions in the set's idx
-	seeds  []uint64  // the members' name hashes, parallel to ks
-	w      []float64 // the members' weights, parallel to ks
-	equal  bool      // every member weighs the same: scores need no log
+	seed      uint64
+	weight    float64
+	invWeight float64   // 1 / weight
+	ks        []int     // positions in the set's idx
+	seeds     []uint64  // the members' name hashes, parallel to ks
+	w         []float64 // the members' weights, parallel to ks
+	invW      []float64 // 1 / w, parallel to ks
+	equal     bool      // every member weighs the same: scores need no log
 }
 
-// hrwGroups is the number of groups. It is fixed: a count that followed
-// the pool's size would regroup nearly every mirror, and move nearly
-// every client, when a mirror joined at the wrong moment. 32 keeps a pick
-// to about 63 scores at 1,000 mirrors; pools of up to a few dozen have
-// about one mirror per group, and move only the leaving mirror's clients.
-const hrwGroups = 32
+// hrwGroupsFor returns the number of groups of a pool of n configured
+// mirrors (up or down: a mirror going down must not regroup the others).
+// It is 32 up to 2,048 mirrors, which keeps a pick to about 63 scores at
+// 1,000 mirrors (pools of up to a few dozen have about one mirror per
+// group, and move only the leaving mirror's clients), and 128 above
+// (about 200 scores at 10,000). A reload that takes a pool across 2,048
+// mirrors regroups it, and moves most clients once. A pool of a file's
+// holders (restrict.go) keeps its parent's count, and so its groups.
+func hrwGroupsFor(n int) int {
+	if n > 2048 {
+		return maxHRWGroups
+	}
+	return 32
+}
+
+// maxHRWGroups is the most groups a set has.
+const maxHRWGroups = 128
 
 // groupOf is the group of the mirror whose name hashes to seed.
 func groupOf(seed uint64, groups int) int { return int(mix(seed^groupSalt) % uint64(groups)) }
@@ -49,13 +63,14 @@ const groupSalt = 0x6a09e667f3bcc909
 
 // newRendezvous groups the set s of pool p.
 func (p *Pool) newRendezvous(s *set) *rendezvous {
-	n := hrwGroups
+	n := p.hrwGroups
 	byGroup := make([]hrwGroup, n)
 	for k, i := range s.idx {
 		g := &byGroup[groupOf(p.seeds[i], n)]
 		g.ks = append(g.ks, k)
 		g.seeds = append(g.seeds, p.seeds[i])
 		g.w = append(g.w, s.w[k])
+		g.invW = append(g.invW, 1/s.w[k])
 		g.weight += s.w[k]
 	}
 	r := &rendezvous{}
@@ -65,6 +80,7 @@ func (p *Pool) newRendezvous(s *set) *rendezvous {
 			continue
 		}
 		g.seed = mix(uint64(gi) ^ groupSalt)
+		g.invWeight = 1 / g.weight
 		g.equal = true
 		for _, w := range g.w {
 			g.equal = g.equal && w == g.w[0]
@@ -83,12 +99,72 @@ func (p *Pool) rendezvousOf(s *set) *rendezvous {
 	return p.newRendezvous(s)
 }
 
-// hrwScore is the weighted rendezvous score of weight w for the hash h of
-// a key and a candidate: w / -ln(u), u = h mapped into (0, 1). The chance
-// that a candidate has the highest score is its weight over the total.
-func hrwScore(h uint64, w float64) float64 {
-	u := (float64(h>>11) + 0.5) / (1 << 53)
-	return w / -math.Log(u)
+// hrwScore is the weighted rendezvous score of weight w (given as its
+// inverse) for the hash h of a key and a candidate: w / -ln(u), u = h
+// mapped into (0, 1), ordered as -(-ln(u) / w), which needs no division.
+// The chance that a candidate has the highest score is its weight over
+// the total.
+func hrwScore(h uint64, invW float64) float64 {
+	return -float64(negLnUnit(h) * invW)
+}
+
+// negLnUnit returns -ln(u) for u = (h|1) / 2^64 in (0, 1): with h|1 =
+// 2^(63-z)·m, m in [1, 2), ln(u) = ln(m) - (z+1)·ln 2, and ln(m) is
+// read from lnTable at m's first 10 bits after the point, interpolated
+// over the next 32 (to about 1e-7). It costs a fraction of math.Log.
+// Each product is converted explicitly so that no compiler fuses a
+// multiply-add (the Go spec allows it): every architecture computes the
+// same bits, and every dispatcher the same pick.
+func negLnUnit(h uint64) float64 {
+	x := h | 1
+	z := bits.LeadingZeros64(x)
+	n := x << z
+	i := n >> 53 & (lnTableSize - 1)
+	f := float64(int64(n>>21&(1<<32-1))) * (1.0 / (1 << 32))
+	lo := lnTable[i]
+	ln := lo + float64((lnTable[i+1]-lo)*f)
+	return float64(float64(z+1)*math.Ln2) - ln
+}
+
+// lnTableSize is the number of intervals lnTable splits [1, 2) into.
+const lnTableSize = 1024
+
+// lnTable holds ln(1 + i/lnTableSize) for i = 0..lnTableSize, computed
+// by lnSeries rather than math.Log, whose last bit differs between the
+// architectures that have an assembly version and those that do not.
+var lnTable = func() (t [lnTableSize + 1]float64) {
+	for i := range t {
+		t[i] = lnSeries(1 + float64(i)/lnTableSize)
+	}
+	return t
+}()
+
+// lnSeries returns ln(m) for m in [1, 2], to about 1e-12: ln(m) =
+// e·ln 2 + 2·atanh(t), with m scaled by e into [√½, √2) and
+// t = (m-1)/(m+1) in ±0.172, by atanh's series to t¹³.
+func lnSeries(m float64) float64 {
+	e := 0.0
+	if m > math.Sqrt2 {
+		m *= 0.5
+		e = 1
+	}
+	t := (m - 1) / (m + 1)
+	t2 := float64(t * t)
+	series := 1.0 / 13
+	for _, c := range [...]float64{1.0 / 11, 1.0 / 9, 1.0 / 7, 1.0 / 5, 1.0 / 3, 1} {
+		series = c + float64(t2*series)
+	}
+	return float64(e*math.Ln2) + float64(2*t*series)
+}
+
+// hrwBound is an upper bound of hrwScore(h, invW) that needs no
+// logarithm, from -ln(u) >= 1-u (kept a hair above the bound against
+// rounding). Most candidates of a pick fall below the best score
+// seen so far by it, and are passed over without their logarithm: the
+// pick is the same, at a fraction of the cost.
+func hrwBound(h uint64, invW float64) float64 {
+	// 1-u >= (^h >> 11) / 2^53; a signed conversion is one instruction.
+	return -float64(float64(float64(int64(^h>>11))*(0x1p-53*(1-1e-9))) * invW)
 }
 
 // bestGroup returns the index in r.groups of key's group.
@@ -96,7 +172,11 @@ func (r *rendezvous) bestGroup(key uint64) int {
 	best, bestScore := 0, math.Inf(-1)
 	for gi := range r.groups {
 		g := &r.groups[gi]
-		if sc := hrwScore(mix(g.seed^key), g.weight); sc > bestScore {
+		h := mix(g.seed ^ key)
+		if hrwBound(h, g.invWeight) < bestScore {
+			continue
+		}
+		if sc := hrwScore(h, g.invWeight); sc > bestScore {
 			best, bestScore = gi, sc
 		}
 	}
@@ -117,7 +197,11 @@ func (g *hrwGroup) member(key uint64) int {
 	}
 	bestScore := math.Inf(-1)
 	for j, seed := range g.seeds {
-		if sc := hrwScore(mix(seed^key), g.w[j]); sc > bestScore {
+		h := mix(seed ^ key)
+		if hrwBound(h, g.invW[j]) < bestScore {
+			continue
+		}
+		if sc := hrwScore(h, g.invW[j]); sc > bestScore {
 			best, bestScore = j, sc
 		}
 	}
@@ -146,7 +230,7 @@ func (r *rendezvous) pickAllowed(key uint64, idx []int, only []uint64) int {
 		if w == 0 {
 			continue
 		}
-		if sc := hrwScore(mix(g.seed^key), w); sc > bestScore {
+		if sc := hrwScore(mix(g.seed^key), 1/w); sc > bestScore {
 			bestG, bestScore = gi, sc
 		}
 	}
@@ -168,14 +252,30 @@ func (r *rendezvous) pickAllowed(key uint64, idx []int, only []uint64) int {
 
 // order appends to dst the positions (in the set's idx) of the set's
 // mirrors in key's order, best first: its group's members by score, then
-// the next group's, and so on; only those allowed (nil: all), and at most
-// limit (<= 0: all). Up to maxTopOrder it allocates nothing.
-func (r *rendezvous) order(key uint64, dst []int, limit int, allowed func(k int) bool) []int {
-	var gbuf [hrwGroups]scored
+// the next group's, and so on; only those allowed (nil: all), until dst
+// holds limit (<= 0: all). It returns with them key's own pick, the best
+// member of the best group whether allowed or not (-1 when the set is
+// empty); when allowed is set and does not allow it, and stop is set,
+// moved is true and dst is returned as it came: the caller orders the
+// holders otherwise. Up to maxTopOrder it allocates nothing.
+func (r *rendezvous) order(key uint64, dst []int, limit int, allowed func(k int) bool, stop bool) (out []int, own int, moved bool) {
+	if limit > 0 && limit-len(dst) <= maxTopOrder {
+		if out, own, moved, ok := r.orderTop(key, dst, limit, allowed, stop); ok {
+			return out, own, moved
+		}
+	}
+	if len(r.groups) == 0 {
+		return dst, -1, false
+	}
+	own = r.pick(key)
+	if stop && allowed != nil && !allowed(own) {
+		return dst, own, true
+	}
+	var gbuf [maxHRWGroups]scored
 	gs := gbuf[:0]
 	for gi := range r.groups {
 		g := &r.groups[gi]
-		gs = append(gs, scored{gi, hrwScore(mix(g.seed^key), g.weight)})
+		gs = append(gs, scored{gi, hrwScore(mix(g.seed^key), g.invWeight)})
 	}
 	for len(gs) > 0 && (limit <= 0 || len(dst) < limit) {
 		top := 0
@@ -187,7 +287,7 @@ func (r *rendezvous) order(key uint64, dst []int, limit int, allowed func(k int)
 		g := &r.groups[gs[top].at]
 		gs = append(gs[:top], gs[top+1:]...)
 		if limit > 0 && limit-len(dst) <= maxTopOrder {
-			dst = g.appendTop(key, dst, limit-len(dst), allowed)
+			dst, _ = g.appendTop(key, dst, limit-len(dst), allowed)
 			continue
 		}
 		ms := make([]scored, 0, len(g.ks))
@@ -209,8 +309,77 @@ func (r *rendezvous) order(key uint64, dst []int, limit int, allowed func(k int)
 			dst = append(dst, m.at)
 		}
 	}
-	return dst
+	return dst, own, false
 }
+
+// orderTop is order for at most maxTopOrder more mirrors: it scores the
+// groups once, keeping the best of them (each gives at least one mirror
+// when all are allowed), and takes key's own pick and the first group's
+// allowed members in one pass. It reports false, having appended
+// nothing, when the allowed members of the groups it kept are too few.
+func (r *rendezvous) orderTop(key uint64, dst []int, limit int, allowed func(k int) bool, stop bool) (out []int, own int, moved, ok bool) {
+	start := len(dst)
+	top := topN{n: limit - start}
+	for gi := range r.groups {
+		g := &r.groups[gi]
+		h := mix(g.seed ^ key)
+		if top.admits(hrwBound(h, g.invWeight)) {
+			top.add(scored{gi, hrwScore(h, g.invWeight)})
+		}
+	}
+	if top.have == 0 {
+		return dst, -1, false, true
+	}
+	own = -1
+	for _, c := range top.best() {
+		if len(dst) >= limit {
+			break
+		}
+		g := &r.groups[c.at]
+		if own < 0 {
+			dst, own = g.appendTop(key, dst, limit-len(dst), allowed)
+			if stop && allowed != nil && !allowed(own) {
+				return dst[:start], own, true, true
+			}
+			continue
+		}
+		dst, _ = g.appendTop(key, dst, limit-len(dst), allowed)
+	}
+	if len(dst) < limit && top.have < len(r.groups) {
+		return dst[:start], -1, false, false
+	}
+	return dst, own, false, true
+}
+
+// topN keeps the n (<= maxTopOrder) best candidates it is given, best
+// first.
+type topN struct {
+	c       [maxTopOrder]scored
+	have, n int
+}
+
+// admits reports whether a candidate whose score is at most bound could
+// be among the best n.
+func (t *topN) admits(bound float64) bool {
+	return t.have < t.n || bound >= t.c[t.have-1].score
+}
+
+// add offers c.
+func (t *topN) add(c scored) {
+	if t.have == t.n && !c.before(t.c[t.have-1]) {
+		return
+	}
+	x := min(t.have, t.n-1)
+	for x > 0 && c.before(t.c[x-1]) {
+		t.c[x] = t.c[x-1]
+		x--
+	}
+	t.c[x] = c
+	t.have = min(t.have+1, t.n)
+}
+
+// best returns the candidates kept, best first.
+func (t *topN) best() []scored { return t.c[:t.have] }
 
 // maxTopOrder is the most mirrors order takes from one group without
 // sorting it (the Link header needs four).
@@ -232,32 +401,42 @@ func (g *hrwGroup) score(j int, key uint64) float64 {
 	if g.equal {
 		return float64(mix(g.seeds[j]^key) >> 11)
 	}
-	return hrwScore(mix(g.seeds[j]^key), g.w[j])
+	return hrwScore(mix(g.seeds[j]^key), g.invW[j])
 }
 
 // appendTop appends to dst the n (<= maxTopOrder) allowed members of g
-// with the highest scores for key, best first.
-func (g *hrwGroup) appendTop(key uint64, dst []int, n int, allowed func(k int) bool) []int {
-	var top [maxTopOrder]scored
-	have := 0
-	for j := range g.ks {
-		if allowed != nil && !allowed(g.ks[j]) {
+// with the highest scores for key, best first, and returns with them the
+// best member whether allowed or not (its position in the set's idx).
+func (g *hrwGroup) appendTop(key uint64, dst []int, n int, allowed func(k int) bool) ([]int, int) {
+	top := topN{n: n}
+	best := scored{at: -1}
+	for j, k := range g.ks {
+		h := mix(g.seeds[j] ^ key)
+		if g.equal {
+			c := scored{k, float64(h >> 11)}
+			if best.at < 0 || c.before(best) {
+				best = c
+			}
+			if allowed == nil || allowed(k) {
+				top.add(c)
+			}
 			continue
 		}
-		c := scored{g.ks[j], g.score(j, key)}
-		if have == n && !c.before(top[have-1]) {
+		bound := hrwBound(h, g.invW[j])
+		in := allowed == nil || allowed(k)
+		if (best.at >= 0 && bound < best.score) && !(in && top.admits(bound)) {
 			continue
 		}
-		x := min(have, n-1)
-		for x > 0 && c.before(top[x-1]) {
-			top[x] = top[x-1]
-			x--
+		c := scored{k, hrwScore(h, g.invW[j])}
+		if best.at < 0 || c.before(best) {
+			best = c
 		}
-		top[x] = c
-		have = min(have+1, n)
+		if in {
+			top.add(c)
+		}
 	}
-	for _, c := range top[:have] {
+	for _, c := range top.best() {
 		dst = append(dst, c.at)
 	}
-	return dst
+	return dst, best.at
 }

@@ -126,6 +126,9 @@ type PoolSpec struct {
 	// Unserved counts the requests answered without a mirror (nil: not
 	// counted); like Mirror.Redirects it outlives the pool.
 	Unserved *atomic.Uint64
+	// hrwGroups is ip hash's group count (0: hrwGroupsFor the mirrors):
+	// a pool of a file's holders takes its parent's.
+	hrwGroups int
 }
 
 // Pool is a set of mirrors and everything precomputed to pick among them.
@@ -139,6 +142,7 @@ type Pool struct {
 
 	byName         map[string]int
 	v4bits, v6bits int
+	hrwGroups      int      // ip hash's group count
 	seeds          []uint64 // per mirror, hash of its name (ip hash)
 	points         []point  // per mirror, its coordinates (geo)
 	// tiers caches the geo tier per country and client set (tierKey →
@@ -182,6 +186,9 @@ func NewPool(spec PoolSpec) *Pool {
 	}
 	if p.Seq == nil {
 		p.Seq = new(LocalSequence)
+	}
+	if p.hrwGroups = spec.hrwGroups; p.hrwGroups <= 0 {
+		p.hrwGroups = hrwGroupsFor(len(p.Mirrors))
 	}
 	if p.v4bits <= 0 || p.v4bits > 32 {
 		p.v4bits = 32
@@ -313,6 +320,25 @@ func Rank(p *Pool, c Client, dst []int, limit int) []int {
 		return r.Rank(p, c, dst, limit)
 	}
 	return appendAllowed(dst[:0], p.ranked[setIndex(&c)], c.Only, limit)
+}
+
+// PickRank is a pick and Rank's order for c in one call: what a redirect
+// and its Link header need. A strategy that ranks what it picks from
+// (ip hash) computes both in one pass; the others pick, then rank.
+func PickRank(ctx context.Context, p *Pool, c Client, dst []int, limit int) (*Mirror, []int, error) {
+	if pr, ok := p.Strategy.(pickRanker); ok {
+		return pr.pickRank(ctx, p, c, dst, limit)
+	}
+	m, err := p.Strategy.Pick(ctx, p, c)
+	if err != nil {
+		return nil, dst[:0], err
+	}
+	return m, Rank(p, c, dst, limit), nil
+}
+
+// pickRanker is a strategy that picks and ranks in one pass.
+type pickRanker interface {
+	pickRank(ctx context.Context, p *Pool, c Client, dst []int, limit int) (*Mirror, []int, error)
 }
 
 // appendAllowed appends to dst the mirrors of src allowed under only (nil:
