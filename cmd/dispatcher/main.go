@@ -23,6 +23,7 @@ import (
 	"github.com/dispatcher/dispatcher/config"
 	"github.com/dispatcher/dispatcher/ctl"
 	"github.com/dispatcher/dispatcher/handlers"
+	"github.com/dispatcher/dispatcher/internal/deadline"
 	"github.com/dispatcher/dispatcher/internal/jsonlog"
 	"github.com/dispatcher/dispatcher/server"
 	"github.com/dispatcher/dispatcher/store"
@@ -173,11 +174,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
+	// The write and body deadlines come from deadline.Guard rather than
+	// ReadTimeout and WriteTimeout, which cost a redirect a deadline on
+	// every request.
+	guard := &deadline.Guard{Write: 10 * time.Second, Body: 10 * time.Second, Next: srv}
 	hs := &http.Server{
-		Handler:           srv,
+		Handler:           guard,
+		ConnContext:       guard.ConnContext,
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
