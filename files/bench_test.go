@@ -244,10 +244,11 @@ func BenchmarkChoose(b *testing.B) {
 	}
 }
 
-// BenchmarkCarry carries the holdings of 100 mirrors of a million files
-// over an origin change of one file: what a mirror whose listing did not
-// change costs when the origin changes. The file-number map is built once
-// per change (the first mirror pays it), then each mirror moves bits.
+// BenchmarkCarry carries the View of a million files over an origin
+// change of one file, at 100 and 1,000 mirrors (half listed, each missing
+// its own files): what an origin change costs. The file-number map is
+// built with each new Index; then the rows move, whatever the number of
+// mirrors.
 func BenchmarkCarry(b *testing.B) {
 	old := buildIndex(1_000_000)
 	var bl Builder
@@ -259,70 +260,129 @@ func BenchmarkCarry(b *testing.B) {
 		bl.Add(e, nil)
 	}
 	ix := bl.Build()
-	hs := make([]*Holdings, 100)
-	for m := range hs {
-		hs[m] = All(old)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		ix.carry.Store(nil) // a new origin change each time
-		for _, h := range hs {
-			h.Carry(ix)
-		}
+	for _, mirrors := range []int{100, 1000} {
+		b.Run(strconv.Itoa(mirrors), func(b *testing.B) {
+			v := scaleView(old, mirrors)
+			b.ReportAllocs()
+			for b.Loop() {
+				ix.carry.Store(nil) // a new origin change each time
+				v.Carry(ix)
+			}
+		})
 	}
 }
 
-// BenchmarkAdopt is what a follower does with a leader's View of a
-// million files and 100 mirrors (half listed): unpack what Redis holds
-// (gzipped gob) and rebuild the index and the rows.
-func BenchmarkAdopt(b *testing.B) {
-	ix := buildIndex(1_000_000)
-	names := make([]string, 100)
-	hs := make([]*Holdings, 100)
-	for m := range names {
+// scaleView is the View of ix for n mirrors: half listed, mirror m
+// missing every 64th file from m on (so rows differ), the others
+// assumed to hold every file.
+func scaleView(ix *Index, n int) *View {
+	names := make([]string, n)
+	hs := make([]*Holdings, n)
+	for m := range n {
 		names[m] = "m" + strconv.Itoa(m)
 		if m%2 == 0 {
-			hs[m] = All(ix)
+			h := All(ix)
+			for id := m % 64; id < ix.Len(); id += 64 {
+				h.bits[id/64] &^= 1 << (id % 64)
+			}
+			hs[m] = h
 		}
 	}
-	data, err := gobzip.Encode(shareView(NewView(ix, names, hs), time.Now()))
-	if err != nil {
-		b.Fatal(err)
+	return NewView(ix, names, hs)
+}
+
+// BenchmarkAdopt is what a follower does with a leader's View of a
+// million files and 100 or 1,000 mirrors (half listed): unpack what Redis
+// holds (gzipped gob) and rebuild the index and the rows.
+func BenchmarkAdopt(b *testing.B) {
+	ix := buildIndex(1_000_000)
+	for _, mirrors := range []int{100, 1000} {
+		b.Run(strconv.Itoa(mirrors), func(b *testing.B) {
+			data, err := gobzip.Encode(shareView(scaleView(ix, mirrors), time.Now()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				var p sharedView
+				if err := gobzip.Decode(data, &p); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := p.adopt(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(data)), "bytes-shared")
+		})
 	}
-	b.ReportMetric(float64(len(data)), "bytes-shared")
-	b.ReportAllocs()
+}
+
+// BenchmarkMemory reports what a million files cost in memory with their
+// View for 1,000 mirrors (half listed, 64 distinct rows), all included:
+// the live heap after a collection, and the process's resident memory
+// once the garbage is given back, per file. Run it alone: the resident
+// memory is the whole process's.
+func BenchmarkMemory(b *testing.B) {
 	for b.Loop() {
-		var p sharedView
-		if err := gobzip.Decode(data, &p); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := p.adopt(); err != nil {
-			b.Fatal(err)
-		}
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		ix := buildIndex(1_000_000)
+		v := scaleView(ix, 1000)
+		runtime.GC()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(ix.Len()), "heap-B/file")
+		// What the scavenger gives back in time (the building's garbage),
+		// given back now: the resident memory that stays, the test
+		// binary's own included.
+		debug.FreeOSMemory()
+		b.ReportMetric(float64(rss())/float64(ix.Len()), "rss-B/file")
+		runtime.KeepAlive(v)
 	}
+}
+
+// rss returns the resident memory of the process, in bytes (0 where
+// /proc is not).
+func rss() int64 {
+	data, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize())
 }
 
 // BenchmarkWith swaps one mirror's new listing (a file in 64 now missing)
 // into the View of a million files for 100 and 1,000 mirrors: what each
-// changed listing costs.
+// changed listing costs; and the same listing again (unchanged): a pass
+// over the mirror's column.
 func BenchmarkWith(b *testing.B) {
 	ix := buildIndex(1_000_000)
 	for _, mirrors := range []int{100, 1000} {
+		v := scaleView(ix, mirrors)
+		changed := All(ix)
+		for id := 7; id < ix.Len(); id += 64 {
+			changed.bits[id/64] &^= 1 << (id % 64)
+		}
+		changed.Stats.Held = ix.Len() - (ix.Len()+56)/64
 		b.Run(strconv.Itoa(mirrors), func(b *testing.B) {
-			names := make([]string, mirrors)
-			hs := make([]*Holdings, mirrors)
-			for m := range names {
-				names[m] = "m" + strconv.Itoa(m)
-				hs[m] = All(ix)
-			}
-			v := NewView(ix, names, hs)
-			changed := All(ix)
-			for id := 7; id < ix.Len(); id += 64 {
-				changed.bits[id/64] &^= 1 << (id % 64)
-			}
 			b.ReportAllocs()
 			for b.Loop() {
-				v.With(3, changed)
+				v.With(2, changed)
+			}
+		})
+		same := v.With(2, changed)
+		b.Run(strconv.Itoa(mirrors)+"/unchanged", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if same.With(2, changed) != same {
+					b.Fatal("an unchanged listing made a new View")
+				}
 			}
 		})
 	}

@@ -1,9 +1,5 @@
 package files
 
-import (
-	"math/bits"
-)
-
 // Stats counts what a mirror holds of an origin: Held files have the
 // origin's size and an mtime no older than the origin's; Outdated ones are
 // listed with another size or an older mtime; Missing ones are not listed.
@@ -12,17 +8,30 @@ type Stats struct {
 }
 
 // Holdings is what one mirror holds of an origin Index: a bit per origin
-// file. It is immutable once returned.
+// file, as a listing is judged. A View takes the bits into its rows and
+// keeps only the rest (summary): the View's rows are the one record of
+// what every mirror holds, so a million files cost no bitmap per mirror.
+// It is immutable once returned.
 type Holdings struct {
-	bits  []uint64
-	of    *Index // the index the bits number
+	bits  []uint64 // nil in a summary
+	of    *Index   // the index the bits number
 	Stats Stats
 	// unlisted marks a mirror with a listing source that has not been
 	// listed yet: it holds nothing known, and is only a last resort.
 	unlisted bool
 }
 
-// Has reports whether the mirror holds origin file id.
+// summary returns h without its bits: what a View and a Scanner keep once
+// the bits are in the View's rows.
+func (h *Holdings) summary() *Holdings {
+	if h == nil || h.bits == nil {
+		return h
+	}
+	return &Holdings{of: h.of, Stats: h.Stats, unlisted: h.unlisted}
+}
+
+// Has reports whether the mirror holds origin file id. h must have its
+// bits (not a summary).
 func (h *Holdings) Has(id int) bool { return h.bits[id/64]>>(id%64)&1 == 1 }
 
 // Judge compares a mirror's listing with the origin: a file is held when
@@ -50,54 +59,6 @@ func Judge(ix *Index, list func(fn func(Entry) error) error) (*Holdings, error) 
 	h.Stats.Missing = ix.Len() - h.Stats.Held - h.Stats.Outdated
 	ix.cohere(h)
 	return h, nil
-}
-
-// same reports whether h and o were judged against the same index and
-// hold the same files.
-func (h *Holdings) same(o *Holdings) bool {
-	if h == o {
-		return true
-	}
-	if h == nil || o == nil || h.of != o.of || h.Stats != o.Stats || h.unlisted != o.unlisted {
-		return false
-	}
-	for i := range h.bits {
-		if h.bits[i] != o.bits[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// Carry returns h judged against ix instead of the index it was made for:
-// a file stays held when the new origin has it with the same size and
-// mtime. It is how a mirror whose scan failed keeps its last good
-// listing across a change of the origin.
-func (h *Holdings) Carry(ix *Index) *Holdings {
-	if h.of == ix {
-		return h
-	}
-	if h.unlisted {
-		return unlisted(ix)
-	}
-	n := &Holdings{bits: make([]uint64, (ix.Len()+63)/64), of: ix}
-	to := ix.carried(h.of)
-	for w, word := range h.bits {
-		for word != 0 {
-			old := 64*w + bits.TrailingZeros64(word)
-			word &= word - 1
-			if old >= len(to) {
-				break // All's bits past the last file
-			}
-			if id := to[old]; id >= 0 {
-				n.bits[id/64] |= 1 << (id % 64)
-				n.Stats.Held++
-			}
-		}
-	}
-	n.Stats.Missing = ix.Len() - n.Stats.Held
-	ix.cohere(n)
-	return n
 }
 
 // none returns the Holdings of a mirror that holds nothing of ix.

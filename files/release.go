@@ -3,8 +3,11 @@ package files
 import (
 	"bufio"
 	"bytes"
+	"math/bits"
 	"path"
 	"strings"
+
+	"github.com/dispatcher/dispatcher/internal/bitmask"
 )
 
 // Repository indexes that stay coherent. An apt repository's release file
@@ -148,4 +151,42 @@ func (ix *Index) cohere(h *Holdings) {
 			}
 		}
 	}
+}
+
+// cohereRows is cohere for every mirror of v at once, v's files numbered
+// as ix: a release file's row keeps a mirror only where the rows of the
+// files it names all have it, apart from the mirrors assumed to hold
+// every file (assumed). It returns, per mirror, the release files taken
+// out (they count as outdated).
+func (ix *Index) cohereRows(v *View, assumed []uint64) []int {
+	outdated := make([]int, len(v.Mirrors))
+	if len(ix.requires) == 0 {
+		return outdated
+	}
+	keep := make([]uint64, v.words)
+	row := make([]uint64, v.words)
+	for id, reqs := range ix.requires {
+		for w := range keep {
+			keep[w] = ^uint64(0)
+		}
+		for _, req := range reqs {
+			for w, word := range v.rows.row(v.rowOf[req]) {
+				keep[w] &= word
+			}
+		}
+		copy(row, v.rows.row(v.rowOf[id]))
+		taken := false
+		for w := range row {
+			out := row[w] &^ (keep[w] | bitmask.Word(assumed, w))
+			for x := out; x != 0; x &= x - 1 {
+				outdated[64*w+bits.TrailingZeros64(x)]++
+			}
+			row[w] &^= out
+			taken = taken || out != 0
+		}
+		if taken {
+			v.rowOf[id] = v.rows.intern(row)
+		}
+	}
+	return outdated
 }

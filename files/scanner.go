@@ -67,10 +67,10 @@ type Scanner struct {
 	following atomic.Bool
 	adopted   atomic.Uint64 // results adopted from the leader
 
-	mu       sync.Mutex // guards the state below; held briefly
-	ix       *Index     // the last good origin index
-	held     map[string]*Holdings
-	sums     map[string]sumEntry // by path: SHA-256 of a size and mtime
+	mu       sync.Mutex           // guards the state below; held briefly
+	ix       *Index               // the last good origin index
+	held     map[string]*Holdings // by mirror name, summaries (no bits)
+	sums     map[string]sumEntry  // by path: SHA-256 of a size and mtime
 	oStatus  OriginStatus
 	mStatus  map[string]MirrorStatus
 	scanning sync.Mutex // one scan at a time
@@ -155,28 +155,33 @@ func (s *Scanner) seed(old *Scanner) {
 	for k, e := range old.sums {
 		s.sums[k] = e
 	}
-	bySource := map[string]string{} // listing source → old mirror name
-	for _, m := range old.mirrors {
-		if m.Source != nil {
-			bySource[sourceKey(m.Source)] = m.Name
+	ov := old.view.Load()
+	if ov == nil || ov.Index != s.ix {
+		return
+	}
+	bySource := map[string]int{} // listing source → old mirror's column
+	for i, m := range old.mirrors {
+		if m.Source != nil && i < len(ov.Mirrors) && ov.Mirrors[i] == m.Name {
+			bySource[sourceKey(m.Source)] = i
 		}
 	}
 	names := make([]string, len(s.mirrors))
-	holdings := make([]*Holdings, len(s.mirrors))
+	from := make([]int, len(s.mirrors))
+	held := make([]*Holdings, len(s.mirrors))
 	for i, m := range s.mirrors {
-		names[i] = m.Name
+		names[i], from[i] = m.Name, -1
 		if m.Source == nil {
 			s.mStatus[m.Name] = MirrorStatus{Stats: Stats{Held: s.ix.Len()}, LastScan: s.oStatus.LastScan}
 			continue
 		}
-		holdings[i] = unlisted(s.ix)
-		if prev := old.held[bySource[sourceKey(m.Source)]]; prev != nil {
-			holdings[i] = prev.Carry(s.ix)
-			s.held[m.Name] = holdings[i]
-			s.mStatus[m.Name] = old.mStatus[bySource[sourceKey(m.Source)]]
+		held[i] = unlisted(s.ix).summary()
+		if f, ok := bySource[sourceKey(m.Source)]; ok && ov.held[f] != nil && ov.held[f].Listed() {
+			from[i] = f
+			s.held[m.Name] = ov.held[f]
+			s.mStatus[m.Name] = old.mStatus[old.mirrors[f].Name]
 		}
 	}
-	s.view.Store(NewView(s.ix, names, holdings))
+	s.view.Store(ov.Remap(names, from, held))
 }
 
 // sourceKey identifies a listing source: its kind and what it lists.
@@ -257,39 +262,47 @@ func (s *Scanner) Scan(ctx context.Context) {
 	}
 	origin.Files = ix.Len()
 
-	// The mirrors as last known, judged against ix; those never listed are
-	// listed before the View is first swapped in.
+	// The mirrors as last known, judged against ix (the View carried
+	// over to a new origin listing: a pass over the files, whatever the
+	// number of mirrors); those never listed are listed before the View
+	// is first swapped in.
 	names := make([]string, len(s.mirrors))
-	holdings := make([]*Holdings, len(s.mirrors))
+	for i, m := range s.mirrors {
+		names[i] = m.Name
+	}
+	v := s.view.Load()
+	if v == nil || !v.Serves(names) {
+		holdings := make([]*Holdings, len(s.mirrors))
+		for i, m := range s.mirrors {
+			if m.Source != nil {
+				holdings[i] = unlisted(ix) // a last resort until listed
+			}
+		}
+		v = NewView(ix, names, holdings)
+	} else {
+		v = v.Carry(ix)
+	}
 	statuses := make([]MirrorStatus, len(s.mirrors))
 	var first, later []int
 	s.mu.Lock()
 	for i, m := range s.mirrors {
-		names[i] = m.Name
-		switch prev := s.held[m.Name]; {
+		switch h := v.held[i]; {
 		case m.Source == nil: // nil holdings: every file
 			statuses[i] = MirrorStatus{Stats: Stats{Held: ix.Len()}, LastScan: origin.LastScan}
-		case prev == nil || !prev.Listed():
-			holdings[i] = unlisted(ix) // a last resort until listed
-			statuses[i] = MirrorStatus{Listed: true, Stats: holdings[i].Stats}
+		case h == nil || !h.Listed():
+			if h == nil {
+				h = unlisted(ix)
+			}
+			statuses[i] = MirrorStatus{Listed: true, Stats: h.Stats}
 			first = append(first, i)
 		default:
-			holdings[i] = prev.Carry(ix)
-			s.held[m.Name] = holdings[i]
+			s.held[m.Name] = h
 			statuses[i] = s.mStatus[m.Name]
-			statuses[i].Stats = holdings[i].Stats
+			statuses[i].Stats = h.Stats
 			later = append(later, i)
 		}
 	}
 	s.mu.Unlock()
-	v := s.view.Load()
-	if v == nil || v.Index != ix || !v.Serves(names) {
-		v = NewView(ix, names, holdings)
-	} else {
-		for i, h := range holdings {
-			v = v.With(i, h)
-		}
-	}
 	s.swap(v, func() {
 		s.ix, s.oStatus = ix, origin
 		for i, m := range s.mirrors {
@@ -368,9 +381,8 @@ func (s *Scanner) scanMirror(ctx context.Context, ix *Index, m ScanMirror) (*Hol
 	defer s.mu.Unlock()
 	if err != nil {
 		st.Err = err.Error()
-		if prev := s.held[m.Name]; prev != nil {
-			h = prev.Carry(ix)
-			s.held[m.Name] = h
+		if prev := s.held[m.Name]; prev != nil && prev.of == ix {
+			h = prev // a summary: the View keeps the mirror's column
 		} else {
 			h = unlisted(ix) // never listed: nothing is known of it
 		}
@@ -387,10 +399,9 @@ func (s *Scanner) scanMirror(ctx context.Context, ix *Index, m ScanMirror) (*Hol
 		notes = append(notes, fmt.Sprintf("%d listing entries skipped (odd names or paths)", bad))
 	}
 	st.Err = strings.Join(notes, "; ")
-	if prev := s.held[m.Name]; prev.same(h) {
-		h = prev // unchanged: the View need not change
-	}
+	// The View compares h with the mirror's column, and keeps its bits;
+	// the Scanner keeps what it says of them.
 	st.Stats = h.Stats
-	s.held[m.Name] = h
+	s.held[m.Name] = h.summary()
 	return h, st
 }

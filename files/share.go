@@ -26,13 +26,21 @@ type Sharer interface {
 }
 
 // sharedView is a View as a leader hands it to the followers: the origin
-// listing and what each mirror holds. It is published when it changes.
+// listing and the View's rows, which say what each mirror holds. It is
+// published when it changes. At a million files and a thousand mirrors
+// it is the files' row numbers (4 bytes a file before compression) and
+// the few distinct rows, not a bitmap per mirror.
 type sharedView struct {
 	Origin  []Entry
 	Sums    map[int][32]byte // by position in Origin
 	Mirrors []string
-	Bits    [][]uint64 // per mirror; nil: every file
-	Stats   []Stats    // per mirror
+	RowOf   []uint32 // per origin file, its row in Rows
+	Rows    []uint64 // the distinct rows, (len(Mirrors)+63)/64 words each
+	Assumed []bool   // per mirror: no listing source, holds every file
+	// Unlisted marks, per mirror, one with a listing source not listed
+	// yet (nil: none).
+	Unlisted []bool
+	Stats    []Stats // per mirror
 	// Requires lists, per apt release file (by position in Origin), the
 	// files it names, by position in Origin.
 	Requires map[int][]int
@@ -64,11 +72,21 @@ func shareView(v *View, at time.Time) *sharedView {
 		}
 	}
 	p.Requires = ix.requires
-	p.Bits = make([][]uint64, len(v.held))
+	p.RowOf, p.Rows = v.rowOf, v.rows.bits
+	p.Assumed = make([]bool, len(v.held))
 	p.Stats = make([]Stats, len(v.held))
 	for m, h := range v.held {
-		if h != nil {
-			p.Bits[m], p.Stats[m] = h.bits, h.Stats
+		switch {
+		case h == nil:
+			p.Assumed[m] = true
+		case h.unlisted:
+			if p.Unlisted == nil {
+				p.Unlisted = make([]bool, len(v.held))
+			}
+			p.Unlisted[m] = true
+			fallthrough
+		default:
+			p.Stats[m] = h.Stats
 		}
 	}
 	return p
@@ -96,20 +114,41 @@ func (p *sharedView) adopt() (*View, error) {
 			ix.require(id, req)
 		}
 	}
-	if len(p.Bits) != len(p.Mirrors) || len(p.Stats) != len(p.Mirrors) {
-		return nil, fmt.Errorf("published holdings are for %d mirrors, not %d", len(p.Bits), len(p.Mirrors))
+	words := (len(p.Mirrors) + 63) / 64
+	if len(p.Assumed) != len(p.Mirrors) || len(p.Stats) != len(p.Mirrors) || p.Unlisted != nil && len(p.Unlisted) != len(p.Mirrors) {
+		return nil, fmt.Errorf("published holdings are for %d mirrors, not %d", len(p.Stats), len(p.Mirrors))
 	}
-	hs := make([]*Holdings, len(p.Bits))
-	for m, bits := range p.Bits {
-		if bits == nil {
-			continue
-		}
-		if len(bits) != (ix.Len()+63)/64 {
-			return nil, fmt.Errorf("published holdings of %s do not match the origin", p.Mirrors[m])
-		}
-		hs[m] = &Holdings{bits: bits, of: ix, Stats: p.Stats[m]}
+	if len(p.RowOf) != ix.Len() || words > 0 && len(p.Rows)%words != 0 || words == 0 && len(p.Rows) != 0 {
+		return nil, fmt.Errorf("published rows (%d words for %d files) do not match %d mirrors and the origin", len(p.Rows), len(p.RowOf), len(p.Mirrors))
 	}
-	return NewView(ix, p.Mirrors, hs), nil
+	v := &View{Index: ix, Mirrors: p.Mirrors, words: words, rowOf: make([]uint32, ix.Len()), rows: newRowTable(words),
+		held: make([]*Holdings, len(p.Mirrors))}
+	nrows := 0
+	if words > 0 {
+		nrows = len(p.Rows) / words
+	}
+	// Interned again: the numbers of a row published twice become one.
+	number := make([]uint32, nrows)
+	for k := range nrows {
+		row := p.Rows[k*words : (k+1)*words]
+		if words > 0 && len(p.Mirrors)%64 != 0 && row[words-1]>>(len(p.Mirrors)%64) != 0 {
+			return nil, fmt.Errorf("published row %d names mirrors past the %d", k, len(p.Mirrors))
+		}
+		number[k] = v.rows.intern(row)
+	}
+	for id, k := range p.RowOf {
+		if int(k) >= nrows {
+			return nil, fmt.Errorf("published row number %d of file %d is past the %d rows", k, id, nrows)
+		}
+		v.rowOf[id] = number[k]
+	}
+	for m := range p.Mirrors {
+		if !p.Assumed[m] {
+			v.held[m] = &Holdings{of: ix, Stats: p.Stats[m], unlisted: p.Unlisted != nil && p.Unlisted[m]}
+		}
+	}
+	v.finish()
+	return v, nil
 }
 
 // publish hands the state of the scans to the other instances, with the

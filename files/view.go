@@ -1,6 +1,7 @@
 package files
 
 import (
+	"math/bits"
 	"strings"
 	"unsafe"
 
@@ -23,7 +24,7 @@ type View struct {
 	rowOf   []uint32 // per file, its row in rows
 	rows    *rowTable
 	fullRow uint32      // the row of every mirror (noRow: none has it)
-	held    []*Holdings // per mirror, what the rows were made of
+	held    []*Holdings // per mirror, the summary of its column (nil: every file)
 	// assumed are the mirrors without a listing source, whose rows say
 	// they hold every file; unlisted those with one that has not been
 	// listed yet (their rows are empty). nil when there are none.
@@ -82,41 +83,76 @@ func (t *rowTable) lookup(row []uint64) uint32 {
 }
 
 // NewView builds the View of ix for mirrors (names, in the pool's order)
-// and their holdings (nil: holds every file). It costs O(files ×
-// mirrors/64) word operations.
+// and their holdings (nil: holds every file), each with its bits. It
+// costs O(files × mirrors/64) word operations.
 func NewView(ix *Index, mirrors []string, holdings []*Holdings) *View {
 	v := &View{Index: ix, Mirrors: mirrors, words: (len(mirrors) + 63) / 64, held: make([]*Holdings, len(mirrors))}
-	copy(v.held, holdings)
-	v.rowOf = make([]uint32, ix.Len())
-	v.rows = newRowTable(v.words)
-	// A block of 64 files by 64 mirrors at a time: 64 words of the
-	// mirrors' holdings, transposed, are 64 words of the files' rows. A
-	// column at a time would touch every row once per mirror.
+	cols := make([]column, len(mirrors))
+	for m := range mirrors {
+		cols[m].mirror = m
+		if m < len(holdings) && holdings[m] != nil {
+			cols[m].bits = holdings[m].bits
+			v.held[m] = holdings[m].summary()
+		}
+	}
+	v.rowOf, v.rows = buildRows(ix.Len(), v.words, nil, cols)
+	v.finish()
+	return v
+}
+
+// column is a mirror's bit per file, to write into rows.
+type column struct {
+	mirror int
+	bits   []uint64 // nil: every file
+}
+
+// buildRows numbers the rows of n files in a new table: each file's row
+// is old's row for it (nil: none) with the columns of cols written in.
+// It goes a block of 64 files by 64 mirrors at a time: 64 words of the
+// rows, transposed, are 64 words of the mirrors' columns, and back. A
+// column at a time would touch every row once per mirror.
+func buildRows(n, words int, old *View, cols []column) ([]uint32, *rowTable) {
+	rowOf := make([]uint32, n)
+	t := newRowTable(words)
+	byWord := make([][]column, words)
+	for _, c := range cols {
+		byWord[c.mirror/64] = append(byWord[c.mirror/64], c)
+	}
 	var block [64]uint64
-	rows := make([]uint64, 64*v.words) // the block's 64 rows
-	for fb := range (ix.Len() + 63) / 64 {
-		for w := range v.words {
-			for j := range 64 {
-				block[j] = 0
-				if m := 64*w + j; m < len(holdings) {
-					if h := holdings[m]; h == nil {
-						block[j] = ^uint64(0)
-					} else {
-						block[j] = h.bits[fb]
-					}
+	rows := make([]uint64, 64*words) // the block's 64 rows
+	for fb := range (n + 63) / 64 {
+		count := min(64, n-64*fb)
+		clear(rows)
+		if old != nil {
+			for i := range count {
+				copy(rows[i*words:(i+1)*words], old.rows.row(old.rowOf[64*fb+i]))
+			}
+		}
+		for w, cs := range byWord {
+			if len(cs) == 0 {
+				continue
+			}
+			for i := range 64 {
+				block[i] = rows[i*words+w]
+			}
+			transpose64(&block)
+			for _, c := range cs {
+				if c.bits == nil {
+					block[c.mirror%64] = ^uint64(0)
+				} else {
+					block[c.mirror%64] = c.bits[fb]
 				}
 			}
 			transpose64(&block)
 			for i := range 64 {
-				rows[i*v.words+w] = block[i]
+				rows[i*words+w] = block[i]
 			}
 		}
-		for i := range min(64, ix.Len()-64*fb) {
-			v.rowOf[64*fb+i] = v.rows.intern(rows[i*v.words : (i+1)*v.words])
+		for i := range count {
+			rowOf[64*fb+i] = t.intern(rows[i*words : (i+1)*words])
 		}
 	}
-	v.finish()
-	return v
+	return rowOf, t
 }
 
 // finish sets what v derives from its rows and holdings.
@@ -175,69 +211,180 @@ func (v *View) masks() {
 }
 
 // With returns v with mirror m's holdings replaced by h (judged against
-// v.Index; nil: every file), or v itself when they are the same. It costs
-// a pass over the files' row numbers, and a new row for each distinct old
-// row and value of m's bit; it leaves v unchanged.
-func (v *View) With(m int, h *Holdings) *View {
-	if v.held[m].same(h) {
-		return v
-	}
-	n := &View{Index: v.Index, Mirrors: v.Mirrors, words: v.words, rowOf: make([]uint32, len(v.rowOf)),
-		rows: newRowTable(v.words), held: append([]*Holdings(nil), v.held...)}
-	n.held[m] = h
-	bit, w := uint64(1)<<(m%64), m/64
-	// moved[b][k] is old row k with m's bit b, in n's table (+1; 0: not
-	// yet).
-	nrows := len(v.rows.index)
-	moved := [2][]uint32{make([]uint32, nrows), make([]uint32, nrows)}
-	row := make([]uint64, v.words)
-	for id, k := range v.rowOf {
-		b := 0
-		if h == nil || h.Has(id) {
-			b = 1
-		}
-		if nk := moved[b][k]; nk > 0 {
-			n.rowOf[id] = nk - 1
+// v.Index; nil: every file), or v itself when nothing changes.
+func (v *View) With(m int, h *Holdings) *View { return v.WithAll(map[int]*Holdings{m: h}) }
+
+// WithAll returns v with the holdings of several mirrors replaced
+// (mirror → holdings, judged against v.Index; nil: every file; a summary,
+// without bits: the mirror's column stays, as after a failed listing), or
+// v itself when nothing changes. A listing that holds what the mirror's
+// column says costs a pass over that column, and the rows are rebuilt
+// once for all the changed columns: a pass over the files' rows. It
+// leaves v unchanged.
+func (v *View) WithAll(changes map[int]*Holdings) *View {
+	held := append([]*Holdings(nil), v.held...)
+	var cols []column
+	changed := false
+	for m, h := range changes {
+		if h != nil && h.bits == nil || v.holdsColumn(m, h) {
+			// The column stays; what is said of it may not.
+			if !sameSummary(v.held[m], h) {
+				held[m], changed = h.summary(), true
+			}
 			continue
 		}
-		copy(row, v.rows.row(k))
-		if b == 1 {
-			row[w] |= bit
-		} else {
-			row[w] &^= bit
+		c := column{mirror: m}
+		if h != nil {
+			c.bits = h.bits
 		}
-		nk := n.rows.intern(row)
-		moved[b][k] = nk + 1
-		n.rowOf[id] = nk
+		cols = append(cols, c)
+		held[m], changed = h.summary(), true
+	}
+	if !changed {
+		return v
+	}
+	n := &View{Index: v.Index, Mirrors: v.Mirrors, words: v.words, held: held, rowOf: v.rowOf, rows: v.rows}
+	if len(cols) > 0 {
+		n.rowOf, n.rows = buildRows(v.Index.Len(), v.words, v, cols)
 	}
 	n.finish()
 	return n
 }
 
-// WithAll is With for several mirrors at once (mirror → holdings): a few
-// changes are applied one by one, more rebuild the rows in one pass. It
-// returns v itself when nothing changes.
-func (v *View) WithAll(changes map[int]*Holdings) *View {
-	held := append([]*Holdings(nil), v.held...)
-	var changed []int
-	for m, h := range changes {
-		if !v.held[m].same(h) {
-			held[m] = h
-			changed = append(changed, m)
-		}
+// sameSummary reports whether a and b say the same of a mirror's column.
+func sameSummary(a, b *Holdings) bool {
+	if a == nil || b == nil {
+		return a == b
 	}
-	if len(changed) > withAllOneByOne {
-		return NewView(v.Index, v.Mirrors, held)
-	}
-	for _, m := range changed {
-		v = v.With(m, held[m])
-	}
-	return v
+	return a.of == b.of && a.Stats == b.Stats && a.unlisted == b.unlisted
 }
 
-// withAllOneByOne is the most changes WithAll applies one at a time: each
-// is a pass over the files, where a rebuild costs a few.
-const withAllOneByOne = 4
+// holdsColumn reports whether mirror m's column is h (nil: every file),
+// judged against v.Index: a pass over the column when it may be.
+func (v *View) holdsColumn(m int, h *Holdings) bool {
+	old := v.held[m]
+	switch {
+	case h == nil || old == nil:
+		return h == old
+	case h.of != v.Index || h.unlisted != old.unlisted || h.Stats.Held != old.Stats.Held:
+		return false
+	}
+	bit, w := uint64(1)<<(m%64), m/64
+	for fb := range len(h.bits) {
+		var col uint64
+		for i := range min(64, len(v.rowOf)-64*fb) {
+			if v.rows.bits[int(v.rowOf[64*fb+i])*v.words+w]&bit != 0 {
+				col |= 1 << i
+			}
+		}
+		if col != h.bits[fb] {
+			return false
+		}
+	}
+	return true
+}
+
+// Carry returns v for ix, a new listing of the origin: a file the new
+// origin has with the same size and mtime keeps its row, so every mirror
+// keeps what it held; a file new or changed is held by the mirrors
+// assumed to hold every file only, until the next listings. An apt
+// release file is held only where the files it names are (release.go).
+// It costs a pass over the files, whatever the number of mirrors: it is
+// what a change of the origin costs, and what a mirror whose listing
+// fails keeps across it.
+func (v *View) Carry(ix *Index) *View {
+	if ix == v.Index {
+		return v
+	}
+	n := &View{Index: ix, Mirrors: v.Mirrors, words: v.words, rowOf: make([]uint32, ix.Len()), rows: newRowTable(v.words),
+		held: make([]*Holdings, len(v.held))}
+	fresh := make([]uint64, v.words)
+	copy(fresh, v.assumed)
+	freshRow := n.rows.intern(fresh)
+	for id := range n.rowOf {
+		n.rowOf[id] = freshRow
+	}
+	moved := make([]uint32, len(v.rows.index)) // old row → new row + 1
+	for old, id := range ix.carried(v.Index) {
+		if id < 0 {
+			continue
+		}
+		k := v.rowOf[old]
+		if moved[k] == 0 {
+			moved[k] = n.rows.intern(v.rows.row(k)) + 1
+		}
+		n.rowOf[id] = moved[k] - 1
+	}
+	outdated := ix.cohereRows(n, v.assumed)
+	held := n.columnCounts()
+	for m, h := range v.held {
+		switch {
+		case h == nil:
+		case h.unlisted:
+			n.held[m] = &Holdings{of: ix, Stats: Stats{Missing: ix.Len()}, unlisted: true}
+		default:
+			n.held[m] = &Holdings{of: ix, Stats: Stats{Held: held[m], Outdated: outdated[m], Missing: ix.Len() - held[m] - outdated[m]}}
+		}
+	}
+	n.finish()
+	return n
+}
+
+// columnCounts returns, per mirror, how many files its column holds.
+func (v *View) columnCounts() []int {
+	perRow := make([]int, len(v.rows.index))
+	for _, k := range v.rowOf {
+		perRow[k]++
+	}
+	counts := make([]int, len(v.Mirrors))
+	for k, c := range perRow {
+		if c == 0 {
+			continue
+		}
+		for w, word := range v.rows.row(uint32(k)) {
+			for word != 0 {
+				counts[64*w+bits.TrailingZeros64(word)] += c
+				word &= word - 1
+			}
+		}
+	}
+	return counts
+}
+
+// Remap returns v for another list of mirrors (a reload), over the same
+// origin: mirror i of mirrors takes the column and summary of v's mirror
+// from[i]; when from[i] is -1, it holds every file (held[i] nil) or
+// nothing (held[i], a summary, then says why). It costs a pass over the
+// files' row numbers.
+func (v *View) Remap(mirrors []string, from []int, held []*Holdings) *View {
+	n := &View{Index: v.Index, Mirrors: mirrors, words: (len(mirrors) + 63) / 64, rowOf: make([]uint32, len(v.rowOf)),
+		held: make([]*Holdings, len(mirrors))}
+	n.rows = newRowTable(n.words)
+	row := make([]uint64, n.words)
+	moved := make([]uint32, len(v.rows.index)) // old row → new row + 1
+	for id, k := range v.rowOf {
+		if moved[k] == 0 {
+			old := v.rows.row(k)
+			clear(row)
+			for i, f := range from {
+				if f >= 0 && old[f/64]>>(f%64)&1 == 1 || f < 0 && held[i] == nil {
+					row[i/64] |= 1 << (i % 64)
+				}
+			}
+			moved[k] = n.rows.intern(row) + 1
+		}
+		n.rowOf[id] = moved[k] - 1
+	}
+	for i, f := range from {
+		if f >= 0 {
+			n.held[i] = v.held[f]
+		} else {
+			n.held[i] = held[i].summary()
+		}
+	}
+	n.finish()
+	return n
+}
 
 // Holders returns the mirrors that hold origin file id, as a mask for
 // strategy.Client.Only, and whether every mirror does (then no mask is
