@@ -1,7 +1,9 @@
 package files
 
 import (
+	"cmp"
 	"math/bits"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -392,6 +394,34 @@ func (v *View) Remap(mirrors []string, from []int, held []*Holdings) *View {
 func (v *View) Holders(id int) (mask []uint64, all bool) {
 	k := v.rowOf[id]
 	return v.rows.row(k), k == v.fullRow
+}
+
+// HolderMasks returns at most n of the masks requests for v's files pass
+// to the strategies (Choice.Only without verify), the most files first:
+// the distinct rows held by some mirror and not by all, and, when some
+// mirror is not listed yet, the mask of those (the holders of a file no
+// listed mirror has) after them. The masks must not be modified. It costs a pass
+// over the files' row numbers.
+func (v *View) HolderMasks(n int) [][]uint64 {
+	files := make([]int, len(v.rows.index))
+	for _, k := range v.rowOf {
+		files[k]++
+	}
+	ks := make([]uint32, 0, len(files))
+	for k, c := range files {
+		if c > 0 && uint32(k) != v.fullRow && !bitmask.IsZero(v.rows.row(uint32(k))) {
+			ks = append(ks, uint32(k))
+		}
+	}
+	slices.SortFunc(ks, func(a, b uint32) int { return cmp.Compare(files[b], files[a]) })
+	var masks [][]uint64
+	for _, k := range ks[:min(n, len(ks))] {
+		masks = append(masks, v.rows.row(k))
+	}
+	if v.unlisted != nil && len(masks) < n {
+		masks = append(masks, v.unlisted)
+	}
+	return masks
 }
 
 // Serves reports whether v was built for a pool whose mirrors are names,

@@ -241,3 +241,39 @@ func TestAdoptRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestHolderMasks: the masks to prepare are the rows of the files that
+// some mirrors hold and others do not, the most files first, then the
+// mask of the mirrors not listed yet; never the row of every mirror, nor
+// an empty one, and no more than asked.
+func TestHolderMasks(t *testing.T) {
+	var b Builder
+	for i := range 100 {
+		b.Add(Entry{Path: fmt.Sprintf("f%03d", i), Size: 1, MTime: 1}, nil)
+	}
+	ix := b.Build()
+	// m0 holds every file, m1 all but 10 files, m2 the first 30 files;
+	// m3 is not listed yet.
+	m1, m2 := All(ix), none(ix)
+	for id := range 10 {
+		m1.bits[0] &^= 1 << id
+	}
+	for id := range 30 {
+		m2.bits[0] |= 1 << id
+	}
+	v := NewView(ix, []string{"m0", "m1", "m2", "m3"}, []*Holdings{All(ix), m1, m2, unlisted(ix)})
+	// Rows: files 0-9 {m0, m2}, 10-29 {m0, m1, m2}, 30-99 {m0, m1}.
+	got := v.HolderMasks(10)
+	want := [][]uint64{{0b0011}, {0b0111}, {0b0101}, {0b1000}}
+	if len(got) != len(want) {
+		t.Fatalf("masks %v; want %v", got, want)
+	}
+	for i := range want {
+		if !slices.Equal(got[i], want[i]) {
+			t.Fatalf("masks %v; want %v", got, want)
+		}
+	}
+	if got := v.HolderMasks(2); len(got) != 2 || got[0][0] != 0b0011 {
+		t.Fatalf("two masks: %v", got)
+	}
+}

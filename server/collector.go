@@ -32,6 +32,7 @@ var (
 	descPollFailing     = desc("dispatcher_mirror_poll_failing", "1 while the mirror's last SNMP poll failed (its configured weight holds until stale_after); 0 otherwise.", pm...)
 	descProbeFailing    = desc("dispatcher_mirror_probe_failing", "1 while the mirror's last health probe failed; 0 otherwise.", pm...)
 	descUsable          = desc("dispatcher_pool_usable_mirrors", "Mirrors of the pool that can be picked now.", "pool")
+	descHolderPools     = desc("dispatcher_pool_holder_sets", "Sets of a file's holders the served snapshot of a file-aware pool keeps a pool of (built in the background, at most 64).", "pool")
 	descOriginFiles     = desc("dispatcher_files_origin_files", "Files in the origin of a file-aware pool (last good scan).", "pool")
 	descScans           = desc("dispatcher_files_scans_total", "File scans this instance ran (with Redis, the lease holder scans).", "pool")
 	descAdopted         = desc("dispatcher_files_adopted_total", "File scan results this instance took from the lease holder.", "pool")
@@ -51,7 +52,7 @@ var (
 	descBuild           = desc("dispatcher_build_info", "Always 1; the labels tell the version and the configuration checksum.", "version", "config_sha256")
 
 	allDescs = []*prometheus.Desc{descRedirects, descLogDropped, descNoMirror, descUp, descEnabled, descWeight,
-		descEffective, descBandwidth, descUtilization, descPollFailing, descProbeFailing, descUsable, descOriginFiles, descScans, descAdopted,
+		descEffective, descBandwidth, descUtilization, descPollFailing, descProbeFailing, descUsable, descHolderPools, descOriginFiles, descScans, descAdopted,
 		descChecks, descHeld, descMissing, descOutdated, descRedisConfigured, descRedisConnected,
 		descRedisFallbacks, descRedisTrips, descRedisPositions, descShared, descReloads, descVersion,
 		descStart, descBuild}
@@ -108,6 +109,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, p := range snap.Pools {
 		gauge(descUsable, float64(p.Usable()), p.Name)
+		gauge(descHolderPools, float64(p.HolderPools()), p.Name)
 	}
 	collectFiles(st, counter, gauge)
 	s.collectRedis(st, counter, gauge)

@@ -100,7 +100,7 @@ func (s *Server) newScanner(p *config.Pool, seed *files.Scanner) *files.Scanner 
 		}
 	}
 	o := files.ScannerOptions{Pool: p.Name, Origin: origin, Mirrors: ms, Hashes: p.Files.Hashes,
-		Timeout: time.Duration(p.Files.Timeout), Log: s.log, Seed: seed}
+		Timeout: time.Duration(p.Files.Timeout), Log: s.log, Seed: seed, OnChange: s.kickPrepare}
 	if s.store != nil {
 		o.Leader, o.Share = s.monitor.Lead, store.FileResults{Store: s.store}
 	}

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -433,4 +434,51 @@ func TestFilesShared(t *testing.T) {
 	if sent["lag"] == 0 || sent["full"] == 0 {
 		t.Errorf("b.iso went to %v; both mirrors hold it now", sent)
 	}
+}
+
+// TestHolderSetsPrepared: the pools of a file's holders are built in the
+// background, for the snapshot served and the View in use, before any
+// request: after the first listings, and again after a rebuild of the
+// snapshot (a drained mirror), whose new pools start with none.
+func TestHolderSetsPrepared(t *testing.T) {
+	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
+	origin := t.TempDir()
+	tree := map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbbbbbbb", "pub/new.iso": "fresh"}
+	itest.WriteTree(t, origin, tree, day)
+	full, lag, plain := newFileMirror(t, true), newFileMirror(t, true), newFileMirror(t, false)
+	itest.WriteTree(t, full.dir, map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbbbbbbb"}, day)
+	itest.WriteTree(t, lag.dir, map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbb"}, day)
+	path := filepath.Join(t.TempDir(), "mirrors.json")
+	itest.WriteFile(t, path, fmt.Sprintf(filesConfig, "random", origin, "404",
+		full.url, full.rsync, lag.url, lag.rsync, plain.url))
+	srv := startFile(t, path)
+	// Once both listings are in (before, the sets of the Views on the way
+	// are prepared too): a.iso is held by all three (no pool needed),
+	// b.iso by full and plain, new.iso by plain alone (assumed to hold
+	// every file): two sets.
+	waitListed(t, srv, "full", "lag")
+	sets := func() float64 {
+		v, _ := itest.Scrape(t, srv).Get("dispatcher_pool_holder_sets", "pool", "pub")
+		return v
+	}
+	// The snapshot keeps the sets of the Views before the listings too.
+	itest.WaitFor(t, 20*time.Second, "the sets of holders prepared", func() bool { return sets() >= 2 })
+	if err := srv.SetEnabled(context.Background(), "pub", "plain", false); err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("last seen: %s", last)
+		}
+	})
+	// The new snapshot's pools start with none, and its View is settled:
+	// exactly its two sets.
+	itest.WaitFor(t, 20*time.Second, "the sets prepared again for the new snapshot", func() bool {
+		// This order: the new snapshot first, then its sets.
+		usable := srv.Status().Pools[0].Usable
+		n := sets()
+		last = fmt.Sprintf("%d usable mirrors, %v sets", usable, n)
+		return usable == 2 && n == 2
+	})
 }

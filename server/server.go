@@ -101,6 +101,10 @@ type Server struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// prepareKick wakes the preparer of the holders' pools (prepare.go);
+	// prepared counts its runs.
+	prepareKick chan struct{}
+	prepared    atomic.Uint64
 }
 
 // generation is one loaded configuration with everything built from it.
@@ -128,6 +132,8 @@ func New(opts Options) (*Server, error) {
 		counts:   map[store.MirrorKey]*atomic.Uint64{},
 		unserved: map[string]*atomic.Uint64{},
 		drained:  map[store.MirrorKey]bool{},
+
+		prepareKick: make(chan struct{}, 1),
 
 		sharedCounts:  map[store.MirrorKey]uint64{},
 		flushed:       map[store.MirrorKey]uint64{},
@@ -237,6 +243,7 @@ func (s *Server) install(cfg *config.Config) {
 		routes = append(routes, r)
 	}
 	g.state.Store(s.snapshot(cfg))
+	s.kickPrepare()
 	g.engine = handlers.New(handlers.Options{
 		Log:        s.log,
 		State:      g.state,
@@ -292,6 +299,7 @@ func (s *Server) rebuild() {
 	defer s.mu.Unlock()
 	g := s.gen.Load()
 	g.state.Store(s.snapshot(g.cfg))
+	s.kickPrepare()
 }
 
 // Start starts the background work (health probes, SNMP polls, the shared
@@ -309,11 +317,16 @@ func (s *Server) Start(ctx context.Context) error {
 			s.syncLoop(ctx, s.syncEvery)
 		}()
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
 		s.history.run(ctx, s.Status)
 	}()
+	go func() {
+		defer s.wg.Done()
+		s.prepareLoop(ctx)
+	}()
+	s.kickPrepare()
 	return nil
 }
 

@@ -327,3 +327,35 @@ func TestPickRankIsPickAndRank(t *testing.T) {
 		}
 	}
 }
+
+// TestPrepare: prepared sets of holders are kept, and a pick under one
+// finds its pool built (no new pool), for every strategy.
+func TestPrepare(t *testing.T) {
+	for _, s := range []Strategy{new(Random), new(RoundRobin), new(IPHash), new(Geo)} {
+		ms := make([]Mirror, 200)
+		for i := range ms {
+			ms[i] = Mirror{Name: fmt.Sprintf("m%d", i), Effective: 1, Country: "DE", Continent: "EU"}
+		}
+		p := NewPool(PoolSpec{Strategy: s, Mirrors: ms})
+		var masks [][]uint64
+		for every := 2; every <= 5; every++ {
+			m := make([]uint64, 4)
+			for i := 0; i < len(ms); i += every {
+				m[i/64] |= 1 << (i % 64)
+			}
+			masks = append(masks, m)
+		}
+		if got := p.Prepare(masks); got != len(masks) || p.HolderPools() != len(masks) {
+			t.Fatalf("%T: Prepare kept %d, HolderPools %d; want %d", s, got, p.HolderPools(), len(masks))
+		}
+		for i := range 500 {
+			c := Client{IP: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), Country: "DE", Continent: "EU", Only: masks[i%len(masks)]}
+			if _, _, err := PickRank(context.Background(), p, c, nil, 4); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if p.HolderPools() != len(masks) {
+			t.Fatalf("%T: picks under prepared sets built pools: %d kept; want %d", s, p.HolderPools(), len(masks))
+		}
+	}
+}

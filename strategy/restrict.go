@@ -129,3 +129,22 @@ func maskWord(mask []uint64, w, n int) uint64 {
 	}
 	return x
 }
+
+// Prepare builds the pools of the holders of masks (the most files first:
+// the cache keeps the first maxRestricted) that p's cache does not hold
+// yet, so that requests find them built. It is meant for a background
+// goroutine, after a new snapshot or a new set of holders; requests that
+// come first build what they need themselves, as without it. It returns
+// how many of masks have a cached pool.
+func (p *Pool) Prepare(masks [][]uint64) int {
+	n := 0
+	for _, m := range masks {
+		if p.restrict(m) != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// HolderPools returns how many pools of holders p keeps.
+func (p *Pool) HolderPools() int { return int(p.restricts.count.Load()) }
