@@ -55,12 +55,12 @@ func (*IPHash) pickRank(_ context.Context, p *Pool, c Client, dst []int, limit i
 func (p *Pool) hashOrder(c *Client, key uint64, dst []int, limit int) ([]int, int) {
 	dst = dst[:0]
 	s := p.set(c)
-	var allow func(k int) bool
+	var allow *filter
 	if c.Only != nil {
 		if s = p.onlySet(c); s == nil {
 			return dst, -1
 		}
-		allow = func(k int) bool { return allowed(c.Only, s.idx[k]) }
+		allow = &filter{only: c.Only, idx: s.idx, not: -1}
 	}
 	if len(s.idx) == 0 {
 		return dst, -1
@@ -85,7 +85,7 @@ func (p *Pool) hashOrder(c *Client, key uint64, dst []int, limit int) ([]int, in
 		own = r.pickAllowed(key, s.idx, c.Only)
 		dst = append(dst, own)
 		if limit != 1 {
-			dst, _, _ = r.order(key, dst, limit, func(k int) bool { return k != own && allow(k) }, false)
+			dst, _, _ = r.order(key, dst, limit, &filter{only: c.Only, idx: s.idx, not: own}, false)
 		}
 	}
 	for n, k := range dst {

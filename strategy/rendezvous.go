@@ -258,7 +258,7 @@ func (r *rendezvous) pickAllowed(key uint64, idx []int, only []uint64) int {
 // empty); when allowed is set and does not allow it, and stop is set,
 // moved is true and dst is returned as it came: the caller orders the
 // holders otherwise. Up to maxTopOrder it allocates nothing.
-func (r *rendezvous) order(key uint64, dst []int, limit int, allowed func(k int) bool, stop bool) (out []int, own int, moved bool) {
+func (r *rendezvous) order(key uint64, dst []int, limit int, allowed *filter, stop bool) (out []int, own int, moved bool) {
 	if limit > 0 && limit-len(dst) <= maxTopOrder {
 		if out, own, moved, ok := r.orderTop(key, dst, limit, allowed, stop); ok {
 			return out, own, moved
@@ -268,7 +268,7 @@ func (r *rendezvous) order(key uint64, dst []int, limit int, allowed func(k int)
 		return dst, -1, false
 	}
 	own = r.pick(key)
-	if stop && allowed != nil && !allowed(own) {
+	if stop && !allowed.ok(own) {
 		return dst, own, true
 	}
 	var gbuf [maxHRWGroups]scored
@@ -292,7 +292,7 @@ func (r *rendezvous) order(key uint64, dst []int, limit int, allowed func(k int)
 		}
 		ms := make([]scored, 0, len(g.ks))
 		for j := range g.ks {
-			if allowed == nil || allowed(g.ks[j]) {
+			if allowed.ok(g.ks[j]) {
 				ms = append(ms, scored{g.ks[j], g.score(j, key)})
 			}
 		}
@@ -317,7 +317,7 @@ func (r *rendezvous) order(key uint64, dst []int, limit int, allowed func(k int)
 // when all are allowed), and takes key's own pick and the first group's
 // allowed members in one pass. It reports false, having appended
 // nothing, when the allowed members of the groups it kept are too few.
-func (r *rendezvous) orderTop(key uint64, dst []int, limit int, allowed func(k int) bool, stop bool) (out []int, own int, moved, ok bool) {
+func (r *rendezvous) orderTop(key uint64, dst []int, limit int, allowed *filter, stop bool) (out []int, own int, moved, ok bool) {
 	start := len(dst)
 	top := topN{n: limit - start}
 	for gi := range r.groups {
@@ -338,7 +338,7 @@ func (r *rendezvous) orderTop(key uint64, dst []int, limit int, allowed func(k i
 		g := &r.groups[c.at]
 		if own < 0 {
 			dst, own = g.appendTop(key, dst, limit-len(dst), allowed)
-			if stop && allowed != nil && !allowed(own) {
+			if stop && !allowed.ok(own) {
 				return dst[:start], own, true, true
 			}
 			continue
@@ -404,10 +404,23 @@ func (g *hrwGroup) score(j int, key uint64) float64 {
 	return hrwScore(mix(g.seeds[j]^key), g.invW[j])
 }
 
+// filter says which positions of a set's idx an order takes: those whose
+// mirror only allows (nil: every one), but not. A nil *filter takes all.
+type filter struct {
+	only []uint64
+	idx  []int // the set's idx
+	not  int   // a position left out (-1: none)
+}
+
+// ok reports whether position k is taken.
+func (f *filter) ok(k int) bool {
+	return f == nil || k != f.not && allowed(f.only, f.idx[k])
+}
+
 // appendTop appends to dst the n (<= maxTopOrder) allowed members of g
 // with the highest scores for key, best first, and returns with them the
 // best member whether allowed or not (its position in the set's idx).
-func (g *hrwGroup) appendTop(key uint64, dst []int, n int, allowed func(k int) bool) ([]int, int) {
+func (g *hrwGroup) appendTop(key uint64, dst []int, n int, allowed *filter) ([]int, int) {
 	top := topN{n: n}
 	best := scored{at: -1}
 	for j, k := range g.ks {
@@ -417,13 +430,13 @@ func (g *hrwGroup) appendTop(key uint64, dst []int, n int, allowed func(k int) b
 			if best.at < 0 || c.before(best) {
 				best = c
 			}
-			if allowed == nil || allowed(k) {
+			if allowed.ok(k) {
 				top.add(c)
 			}
 			continue
 		}
 		bound := hrwBound(h, g.invW[j])
-		in := allowed == nil || allowed(k)
+		in := allowed.ok(k)
 		if (best.at >= 0 && bound < best.score) && !(in && top.admits(bound)) {
 			continue
 		}
