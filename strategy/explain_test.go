@@ -143,8 +143,8 @@ func scaleMirrors(n int) []Mirror {
 
 // BenchmarkPickAndLink is what a redirect asks of the strategy (PickRank):
 // a pick and the next three mirrors for the Link header, for every strategy at 10,
-// 100, 1,000 and 10,000 mirrors, for every file and for a file half the
-// mirrors hold; geo for a client placed by country and one placed by a
+// 100, 1,000 and 10,000 mirrors, for every file, for a file half the
+// mirrors hold and for one a mirror in 97 holds; geo for a client placed by country and one placed by a
 // city database.
 func BenchmarkPickAndLink(b *testing.B) {
 	for _, n := range []int{10, 100, 1000, 10000} {
@@ -152,6 +152,10 @@ func BenchmarkPickAndLink(b *testing.B) {
 		half := make([]uint64, (n+63)/64)
 		for i := 0; i < n; i += 2 {
 			half[i/64] |= 1 << (i % 64)
+		}
+		sparse := make([]uint64, (n+63)/64) // one mirror in 97, from the last
+		for i := n - 1; i >= 0; i -= 97 {
+			sparse[i/64] |= 1 << (i % 64)
 		}
 		for _, st := range []string{"random", "roundrobin", "iphash", "geo-country", "geo-city"} {
 			var s Strategy
@@ -168,12 +172,17 @@ func BenchmarkPickAndLink(b *testing.B) {
 			p := NewPool(PoolSpec{Name: "bench", Strategy: s, Mirrors: ms})
 			c := Client{IP: ip("192.0.2.1"), Country: "DE", Continent: "EU", Lat: 51, Lon: 9, HasLoc: true}
 			c.Precise = st == "geo-city"
-			for _, only := range []bool{false, true} {
+			for _, hold := range []string{"", "half-hold", "sparse-hold"} {
 				c.Only = nil
 				name := fmt.Sprintf("%s/%d", st, n)
-				if only {
+				switch hold {
+				case "half-hold":
 					c.Only = half
-					name += "/half-hold"
+				case "sparse-hold":
+					c.Only = sparse
+				}
+				if hold != "" {
+					name += "/" + hold
 				}
 				b.Run(name, func(b *testing.B) {
 					ctx := context.Background()

@@ -359,3 +359,55 @@ func TestPrepare(t *testing.T) {
 		}
 	}
 }
+
+// TestRankAmongHolders: random's and round robin's order under a file is
+// their order without it, less the mirrors that lack the file, whether
+// it comes from the holders' own pool (cached) or from a pass over the
+// pool (cache full), for clients of every set (https, IPv6).
+func TestRankAmongHolders(t *testing.T) {
+	ms := make([]Mirror, 300)
+	for i := range ms {
+		ms[i] = Mirror{Name: fmt.Sprintf("m%d", i), Effective: float64(1 + i%5), HTTPS: i%3 != 0, IPv6: i%2 == 0}
+	}
+	masks := [][]uint64{}
+	for _, every := range []int{2, 7} {
+		m := make([]uint64, 5)
+		for i := 0; i < len(ms); i += every {
+			m[i/64] |= 1 << (i % 64)
+		}
+		masks = append(masks, m)
+	}
+	for _, s := range []Strategy{new(Random), new(RoundRobin)} {
+		for _, full := range []bool{false, true} {
+			p := NewPool(PoolSpec{Strategy: s, Mirrors: ms})
+			if full {
+				// 64 other sets of holders fill the cache.
+				var others [][]uint64
+				for k := range maxRestricted {
+					others = append(others, []uint64{uint64(k + 1), 0, 0, 0, 0})
+				}
+				p.Prepare(others)
+			}
+			for _, only := range masks {
+				for _, c := range []Client{{IP: ip("192.0.2.1")}, {IP: ip("192.0.2.1"), Secure: true}, {IP: ip("2001:db8::1")}, {IP: ip("2001:db8::1"), Secure: true}} {
+					var want []int
+					for _, i := range Rank(p, c, nil, 0) {
+						if allowed(only, i) {
+							want = append(want, i)
+						}
+					}
+					c.Only = only
+					if got := Rank(p, c, nil, 0); !slices.Equal(got, want) {
+						t.Fatalf("%T (cache full %v), client %v secure %v: order among holders %v…; want %v…", s, full, c.IP, c.Secure, got[:min(6, len(got))], want[:min(6, len(want))])
+					}
+					if got := Rank(p, c, nil, 4); !slices.Equal(got, want[:4]) {
+						t.Fatalf("%T (cache full %v): first four %v; want %v", s, full, got, want[:4])
+					}
+					if m, got, err := PickRank(context.Background(), p, c, nil, 4); err != nil || !allowed(only, m.Index) || !slices.Equal(got, want[:4]) {
+						t.Fatalf("%T (cache full %v): PickRank %v %v %v; want a holder and %v", s, full, m, got, err, want[:4])
+					}
+				}
+			}
+		}
+	}
+}

@@ -94,6 +94,18 @@ func (r *restricted) pick(ctx context.Context, parent *Pool, s Strategy, c Clien
 	return &parent.Mirrors[r.parent[m.Index]], nil
 }
 
+// rank is Rank by weight (the strategies that are not Rankers) for c
+// among r's mirrors, in the parent's numbering: the holders in c's set
+// (https, IPv6) by weight, then the other holders, as the parent's order
+// without the others would be, without a pass over the parent's mirrors.
+func (r *restricted) rank(c Client, dst []int, limit int) []int {
+	dst = appendAllowed(dst[:0], r.pool.ranked[setIndex(&c)], nil, limit)
+	for n, i := range dst {
+		dst[n] = r.parent[i]
+	}
+	return dst
+}
+
 // maskHash hashes the first n bits of mask. Each word is mixed on its
 // own, with its position, and the results summed: the words do not wait
 // on each other, so a mask of 10,000 mirrors (157 words) hashes in a

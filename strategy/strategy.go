@@ -319,12 +319,18 @@ func Rank(p *Pool, c Client, dst []int, limit int) []int {
 	if r, ok := p.Strategy.(Ranker); ok {
 		return r.Rank(p, c, dst, limit)
 	}
+	if c.Only != nil {
+		if rp := p.restrict(c.Only); rp != nil {
+			return rp.rank(c, dst, limit)
+		}
+	}
 	return appendAllowed(dst[:0], p.ranked[setIndex(&c)], c.Only, limit)
 }
 
 // PickRank is a pick and Rank's order for c in one call: what a redirect
 // and its Link header need. A strategy that ranks what it picks from
-// (ip hash) computes both in one pass; the others pick, then rank.
+// (ip hash) computes both in one pass, random finds the holders' pool
+// once for both; the others pick, then rank.
 func PickRank(ctx context.Context, p *Pool, c Client, dst []int, limit int) (*Mirror, []int, error) {
 	if pr, ok := p.Strategy.(pickRanker); ok {
 		return pr.pickRank(ctx, p, c, dst, limit)
