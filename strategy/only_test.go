@@ -360,14 +360,21 @@ func TestPrepare(t *testing.T) {
 	}
 }
 
-// TestRankAmongHolders: random's and round robin's order under a file is
-// their order without it, less the mirrors that lack the file, whether
-// it comes from the holders' own pool (cached) or from a pass over the
-// pool (cache full), for clients of every set (https, IPv6).
+// TestRankAmongHolders: random's, round robin's and geo's order under a
+// file is their order without it, less the mirrors that lack the file,
+// whether it comes from the holders' own pool (cached) or from a pass
+// over the pool (cache full), for clients of every set (https, IPv6),
+// placed by country, by city or not at all.
 func TestRankAmongHolders(t *testing.T) {
+	countries := []struct {
+		cc, cont string
+		lat, lon float64
+	}{{"DE", "EU", 51, 9}, {"FR", "EU", 47, 2}, {"US", "NA", 39, -98}, {"JP", "AS", 36, 138}}
 	ms := make([]Mirror, 300)
 	for i := range ms {
-		ms[i] = Mirror{Name: fmt.Sprintf("m%d", i), Effective: float64(1 + i%5), HTTPS: i%3 != 0, IPv6: i%2 == 0}
+		k := countries[i%len(countries)]
+		ms[i] = Mirror{Name: fmt.Sprintf("m%d", i), Effective: float64(1 + i%5), HTTPS: i%3 != 0, IPv6: i%2 == 0,
+			Country: k.cc, Continent: k.cont, Lat: k.lat + float64(i%7), Lon: k.lon - float64(i%5), HasLoc: true}
 	}
 	masks := [][]uint64{}
 	for _, every := range []int{2, 7} {
@@ -377,7 +384,15 @@ func TestRankAmongHolders(t *testing.T) {
 		}
 		masks = append(masks, m)
 	}
-	for _, s := range []Strategy{new(Random), new(RoundRobin)} {
+	var clients []Client
+	for _, a := range []string{"192.0.2.1", "2001:db8::1"} {
+		for _, secure := range []bool{false, true} {
+			clients = append(clients, Client{IP: ip(a), Secure: secure},
+				Client{IP: ip(a), Secure: secure, Country: "FR", Continent: "EU", Lat: 46.6, Lon: 2.4, HasLoc: true},
+				Client{IP: ip(a), Secure: secure, Country: "FR", Continent: "EU", Lat: 48.85, Lon: 2.35, HasLoc: true, Precise: true})
+		}
+	}
+	for _, s := range []Strategy{new(Random), new(RoundRobin), new(Geo)} {
 		for _, full := range []bool{false, true} {
 			p := NewPool(PoolSpec{Strategy: s, Mirrors: ms})
 			if full {
@@ -389,7 +404,7 @@ func TestRankAmongHolders(t *testing.T) {
 				p.Prepare(others)
 			}
 			for _, only := range masks {
-				for _, c := range []Client{{IP: ip("192.0.2.1")}, {IP: ip("192.0.2.1"), Secure: true}, {IP: ip("2001:db8::1")}, {IP: ip("2001:db8::1"), Secure: true}} {
+				for _, c := range clients {
 					var want []int
 					for _, i := range Rank(p, c, nil, 0) {
 						if allowed(only, i) {

@@ -94,12 +94,10 @@ func (r *restricted) pick(ctx context.Context, parent *Pool, s Strategy, c Clien
 	return &parent.Mirrors[r.parent[m.Index]], nil
 }
 
-// rank is Rank by weight (the strategies that are not Rankers) for c
-// among r's mirrors, in the parent's numbering: the holders in c's set
-// (https, IPv6) by weight, then the other holders, as the parent's order
-// without the others would be, without a pass over the parent's mirrors.
+// rank is Rank for c among r's mirrors, in the parent's numbering.
 func (r *restricted) rank(c Client, dst []int, limit int) []int {
-	dst = appendAllowed(dst[:0], r.pool.ranked[setIndex(&c)], nil, limit)
+	c.Only = nil
+	dst = Rank(r.pool, c, dst, limit)
 	for n, i := range dst {
 		dst[n] = r.parent[i]
 	}

@@ -32,24 +32,6 @@ func (r *Random) Pick(_ context.Context, p *Pool, c Client) (*Mirror, error) {
 	return &p.Mirrors[s.idx[s.weighted(r.uint64())]], nil
 }
 
-// pickRank is Pick and Rank with one look-up of the holders' pool.
-func (r *Random) pickRank(ctx context.Context, p *Pool, c Client, dst []int, limit int) (*Mirror, []int, error) {
-	if c.Only != nil {
-		if rp := p.restrict(c.Only); rp != nil {
-			m, err := rp.pick(ctx, p, r, c)
-			if err != nil {
-				return nil, dst[:0], err
-			}
-			return m, rp.rank(c, dst, limit), nil
-		}
-	}
-	m, err := r.Pick(ctx, p, c)
-	if err != nil {
-		return nil, dst[:0], err
-	}
-	return m, Rank(p, c, dst, limit), nil
-}
-
 func (r *Random) uint64() uint64 {
 	if r.rand != nil {
 		return r.rand()
