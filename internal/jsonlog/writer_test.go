@@ -73,3 +73,29 @@ func TestCloseWithBlockedOutput(t *testing.T) {
 	w.Close(50 * time.Millisecond)
 	pw.Close()
 }
+
+// TestBurstIsWritten: a burst of lines larger than the buffer, written
+// no faster than the output takes them, is written whole, however long
+// the interval: a buffer a quarter full wakes the writer. (With only the
+// interval, an hour here, everything past the buffer was dropped.)
+func TestBurstIsWritten(t *testing.T) {
+	var out itest.Buffer
+	w := NewWriter(&out, time.Hour)
+	line := strings.Repeat("y", 199) + "\n"
+	const chunk = 300 << 10 // past kickAt
+	written := 0
+	for written < 4*maxPending {
+		before := written
+		for written-before < chunk {
+			w.Write([]byte(line)) //nolint:errcheck // never fails
+			written += len(line)
+		}
+		itest.WaitFor(t, 10*time.Second, "the writer to take the lines before the last chunk", func() bool {
+			return len(out.String()) >= before
+		})
+	}
+	w.Close(time.Second)
+	if d := w.Dropped(); d != 0 || len(out.String()) != written {
+		t.Fatalf("dropped %d lines; %d of %d bytes written", d, len(out.String()), written)
+	}
+}
