@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/dispatcher/dispatcher/internal/itest"
 )
 
 // serve starts an http.Server with g (or, when guard is false, g.Next
@@ -35,19 +37,24 @@ func serve(t *testing.T, g *Guard, guard bool) (addr string, closed *atomic.Int3
 	return ln.Addr().String(), closed
 }
 
-// until polls cond until it holds or d passes.
-func until(d time.Duration, cond func() bool) bool {
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			return true
-		}
+// dial connects to addr, closed with the test.
+func dial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return cond()
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
-// big answers with up to 1 GiB, far more than a socket's buffers hold,
-// and stops at the first failed write.
-var big = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+// big answers /big with up to 1 GiB, far more than a socket's buffers
+// hold, and stops at the first failed write; other paths get "ok".
+var big = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/big" {
+		io.WriteString(w, "ok") //nolint:errcheck // the test reads the outcome on the connection
+		return
+	}
 	chunk := []byte(strings.Repeat("x", 1<<20))
 	for range 1024 {
 		if _, err := w.Write(chunk); err != nil {
@@ -56,69 +63,66 @@ var big = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 	}
 })
 
-// TestStalledReaderIsCut: a client that sends requests and never reads
-// the responses has its connection closed once the write deadline
-// passes; without the guard the server waits on it for ever (here: for
-// the test's patience, ten times the deadline).
+// stall asks addr for /big and never reads the answer.
+func stall(t *testing.T, addr string) {
+	t.Helper()
+	c := dial(t, addr)
+	c.(*net.TCPConn).SetReadBuffer(4096) //nolint:errcheck // a hint
+	fmt.Fprint(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+}
+
+// TestStalledReaderIsCut: a client that sends a request and never reads
+// the answer has its connection closed once the write deadline passes.
+// The same client of a server without the guard, stalled first, is
+// still connected then: the server would wait on it for ever.
 func TestStalledReaderIsCut(t *testing.T) {
-	for _, guard := range []bool{true, false} {
-		addr, closed := serve(t, &Guard{Write: 100 * time.Millisecond, Body: time.Second, Next: big}, guard)
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.(*net.TCPConn).SetReadBuffer(4096) //nolint:errcheck // a hint
-		fmt.Fprint(c, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
-		cut := until(2*time.Second, func() bool { return closed.Load() == 1 })
-		if guard && !cut {
-			t.Fatal("the server still writes to a client that stopped reading")
-		}
-		if !guard && cut {
-			t.Fatal("without the guard the connection closed: the test does not show what the guard does")
-		}
+	g := &Guard{Write: 100 * time.Millisecond, Body: time.Second, Next: big}
+	plainAddr, plainClosed := serve(t, g, false)
+	guardedAddr, guardedClosed := serve(t, g, true)
+	stall(t, plainAddr)
+	stall(t, guardedAddr)
+	itest.WaitFor(t, 10*time.Second, "the guarded server to close the stalled connection", func() bool {
+		return guardedClosed.Load() == 1
+	})
+	if plainClosed.Load() != 0 {
+		t.Fatal("without the guard the connection closed too: the test does not show what the guard does")
 	}
 }
 
 // TestSlowBodyIsCut: a request whose body stops arriving fails its read
-// once the body deadline passes; without the guard the handler waits.
+// once the body deadline passes. The same request to a server without
+// the guard, sent first, is still being read then.
 func TestSlowBodyIsCut(t *testing.T) {
-	for _, guard := range []bool{true, false} {
-		var readErr atomic.Value
-		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var plainErr, guardedErr atomic.Value
+	reader := func(v *atomic.Value) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, err := io.ReadAll(r.Body)
-			readErr.Store(fmt.Sprint(err))
+			v.Store(fmt.Sprint(err))
 		})
-		addr, _ := serve(t, &Guard{Write: time.Second, Body: 100 * time.Millisecond, Next: h}, guard)
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		fmt.Fprint(c, "POST /reload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
-		failed := until(2*time.Second, func() bool { return readErr.Load() != nil })
-		if guard && (!failed || !strings.Contains(readErr.Load().(string), "timeout")) {
-			t.Fatalf("the handler's body read ended with %v; want a timeout", readErr.Load())
-		}
-		if !guard && failed {
-			t.Fatalf("without the guard the read ended (%v): the test does not show what the guard does", readErr.Load())
-		}
+	}
+	plainAddr, _ := serve(t, &Guard{Next: reader(&plainErr)}, false)
+	guardedAddr, _ := serve(t, &Guard{Write: time.Second, Body: 100 * time.Millisecond, Next: reader(&guardedErr)}, true)
+	for _, addr := range []string{plainAddr, guardedAddr} {
+		fmt.Fprint(dial(t, addr), "POST /reload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+	}
+	itest.WaitFor(t, 10*time.Second, "the guarded handler's body read to end", func() bool { return guardedErr.Load() != nil })
+	if err := guardedErr.Load().(string); !strings.Contains(err, "timeout") {
+		t.Fatalf("the handler's body read ended with %s; want a timeout", err)
+	}
+	if err := plainErr.Load(); err != nil {
+		t.Fatalf("without the guard the read ended (%v): the test does not show what the guard does", err)
 	}
 }
 
 // TestKeepAliveOutlivesDeadline: a connection idle for longer than its
 // write deadline still answers its next request (the deadline moves
-// forward with the request), and requests without a body leave the read
-// side alone.
+// forward with the request). That the deadline has passed is shown by a
+// stalled client of the same server, asked after the first request,
+// being cut: its deadline came no sooner.
 func TestKeepAliveOutlivesDeadline(t *testing.T) {
-	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }) //nolint:errcheck // test
-	g := &Guard{Write: 50 * time.Millisecond, Body: 50 * time.Millisecond, Next: ok}
+	g := &Guard{Write: 50 * time.Millisecond, Body: 50 * time.Millisecond, Next: big}
 	addr, closed := serve(t, g, true)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, addr)
 	br := bufio.NewReader(c)
 	get := func() {
 		t.Helper()
@@ -134,10 +138,10 @@ func TestKeepAliveOutlivesDeadline(t *testing.T) {
 		}
 	}
 	get()
-	start := time.Now()
-	until(time.Second, func() bool { return time.Since(start) > 4*g.Write })
+	stall(t, addr)
+	itest.WaitFor(t, 10*time.Second, "the stalled client to be cut", func() bool { return closed.Load() == 1 })
 	get()
-	if closed.Load() != 0 {
-		t.Fatal("the connection was closed")
+	if closed.Load() != 1 {
+		t.Fatal("the idle keep-alive connection was closed")
 	}
 }
