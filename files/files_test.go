@@ -222,11 +222,7 @@ func TestJudgeAndView(t *testing.T) {
 // what every mirror's holdings say, for a pool of 130 mirrors (three
 // words) over 1,000 files (a partial last block), some without a listing.
 func TestNewViewTransposes(t *testing.T) {
-	var b Builder
-	for i := range 1000 {
-		b.Add(Entry{Path: fmt.Sprintf("pub/f%04d", i), Size: 1, MTime: 1}, nil)
-	}
-	ix := b.Build()
+	ix := numberedIndex(1000, "pub/f%04d")
 	r := rand.New(rand.NewPCG(1, 2))
 	names := make([]string, 130)
 	hs := make([]*Holdings, 130)

@@ -36,6 +36,16 @@ func randomView(ix *Index, n int, r *rand.Rand) (*View, []*Holdings) {
 	return NewView(ix, names, hs), hs
 }
 
+// numberedIndex is an Index of n files of size 1 and mtime 1, named by
+// format and their number.
+func numberedIndex(n int, format string) *Index {
+	var b Builder
+	for i := range n {
+		b.Add(Entry{Path: fmt.Sprintf(format, i), Size: 1, MTime: 1}, nil)
+	}
+	return b.Build()
+}
+
 // holds reports whether v's row of file id has mirror m.
 func holds(v *View, id, m int) bool {
 	row, _ := v.Holders(id)
@@ -49,11 +59,7 @@ func holds(v *View, id, m int) bool {
 // counts follow. It is checked against a mirror at a time.
 func TestViewCarry(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	var b Builder
-	for i := range 1000 {
-		b.Add(Entry{Path: fmt.Sprintf("pub/f%04d", i), Size: 1, MTime: 1}, nil)
-	}
-	old := b.Build()
+	old := numberedIndex(1000, "pub/f%04d")
 	v, hs := randomView(old, 130, r)
 
 	// The new origin: a tenth of the files changed, the last 100 gone, 50
@@ -127,11 +133,7 @@ func TestViewCarry(t *testing.T) {
 // column; a changed listing changes that column only.
 func TestViewWith(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	var b Builder
-	for i := range 300 {
-		b.Add(Entry{Path: fmt.Sprintf("f%03d", i), Size: 1, MTime: 1}, nil)
-	}
-	ix := b.Build()
+	ix := numberedIndex(300, "f%03d")
 	v, hs := randomView(ix, 70, r)
 	if v.With(0, hs[0]) != v {
 		t.Fatal("an unchanged listing made a new View")
@@ -173,11 +175,7 @@ func TestViewWith(t *testing.T) {
 // new mirror holds every file (no listing) or nothing (not listed yet).
 func TestViewRemap(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	var b Builder
-	for i := range 500 {
-		b.Add(Entry{Path: fmt.Sprintf("f%03d", i), Size: 1, MTime: 1}, nil)
-	}
-	ix := b.Build()
+	ix := numberedIndex(500, "f%03d")
 	v, _ := randomView(ix, 80, r)
 	names := []string{"m79", "new-all", "m0", "new-unlisted", "m10", "m3"}
 	from := []int{79, -1, 0, -1, 10, 3}
@@ -203,11 +201,7 @@ func TestViewRemap(t *testing.T) {
 // refused with an error, never a panic or a wrong View.
 func TestAdoptRejects(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
-	var b Builder
-	for i := range 200 {
-		b.Add(Entry{Path: fmt.Sprintf("f%03d", i), Size: 1, MTime: 1}, nil)
-	}
-	ix := b.Build()
+	ix := numberedIndex(200, "f%03d")
 	v, _ := randomView(ix, 70, r)
 	good := shareView(v, time.Now())
 	adopted, err := good.adopt()
@@ -247,11 +241,7 @@ func TestAdoptRejects(t *testing.T) {
 // mask of the mirrors not listed yet; never the row of every mirror, nor
 // an empty one, and no more than asked.
 func TestHolderMasks(t *testing.T) {
-	var b Builder
-	for i := range 100 {
-		b.Add(Entry{Path: fmt.Sprintf("f%03d", i), Size: 1, MTime: 1}, nil)
-	}
-	ix := b.Build()
+	ix := numberedIndex(100, "f%03d")
 	// m0 holds every file, m1 all but 10 files, m2 the first 30 files;
 	// m3 is not listed yet.
 	m1, m2 := All(ix), none(ix)

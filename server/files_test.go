@@ -105,20 +105,30 @@ func waitListed(t *testing.T, srv *server.Server, mirrors ...string) {
 	})
 }
 
+// threeMirrors writes the origin of the file-aware tests and three real
+// mirrors of it: full (listed by rsync) holds a.iso and b.iso, lag
+// (listed) holds a.iso and a truncated b.iso, plain (not listed) holds
+// everything; new.iso is on the origin and plain alone.
+func threeMirrors(t *testing.T) (origin string, full, lag, plain *fileMirror) {
+	t.Helper()
+	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
+	origin = t.TempDir()
+	tree := map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbbbbbbb", "pub/new.iso": "fresh"}
+	itest.WriteTree(t, origin, tree, day)
+	full, lag, plain = newFileMirror(t, true), newFileMirror(t, true), newFileMirror(t, false)
+	itest.WriteTree(t, full.dir, map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbbbbbbb"}, day)
+	itest.WriteTree(t, lag.dir, map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbb"}, day) // b truncated
+	itest.WriteTree(t, plain.dir, tree, day)
+	return origin, full, lag, plain
+}
+
 // TestFileAwareness runs a file-aware pool on an origin directory and
 // three real mirrors (two listed by rsync daemons, one not): requests go
 // only to mirrors that hold the file as the origin has it, a file nobody
 // holds goes to the fallback, a lagging mirror gets a file once it catches
 // up, and the status says who holds what.
 func TestFileAwareness(t *testing.T) {
-	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
-	origin := t.TempDir()
-	tree := map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbbbbbbb", "pub/new.iso": "fresh"}
-	itest.WriteTree(t, origin, tree, day)
-	full, lag, plain := newFileMirror(t, true), newFileMirror(t, true), newFileMirror(t, false)
-	itest.WriteTree(t, full.dir, map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbbbbbbb"}, day)
-	itest.WriteTree(t, lag.dir, map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbb"}, day) // b truncated
-	itest.WriteTree(t, plain.dir, tree, day)
+	origin, full, lag, plain := threeMirrors(t)
 	for _, strategy := range []string{"random", "roundrobin", "iphash", "geo"} {
 		t.Run(strategy, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "mirrors.json")
@@ -441,13 +451,7 @@ func TestFilesShared(t *testing.T) {
 // request: after the first listings, and again after a rebuild of the
 // snapshot (a drained mirror), whose new pools start with none.
 func TestHolderSetsPrepared(t *testing.T) {
-	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
-	origin := t.TempDir()
-	tree := map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbbbbbbb", "pub/new.iso": "fresh"}
-	itest.WriteTree(t, origin, tree, day)
-	full, lag, plain := newFileMirror(t, true), newFileMirror(t, true), newFileMirror(t, false)
-	itest.WriteTree(t, full.dir, map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbbbbbbb"}, day)
-	itest.WriteTree(t, lag.dir, map[string]string{"pub/a.iso": "aaaa", "pub/b.iso": "bbb"}, day)
+	origin, full, lag, plain := threeMirrors(t)
 	path := filepath.Join(t.TempDir(), "mirrors.json")
 	itest.WriteFile(t, path, fmt.Sprintf(filesConfig, "random", origin, "404",
 		full.url, full.rsync, lag.url, lag.rsync, plain.url))
