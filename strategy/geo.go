@@ -177,6 +177,12 @@ func (p *Pool) storeTier(k tierKey, s *set, c *Client) *cachedTier {
 // alone the order cached for its country, and one placed by a city
 // database the order cached for its cell.
 func (g *Geo) Rank(p *Pool, c Client, dst []int, limit int) []int {
+	if c.Only != nil {
+		// Among a file's holders: their order in their own pool (Rank).
+		if rp := p.restrict(c.Only); rp != nil {
+			return rp.rank(c, dst, limit)
+		}
+	}
 	if c.Country == "" && c.Continent == "" && !c.HasLoc {
 		return appendAllowed(dst[:0], p.ranked[setIndex(&c)], c.Only, limit)
 	}
@@ -184,6 +190,12 @@ func (g *Geo) Rank(p *Pool, c Client, dst []int, limit int) []int {
 		return appendAllowed(dst[:0], t.order, c.Only, limit)
 	}
 	return appendAllowed(dst[:0], p.geoOrder(&c), c.Only, limit)
+}
+
+// pickRank implements pickRanker: among a file's holders, one look-up of
+// their pool for the pick and the order.
+func (g *Geo) pickRank(ctx context.Context, p *Pool, c Client, dst []int, limit int) (*Mirror, []int, error) {
+	return holdersPickRank(ctx, p, g, c, dst, limit)
 }
 
 // geoOrder is the failover order of every usable mirror for c: the

@@ -154,8 +154,11 @@ func mix(x uint64) uint64 {
 
 // Interface guards.
 var (
-	_ Strategy = (*Random)(nil)
-	_ Strategy = (*RoundRobin)(nil)
-	_ Strategy = (*IPHash)(nil)
-	_ Ranker   = (*IPHash)(nil)
+	_ Strategy   = (*Random)(nil)
+	_ Strategy   = (*RoundRobin)(nil)
+	_ Strategy   = (*IPHash)(nil)
+	_ Ranker     = (*IPHash)(nil)
+	_ pickRanker = (*IPHash)(nil)
+	_ pickRanker = (*Random)(nil)
+	_ pickRanker = (*Geo)(nil)
 )

@@ -104,6 +104,27 @@ func (r *restricted) rank(c Client, dst []int, limit int) []int {
 	return dst
 }
 
+// holdersPickRank is PickRank for a strategy s that picks among a file's
+// holders in their own pool (random, geo): the pool is looked up once for
+// the pick and the order. Without c.Only, or when the pool is not cached,
+// it picks, then ranks.
+func holdersPickRank(ctx context.Context, p *Pool, s Strategy, c Client, dst []int, limit int) (*Mirror, []int, error) {
+	if c.Only != nil {
+		if rp := p.restrict(c.Only); rp != nil {
+			m, err := rp.pick(ctx, p, s, c)
+			if err != nil {
+				return nil, dst[:0], err
+			}
+			return m, rp.rank(c, dst, limit), nil
+		}
+	}
+	m, err := s.Pick(ctx, p, c)
+	if err != nil {
+		return nil, dst[:0], err
+	}
+	return m, Rank(p, c, dst, limit), nil
+}
+
 // maskHash hashes the first n bits of mask. Each word is mixed on its
 // own, with its position, and the results summed: the words do not wait
 // on each other, so a mask of 10,000 mirrors (157 words) hashes in a

@@ -316,20 +316,20 @@ func (p *Pool) newSet(idx []int) *set {
 // Ranker, else the mirrors c may be sent to (https, IPv6) by effective
 // weight, then the others. limit <= 0 means all.
 //
-// Under c.Only the order is among the holders of the file: their order
-// in a pool of the holders alone when it is cached (restrict.go), the
-// pool's order less the others otherwise, which is the same but for a
-// client whose https/IPv6 set holds none of the file while a narrower
-// fallback set does (TestRankAmongHolders). ip hash keeps its own rule
-// (hashOrder).
+// Under c.Only the order is among the holders of the file. By weight (and
+// for geo) it is their order in a pool of the holders alone when it is
+// cached (restrict.go), the pool's order less the others otherwise, which
+// is the same but for a client whose https/IPv6 set holds none of the
+// file while a narrower fallback set does (TestRankAmongHolders). ip hash
+// keeps its own rule (hashOrder).
 func Rank(p *Pool, c Client, dst []int, limit int) []int {
-	if _, ip := p.Strategy.(*IPHash); c.Only != nil && !ip {
+	if r, ok := p.Strategy.(Ranker); ok {
+		return r.Rank(p, c, dst, limit)
+	}
+	if c.Only != nil {
 		if rp := p.restrict(c.Only); rp != nil {
 			return rp.rank(c, dst, limit)
 		}
-	}
-	if r, ok := p.Strategy.(Ranker); ok {
-		return r.Rank(p, c, dst, limit)
 	}
 	return appendAllowed(dst[:0], p.ranked[setIndex(&c)], c.Only, limit)
 }
@@ -339,20 +339,8 @@ func Rank(p *Pool, c Client, dst []int, limit int) []int {
 // (ip hash) computes both in one pass, random and geo find the holders'
 // pool once for both; round robin picks, then ranks.
 func PickRank(ctx context.Context, p *Pool, c Client, dst []int, limit int) (*Mirror, []int, error) {
-	switch st := p.Strategy.(type) {
-	case pickRanker:
-		return st.pickRank(ctx, p, c, dst, limit)
-	case *Random, *Geo:
-		// Both pick among a file's holders in the holders' own pool.
-		if c.Only != nil {
-			if rp := p.restrict(c.Only); rp != nil {
-				m, err := rp.pick(ctx, p, st, c)
-				if err != nil {
-					return nil, dst[:0], err
-				}
-				return m, rp.rank(c, dst, limit), nil
-			}
-		}
+	if pr, ok := p.Strategy.(pickRanker); ok {
+		return pr.pickRank(ctx, p, c, dst, limit)
 	}
 	m, err := p.Strategy.Pick(ctx, p, c)
 	if err != nil {

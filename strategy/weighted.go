@@ -32,6 +32,12 @@ func (r *Random) Pick(_ context.Context, p *Pool, c Client) (*Mirror, error) {
 	return &p.Mirrors[s.idx[s.weighted(r.uint64())]], nil
 }
 
+// pickRank implements pickRanker: among a file's holders, one look-up of
+// their pool for the pick and the order.
+func (r *Random) pickRank(ctx context.Context, p *Pool, c Client, dst []int, limit int) (*Mirror, []int, error) {
+	return holdersPickRank(ctx, p, r, c, dst, limit)
+}
+
 func (r *Random) uint64() uint64 {
 	if r.rand != nil {
 		return r.rand()
