@@ -63,6 +63,7 @@ Environment (a flag overrides it; it overrides mirrors.json):
   DISPATCHER_GEOIP        the MaxMind mmdb file
   DISPATCHER_ADMIN_TOKEN  bearer token of the admin API (unset: the admin API answers 403)
   DISPATCHER_PPROF        address of a separate net/http/pprof listener, e.g. 127.0.0.1:6060
+  GOGC                    the garbage collector's heap growth, in percent (default 400)
 `
 
 // flags are the command line; empty strings mean "not given".
@@ -122,6 +123,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	}
 	gin.SetMode(gin.ReleaseMode)
+	gogc := setGCPercent(getenv)
 	path := cmp.Or(f.config, getenv("DISPATCHER_CONFIG"), "mirrors.json")
 	// Precedence: flag, then environment, then the file.
 	ov := config.Overrides{
@@ -186,7 +188,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "config", cfg.File, "config_sha256", cfg.SHA256, "version", version)
+	log.Info("listening", "addr", ln.Addr().String(), "config", cfg.File, "config_sha256", cfg.SHA256, "version", version, "gogc", gogc)
 
 	if addr := getenv("DISPATCHER_PPROF"); addr != "" {
 		// Profiling, on its own listener so it is never on the public port.
