@@ -16,7 +16,10 @@ import (
 //
 // built straight into a pooled buffer: no slog.Record, no allocation. It
 // is safe for concurrent use when w is (Writer is).
-type AccessLog struct{ w io.Writer }
+type AccessLog struct {
+	w      io.Writer
+	stamps stamps
+}
 
 // NewAccessLog returns an AccessLog writing to w.
 func NewAccessLog(w io.Writer) *AccessLog { return &AccessLog{w: w} }
@@ -29,7 +32,7 @@ func (a *AccessLog) Request(start time.Time, method, path string, status int, cl
 	now := time.Now()
 	bp := accessBufs.Get().(*[]byte)
 	b := append((*bp)[:0], `{"time":"`...)
-	b = now.AppendFormat(b, time.RFC3339Nano)
+	b = a.stamps.appendStamp(b, now)
 	b = append(b, `","level":"INFO","msg":"request","method":`...)
 	b = appendJSONString(b, method)
 	b = append(b, `,"path":`...)
