@@ -12,7 +12,9 @@
 #       random, roundrobin, iphash and geo pools of N generated mirrors, and
 #       a file-aware random pool, behind a trusted proxy (X-Forwarded-For
 #       of a German address) with the shipped geo database, one dispatcher
-#       per size
+#       per size and one more without the access log (rows "-quiet"),
+#       as bare gin writes none; the bare gin handler gets the same request in a row of
+#       its own (gin-baseline-proxied), the "vs same req" of these rows
 #   -u  unpinned: no taskset, the scheduler places servers and wrk
 # A short run: scripts/loadtest.sh -d 1 -r 1 -w 0 -n 0
 #
@@ -120,10 +122,17 @@ for n in "${names[@]}"; do reqs[$n]=0; cpu[$n]=0; secs[$n]=0; p99[$n]=0; done
 # to_us turns a wrk latency (850.00us, 1.23ms, 1.05s) into microseconds.
 to_us() { awk -v v="$1" 'BEGIN{ n=v+0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n*1000; else print n*1e6 }'; }
 
-# Scale rows: one dispatcher per size, its pools generated.
+# Scale rows: one dispatcher per size, its pools generated. They carry
+# X-Forwarded-For, so the bare gin handler gets the same request in a row
+# of its own (gin-baseline-proxied), the yardstick of the scale rows.
 declare -A spid hdr
 mkdir -p "$work/origin/f"
 echo x > "$work/origin/f/x.iso"
+if [ -n "$sizes" ]; then
+  names+=(gin-baseline-proxied); urls+=("http://127.0.0.1:$gp/pub/x.iso")
+  hdr[gin-baseline-proxied]="X-Forwarded-For: 85.214.0.1"
+  reqs[gin-baseline-proxied]=0; cpu[gin-baseline-proxied]=0; secs[gin-baseline-proxied]=0; p99[gin-baseline-proxied]=0
+fi
 for size in ${sizes//,/ }; do
   python3 - "$size" "$work/origin" "$PWD/data/geo-whois-asn-country.mmdb" > "$work/scale-$size.json" <<'PY'
 import json, sys
@@ -135,20 +144,24 @@ pools.append({"name": "files", "routes": ["/files/*file"], "strategy": "random",
               "files": {"origin": origin, "schedule": "@every 1h"}})
 print(json.dumps({"geoip": mmdb, "trusted_proxies": ["127.0.0.1/32"], "pools": pools}))
 PY
-  port=$(freeport)
-  "${cpu0[@]}" "$work/dispatcher" -config "$work/scale-$size.json" -listen "127.0.0.1:$port" 2>"$work/scale-$size.log" & pids+=($!); sp=$!
-  waitport "$port"
-  waitbody "http://127.0.0.1:$port/api/status" '"origin_files":1'
-  for st in random roundrobin iphash geo files; do
-    names+=("$st-$size"); urls+=("http://127.0.0.1:$port/$st/f/x.iso")
-    spid[$st-$size]=$sp; hdr[$st-$size]="X-Forwarded-For: 85.214.0.1"
-    reqs[$st-$size]=0; cpu[$st-$size]=0; secs[$st-$size]=0; p99[$st-$size]=0
+  # One dispatcher per size with the access log (the default), one without.
+  for quiet in "" -quiet; do
+    port=$(freeport)
+    "${cpu0[@]}" "$work/dispatcher" -config "$work/scale-$size.json" -listen "127.0.0.1:$port" $quiet 2>"$work/scale-$size$quiet.log" & pids+=($!); sp=$!
+    waitport "$port"
+    waitbody "http://127.0.0.1:$port/api/status" '"origin_files":1'
+    for st in random roundrobin iphash geo files; do
+      n=$st-$size$quiet
+      names+=("$n"); urls+=("http://127.0.0.1:$port/$st/f/x.iso")
+      spid[$n]=$sp; hdr[$n]="X-Forwarded-For: 85.214.0.1"
+      reqs[$n]=0; cpu[$n]=0; secs[$n]=0; p99[$n]=0
+    done
   done
 done
 
 pids_of() {
   case $1 in
-    nginx) nginx_pid ;; gin-baseline) echo "$gpid" ;;
+    nginx) nginx_pid ;; gin-baseline|gin-baseline-proxied) echo "$gpid" ;;
     dispatcher-random|dispatcher-roundrobin) echo "$dpid" ;;
     dispatcher-random-quiet) echo "$dqpid" ;;
     dispatcher-roundrobin-redis) echo "$drpid $rpid" ;;
@@ -188,11 +201,16 @@ for r in $(seq "$rounds"); do
 done
 
 echo
-printf "%-30s %12s %16s %14s %14s\n" server "req/s" "CPU µs/redirect" "vs gin-baseline" "worst p99 µs"
-base=$(awk -v c="${cpu[gin-baseline]}" -v n="${reqs[gin-baseline]}" -v hz="$hz" 'BEGIN{printf "%.4f", c*1e6/hz/n}')
+printf "%-30s %12s %16s %14s %14s %14s\n" server "req/s" "CPU µs/redirect" "vs gin-baseline" "vs same req" "worst p99 µs"
+us_of() { awk -v c="${cpu[$1]}" -v n="${reqs[$1]}" -v hz="$hz" 'BEGIN{printf "%.4f", c*1e6/hz/n}'; }
+base=$(us_of gin-baseline)
+# A row is also compared with the bare gin handler given the same request:
+# the proxied one for the rows that carry X-Forwarded-For.
 for n in "${names[@]}"; do
-  awk -v name="$n" -v r="${reqs[$n]}" -v s="${secs[$n]}" -v c="${cpu[$n]}" -v hz="$hz" -v base="$base" -v p="${p99[$n]}" \
-    'BEGIN{us=c*1e6/hz/r; printf "%-30s %12.0f %16.2f %13.2fx %14.0f\n", name, r/s, us, us/base, p}'
+  same=$base
+  [ -n "${hdr[$n]:-}" ] && same=$(us_of gin-baseline-proxied)
+  awk -v name="$n" -v r="${reqs[$n]}" -v s="${secs[$n]}" -v c="${cpu[$n]}" -v hz="$hz" -v base="$base" -v same="$same" -v p="${p99[$n]}" \
+    'BEGIN{us=c*1e6/hz/r; printf "%-30s %12.0f %16.2f %13.2fx %13.2fx %14.0f\n", name, r/s, us, us/base, us/same, p}'
 done
 echo
 awk -v c="$redis_cpu" -v n="${reqs[dispatcher-roundrobin-redis]}" -v hz="$hz" \

@@ -12,8 +12,9 @@ import (
 
 // TestLoadtestShort runs scripts/loadtest.sh in its short mode (one
 // second per server, one round, no warm-up, a short ab run) with a scale
-// row set of 10 mirrors: every server gets a row with its requests per
-// second and CPU per redirect, ab runs with the asked count, and a bad
+// row set of 10 mirrors, with and without the access log: every server
+// gets a row with its requests per second and CPU per redirect, against
+// bare gin and against bare gin given the same request, ab runs with the asked count, and a bad
 // option is a usage error.
 func TestLoadtestShort(t *testing.T) {
 	for _, p := range [][2]string{{"wrk", "wrk"}, {"ab", "apache2-utils"}, {"nginx", "nginx-light"}, {"redis-server", "redis-server"}, {"curl", "curl"}} {
@@ -24,8 +25,9 @@ func TestLoadtestShort(t *testing.T) {
 		t.Fatalf("loadtest.sh: %v\n%s", err, out)
 	}
 	for _, server := range []string{"nginx", "gin-baseline", "dispatcher-random", "dispatcher-random-quiet", "dispatcher-roundrobin", "dispatcher-roundrobin-redis",
-		"random-10", "roundrobin-10", "iphash-10", "geo-10", "files-10"} {
-		row := regexp.MustCompile(`(?m)^` + server + ` +[1-9][0-9]* +[0-9.]+ +[0-9.]+x +[0-9]+$`)
+		"gin-baseline-proxied", "random-10", "roundrobin-10", "iphash-10", "geo-10", "files-10",
+		"random-10-quiet", "roundrobin-10-quiet", "iphash-10-quiet", "geo-10-quiet", "files-10-quiet"} {
+		row := regexp.MustCompile(`(?m)^` + server + ` +[1-9][0-9]* +[0-9.]+ +[0-9.]+x +[0-9.]+x +[0-9]+$`)
 		if !row.Match(out) {
 			t.Errorf("no result row for %s:\n%s", server, out)
 		}
