@@ -45,49 +45,64 @@ func (*IPHash) pickRank(_ context.Context, p *Pool, c Client, dst []int, limit i
 // members of c's group first, then the next group's; then the mirrors
 // outside c's set, by weight.
 //
-// Under c.Only the order is among the holders of the file, in the set
-// that has one (onlySet): when c's own mirror holds the file, the
-// allowed mirrors of c's order; when it does not, the order of the
-// holders' own pool (the same groups, weighed by their holders; a pass
-// over the pool's groups when that pool is not cached). So only the
-// clients of a mirror that lacks the file move, and they move as their
-// weights say.
+// Under c.Only the order is that of the holders' own pool: the same
+// groups, each weighing what its holders weigh. A mirror that lacks the
+// file is, for that file, a mirror that left: its clients move, and
+// about as many others from its group (fewer than twice its share, the
+// bound TestIPHashDisruption holds a leaving mirror to), and the holders
+// get the clients in proportion to their weights. It costs one pass
+// over the holders' pool, the same as a pick without files. When the
+// pool of the holders is not cached, a pass over the groups weighs them
+// (pickAllowed) for the same pick, and the rest is c's order among the
+// holders.
 func (p *Pool) hashOrder(c *Client, key uint64, dst []int, limit int) ([]int, int) {
-	dst = dst[:0]
-	s := p.set(c)
-	var allow *filter
 	if c.Only != nil {
-		if s = p.onlySet(c); s == nil {
-			return dst, -1
-		}
-		allow = &filter{only: c.Only, idx: s.idx, not: -1}
+		return p.hashOrderOnly(c, key, dst[:0], limit)
 	}
+	return p.hashOrderAll(c, key, dst[:0], limit)
+}
+
+// hashOrderAll is hashOrder without c.Only.
+func (p *Pool) hashOrderAll(c *Client, key uint64, dst []int, limit int) ([]int, int) {
+	s := p.set(c)
 	if len(s.idx) == 0 {
 		return dst, -1
 	}
-	r := p.rendezvousOf(s)
-	dst, own, moved := r.order(key, dst, limit, allow, true)
-	if moved {
-		if rp := p.restrict(c.Only); rp != nil {
-			cl := *c
-			cl.Only = nil
-			dst, first := rp.pool.hashOrder(&cl, key, dst, limit)
-			for n, i := range dst {
-				dst[n] = rp.parent[i]
-			}
-			if first < 0 {
-				return dst, -1
-			}
-			return dst, rp.parent[first]
+	dst, own := p.rendezvousOf(s).order(key, dst, limit, nil)
+	return p.hashOrderRest(c, s, dst, own, limit)
+}
+
+// hashOrderOnly is hashOrder under c.Only.
+func (p *Pool) hashOrderOnly(c *Client, key uint64, dst []int, limit int) ([]int, int) {
+	if rp := p.restrict(c.Only); rp != nil {
+		cl := *c
+		cl.Only = nil
+		dst, first := rp.pool.hashOrderAll(&cl, key, dst, limit)
+		for n, i := range dst {
+			dst[n] = rp.parent[i]
 		}
-		// Not cached: the holders' pick from a pass over the groups, then
-		// the rest of c's order.
-		own = r.pickAllowed(key, s.idx, c.Only)
-		dst = append(dst, own)
-		if limit != 1 {
-			dst, _, _ = r.order(key, dst, limit, &filter{only: c.Only, idx: s.idx, not: own}, false)
+		if first < 0 {
+			return dst, -1
 		}
+		return dst, rp.parent[first]
 	}
+	s := p.onlySet(c)
+	if s == nil {
+		return dst, -1
+	}
+	r := p.rendezvousOf(s)
+	own := r.pickAllowed(key, s.idx, c.Only)
+	dst = append(dst, own)
+	if limit != 1 {
+		dst, _ = r.order(key, dst, limit, &filter{only: c.Only, idx: s.idx, not: own})
+	}
+	return p.hashOrderRest(c, s, dst, own, limit)
+}
+
+// hashOrderRest maps dst and own, positions in s.idx, to the pool's
+// mirrors, and appends the allowed mirrors outside s by weight when dst
+// has room for them.
+func (p *Pool) hashOrderRest(c *Client, s *set, dst []int, own, limit int) ([]int, int) {
 	for n, k := range dst {
 		dst[n] = s.idx[k]
 	}

@@ -186,22 +186,17 @@ func (r *rendezvous) pickAllowed(key uint64, idx []int, only []uint64) int {
 // the next group's, and so on; only those allowed (nil: all), until dst
 // holds limit (<= 0: all). It returns with them key's own pick, the best
 // member of the best group whether allowed or not (-1 when the set is
-// empty); when allowed is set and does not allow it, and stop is set,
-// moved is true and dst is returned as it came: the caller orders the
-// holders otherwise. Up to maxTopOrder it allocates nothing.
-func (r *rendezvous) order(key uint64, dst []int, limit int, allowed *filter, stop bool) (out []int, own int, moved bool) {
+// empty). Up to maxTopOrder it allocates nothing.
+func (r *rendezvous) order(key uint64, dst []int, limit int, allowed *filter) (out []int, own int) {
 	if limit > 0 && limit-len(dst) <= maxTopOrder {
-		if out, own, moved, ok := r.orderTop(key, dst, limit, allowed, stop); ok {
-			return out, own, moved
+		if out, own, ok := r.orderTop(key, dst, limit, allowed); ok {
+			return out, own
 		}
 	}
 	if len(r.groups) == 0 {
-		return dst, -1, false
+		return dst, -1
 	}
 	own = r.pick(key)
-	if stop && !allowed.ok(own) {
-		return dst, own, true
-	}
 	var gbuf [maxHRWGroups]scored
 	gs := gbuf[:0]
 	for gi := range r.groups {
@@ -240,7 +235,7 @@ func (r *rendezvous) order(key uint64, dst []int, limit int, allowed *filter, st
 			dst = append(dst, m.at)
 		}
 	}
-	return dst, own, false
+	return dst, own
 }
 
 // orderTop is order for at most maxTopOrder more mirrors: it scores the
@@ -248,7 +243,7 @@ func (r *rendezvous) order(key uint64, dst []int, limit int, allowed *filter, st
 // when all are allowed), and takes key's own pick and the first group's
 // allowed members in one pass. It reports false, having appended
 // nothing, when the allowed members of the groups it kept are too few.
-func (r *rendezvous) orderTop(key uint64, dst []int, limit int, allowed *filter, stop bool) (out []int, own int, moved, ok bool) {
+func (r *rendezvous) orderTop(key uint64, dst []int, limit int, allowed *filter) (out []int, own int, ok bool) {
 	start := len(dst)
 	top := topN{n: limit - start}
 	for gi := range r.groups {
@@ -259,7 +254,7 @@ func (r *rendezvous) orderTop(key uint64, dst []int, limit int, allowed *filter,
 		}
 	}
 	if top.have == 0 {
-		return dst, -1, false, true
+		return dst, -1, true
 	}
 	own = -1
 	for _, c := range top.best() {
@@ -267,19 +262,16 @@ func (r *rendezvous) orderTop(key uint64, dst []int, limit int, allowed *filter,
 			break
 		}
 		g := &r.groups[c.at]
+		var best int
+		dst, best = g.appendTop(key, dst, limit-len(dst), allowed)
 		if own < 0 {
-			dst, own = g.appendTop(key, dst, limit-len(dst), allowed)
-			if stop && !allowed.ok(own) {
-				return dst[:start], own, true, true
-			}
-			continue
+			own = best
 		}
-		dst, _ = g.appendTop(key, dst, limit-len(dst), allowed)
 	}
 	if len(dst) < limit && top.have < len(r.groups) {
-		return dst[:start], -1, false, false
+		return dst[:start], -1, false
 	}
-	return dst, own, false, true
+	return dst, own, true
 }
 
 // maxTopOrder is the most mirrors order takes from one group without
