@@ -47,11 +47,14 @@ const (
 // Config is the whole of mirrors.json after defaults are filled in.
 // A *Config returned by Load is never modified afterwards.
 type Config struct {
-	Listen         string    `json:"listen"`
-	Redis          string    `json:"redis"`
-	RedisTimeout   Duration  `json:"redis_timeout"`
-	RedisPrefix    string    `json:"redis_prefix"`
-	GeoIP          string    `json:"geoip"`
+	Listen       string   `json:"listen"`
+	Redis        string   `json:"redis"`
+	RedisTimeout Duration `json:"redis_timeout"`
+	RedisPrefix  string   `json:"redis_prefix"`
+	GeoIP        string   `json:"geoip"`
+	// ASNDB is an mmdb of autonomous system numbers (GeoLite2-ASN
+	// layout), relative to the file like GeoIP.
+	ASNDB          string    `json:"asn_db"`
 	TrustedProxies []string  `json:"trusted_proxies"`
 	Health         *Health   `json:"health"`
 	Feedback       *Feedback `json:"feedback"`
@@ -124,6 +127,27 @@ const (
 // directory).
 func (f *Files) OriginIsRsync() bool { return strings.HasPrefix(f.Origin, "rsync://") }
 
+// RuledByPlace reports whether a mirror of p is restricted by where a
+// client is (only country or continent, exclude_countries).
+func (p *Pool) RuledByPlace() bool {
+	for _, m := range p.Mirrors {
+		if m.Only == OnlyCountry || m.Only == OnlyContinent || len(m.ExcludeCountries) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// NamesASNs reports whether a mirror of p names ASNs (asn, only "asn").
+func (p *Pool) NamesASNs() bool {
+	for _, m := range p.Mirrors {
+		if len(m.ASN) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Appends reports whether the request path is appended to the mirror URL.
 func (p *Pool) Appends() bool { return p.AppendPath == nil || *p.AppendPath }
 
@@ -144,9 +168,35 @@ type Mirror struct {
 	// Rsync is where the mirror's tree is listed (rsync://…), for a pool
 	// with files.
 	Rsync string `json:"rsync"`
-	IPv6  *bool  `json:"ipv6"`
-	SNMP  *SNMP  `json:"snmp"`
+	// IPv4 and IPv6 say over which address families the mirror is
+	// reachable (IPv4: true unless the URL is an IPv6 address).
+	IPv4 *bool `json:"ipv4"`
+	IPv6 *bool `json:"ipv6"`
+	SNMP *SNMP `json:"snmp"`
+	// Networks are the client prefixes the mirror serves first (geo's
+	// network tier), and ASN the autonomous systems it counts as local.
+	Networks []string `json:"networks"`
+	ASN      []int64  `json:"asn"`
+	// Only makes the mirror eligible only for the clients of its own
+	// networks, ASNs, country or continent (OnlyNetwork…).
+	Only string `json:"only"`
+	// ExcludeCountries are the countries whose clients never get it.
+	ExcludeCountries []string `json:"exclude_countries"`
+
+	// Nets is Networks parsed.
+	Nets []netip.Prefix `json:"-"`
 }
+
+// What Mirror.Only can be.
+const (
+	OnlyNetwork   = "network"
+	OnlyASN       = "asn"
+	OnlyCountry   = "country"
+	OnlyContinent = "continent"
+)
+
+// MaxASN is the largest autonomous system number (32 bits).
+const MaxASN = 1<<32 - 1
 
 // IsEnabled reports the enabled key (default true).
 func (m *Mirror) IsEnabled() bool { return m.Enabled == nil || *m.Enabled }
@@ -227,6 +277,9 @@ func parse(name string, data []byte, o Overrides) (*Config, error) {
 	}
 	// Relative paths in the file are relative to the file, as in nginx
 	// and Caddy; those given as overrides, to the working directory.
+	if cfg.ASNDB != "" && !filepath.IsAbs(cfg.ASNDB) {
+		cfg.ASNDB = filepath.Join(filepath.Dir(name), cfg.ASNDB)
+	}
 	if cfg.GeoIP != "" && !filepath.IsAbs(cfg.GeoIP) {
 		cfg.GeoIP = filepath.Join(filepath.Dir(name), cfg.GeoIP)
 	}

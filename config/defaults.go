@@ -68,6 +68,9 @@ func (cfg *Config) normalize() {
 			for k := range m.Countries {
 				m.Countries[k] = strings.ToUpper(m.Countries[k])
 			}
+			for k := range m.ExcludeCountries {
+				m.ExcludeCountries[k] = strings.ToUpper(m.ExcludeCountries[k])
+			}
 			if s := m.SNMP; s != nil && s.Target != "" {
 				if _, _, err := net.SplitHostPort(s.Target); err != nil {
 					s.Target = net.JoinHostPort(s.Target, DefaultSNMPPort)
