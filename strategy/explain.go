@@ -8,13 +8,10 @@ import (
 type Share struct {
 	// Share is the fraction of the client's requests the mirror gets now.
 	Share float64
-	// Tier is the mirror's geo tier for the client ("country",
-	// "continent", "world"); "" for the other strategies.
+	// Tier is the mirror's geo tier for the client ("network", "asn",
+	// "country", "continent", "world"); "" for the other strategies.
 	Tier string
 }
-
-// tierNames are the geo tiers, best first.
-var tierNames = [...]string{tierCountry: "country", tierContinent: "continent", tierWorld: "world"}
 
 // Shares explains how p's strategy treats client c: per mirror (indexed as
 // p.Mirrors) the share of c's requests it gets now, and the mirror a
@@ -29,7 +26,7 @@ func Shares(p *Pool, c Client) (shares []Share, now *Mirror) {
 	_, isGeo := p.Strategy.(*Geo)
 	if isGeo {
 		for i := range p.Mirrors {
-			shares[i].Tier = tierNames[tierOf(&p.Mirrors[i], &c)]
+			shares[i].Tier = tierName(tierOf(&p.Mirrors[i], &c))
 		}
 	}
 	ctx := context.Background()

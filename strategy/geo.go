@@ -8,9 +8,11 @@ import (
 	"slices"
 )
 
-// Geo sends a client to the nearest tier of mirrors: the mirrors of its
-// country (or that list its country among theirs), else of its continent,
-// else all; weighted random inside the tier. Where distance can tell (the
+// Geo sends a client to the nearest tier of mirrors: the mirrors whose
+// networks hold its address (the most specific prefix first), else those
+// of its autonomous system, else of its country (or that list its
+// country among theirs), else of its continent, else all; weighted
+// random inside the tier. Where distance can tell (the
 // client and the mirrors have coordinates), the tier narrows to the mirrors
 // within 1.5× the distance of the nearest one (plus 50 km, so that one
 // metro area is one tier). Inside the country tier that needs a precise
@@ -23,12 +25,39 @@ type Geo struct {
 	rand func() uint64
 }
 
-// Tier names, best first.
+// Tiers, nearest first. A mirror whose networks hold the client is in
+// the network tier of the longest such prefix: tierNetwork + 128 - bits,
+// so that the most specific prefix comes first.
 const (
-	tierCountry = iota
-	tierContinent
-	tierWorld
+	tierNetwork   = 0
+	tierASN       = tierNetwork + 129
+	tierCountry   = tierASN + 1
+	tierContinent = tierCountry + 1
+	tierWorld     = tierContinent + 1
 )
+
+// tierName is a tier's name in /api/explain.
+func tierName(t int) string {
+	switch {
+	case t < tierASN:
+		return "network"
+	case t == tierASN:
+		return "asn"
+	case t == tierCountry:
+		return "country"
+	case t == tierContinent:
+		return "continent"
+	}
+	return "world"
+}
+
+// narrows reports whether a tier is narrowed by distance for c: the
+// continent and the world always when c has a location; the nearer
+// tiers only with a city database's coordinates (a country's centroid
+// says nothing about where in the country, network or AS the client is).
+func narrows(tier int, c *Client) bool {
+	return c.HasLoc && (tier >= tierContinent || c.Precise)
+}
 
 const (
 	earthRadiusKm = 6371.0
@@ -57,7 +86,7 @@ func (g *Geo) Pick(_ context.Context, p *Pool, c Client) (*Mirror, error) {
 		}
 		return nil, ErrNoMirror
 	}
-	if c.Country == "" && c.Continent == "" && !c.HasLoc {
+	if c.placedNowhere() && !p.localOf(&c).isLocal() {
 		return &p.Mirrors[s.idx[s.weighted(u)]], nil
 	}
 	x := float64(u>>11) / (1 << 53)
@@ -103,7 +132,12 @@ type tierKey struct {
 	country, continent string
 	cell               int32 // 0: placed by country alone (see cellOf)
 	set                *set
+	local              localKey
 }
+
+// placedNowhere reports whether no database placed c: geo's tiers are
+// then all one, but for the networks and ASNs it is local to.
+func (c *Client) placedNowhere() bool { return c.Country == "" && c.Continent == "" && !c.HasLoc }
 
 // cellDegrees is the size of the cells clients placed by a city database
 // are placed in: half a degree, 55 km north–south, less east–west.
@@ -125,12 +159,13 @@ func cellOf(c *Client) int32 {
 // one placed by city coordinates; nil for a client placed nowhere, and
 // when the pool caches maxCells cells already.
 func (p *Pool) cachedTierOf(s *set, c *Client) *cachedTier {
+	local := p.localOf(c)
 	switch {
-	case !c.Precise && c.Country != "":
-		return p.countryTier(s, c)
+	case !c.Precise && (c.Country != "" || local.isLocal()):
+		return p.countryTier(s, c, local)
 	case c.HasLoc && c.Precise:
 		cell := cellOf(c)
-		k := tierKey{c.Country, c.Continent, cell, s}
+		k := tierKey{c.Country, c.Continent, cell, s, local}
 		if v, ok := p.tiers.Load(k); ok {
 			return v.(*cachedTier)
 		}
@@ -148,8 +183,8 @@ func (p *Pool) cachedTierOf(s *set, c *Client) *cachedTier {
 
 // countryTier returns the tier of clients of c's country in set s, from
 // the pool's cache. The cache lives as long as the pool (one snapshot).
-func (p *Pool) countryTier(s *set, c *Client) *cachedTier {
-	k := tierKey{country: c.Country, set: s}
+func (p *Pool) countryTier(s *set, c *Client, local localKey) *cachedTier {
+	k := tierKey{country: c.Country, set: s, local: local}
 	if v, ok := p.tiers.Load(k); ok {
 		return v.(*cachedTier)
 	}
@@ -183,7 +218,7 @@ func (g *Geo) Rank(p *Pool, c Client, dst []int, limit int) []int {
 			return rp.rank(c, dst, limit)
 		}
 	}
-	if c.Country == "" && c.Continent == "" && !c.HasLoc {
+	if c.placedNowhere() && !p.localOf(&c).isLocal() {
 		return appendAllowed(dst[:0], p.ranked[setIndex(&c)], c.Only, limit)
 	}
 	if t := p.cachedTierOf(p.set(&c), &c); t != nil {
@@ -248,26 +283,32 @@ func (p *Pool) geoOrder(c *Client) []int {
 // geoTier appends to dst the positions (in s.idx) of the best non-empty
 // tier for c, and returns it with the tier's rank.
 func (p *Pool) geoTier(s *set, c *Client, dst []int) ([]int, int) {
-	for tier := tierCountry; tier <= tierWorld; tier++ {
-		dst = dst[:0]
-		for k, i := range s.idx {
-			if tierOf(&p.Mirrors[i], c) <= tier {
-				dst = append(dst, k)
-			}
-		}
-		if len(dst) == 0 {
-			continue
-		}
-		if c.HasLoc && (tier != tierCountry || c.Precise) {
-			dst = p.nearest(s, c, dst)
-		}
-		return dst, tier
+	best := tierWorld
+	for _, i := range s.idx {
+		best = min(best, tierOf(&p.Mirrors[i], c))
 	}
-	return dst, tierWorld
+	dst = dst[:0]
+	for k, i := range s.idx {
+		if tierOf(&p.Mirrors[i], c) <= best {
+			dst = append(dst, k)
+		}
+	}
+	if narrows(best, c) && len(dst) > 0 {
+		dst = p.nearest(s, c, dst)
+	}
+	return dst, best
 }
 
 // tierOf is the best tier mirror m can be in for client c.
 func tierOf(m *Mirror, c *Client) int {
+	if len(m.Networks) > 0 {
+		if bits := m.networkBits(c.IP); bits >= 0 {
+			return tierNetwork + 128 - bits
+		}
+	}
+	if c.ASN != 0 && slices.Contains(m.ASNs, c.ASN) {
+		return tierASN
+	}
 	if c.Country != "" {
 		if m.Country == c.Country {
 			return tierCountry

@@ -103,7 +103,7 @@ func (p *Pool) geoOnlyTier(s *set, c *Client) (onlyTier, bool) {
 	if t.best > tierWorld {
 		return t, false
 	}
-	if c.HasLoc && (t.best != tierCountry || c.Precise) {
+	if narrows(t.best, c) {
 		nearest := math.Inf(1)
 		for _, i := range s.idx {
 			if allowed(c.Only, i) && tierOf(&p.Mirrors[i], c) <= t.best && p.Mirrors[i].HasLoc {

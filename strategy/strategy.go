@@ -33,6 +33,16 @@ type Mirror struct {
 	HasLoc    bool
 	HTTPS     bool // reachable over https
 	IPv6      bool // reachable over IPv6
+	IPv6Only  bool // not reachable over IPv4
+	// Networks are the client prefixes the mirror serves first and ASNs
+	// the autonomous systems it counts as local (geo's nearest tiers).
+	Networks []netip.Prefix
+	ASNs     []uint32
+	// Only restricts the mirror to the clients of its own networks, ASNs,
+	// country or continent; ExcludeCountries keeps it from the clients of
+	// those countries (eligible.go).
+	Only             Locality
+	ExcludeCountries []string
 	// Weight is the configured weight.
 	Weight float64
 	// Effective is weight × health × bandwidth headroom; 0 means the
@@ -53,8 +63,10 @@ type Client struct {
 	IP        netip.Addr
 	Country   string
 	Continent string
-	Lat, Lon  float64
-	HasLoc    bool
+	// ASN is the client's autonomous system (0: unknown).
+	ASN      uint32
+	Lat, Lon float64
+	HasLoc   bool
 	// Precise is set when Lat and Lon come from a city database rather
 	// than the country's centroid.
 	Precise bool
@@ -158,6 +170,10 @@ type Pool struct {
 	ranked [4][]int
 	// restricts caches the pools of the holders of a file (restrict.go).
 	restricts restrictions
+	// elig is what the eligibility rules need (eligible.go), local the
+	// networks and ASNs of geo's nearest tiers (nil: none; local.go).
+	elig  eligibility
+	local *localIndex
 }
 
 // set is a group of usable mirrors with its precomputed pick tables.
@@ -204,6 +220,8 @@ func NewPool(spec PoolSpec) *Pool {
 		p.byName[p.Mirrors[i].Name] = i
 		p.seeds[i] = hashString(p.Mirrors[i].Name)
 	}
+	p.buildEligibility()
+	p.buildLocal()
 	all := p.filter(func(*Mirror) bool { return true })
 	secure := p.filter(func(m *Mirror) bool { return m.HTTPS })
 	v6 := p.filter(func(m *Mirror) bool { return m.IPv6 })
