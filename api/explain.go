@@ -34,12 +34,14 @@ type ExplainedClient struct {
 	IP string `json:"ip"`
 	// Source says where the address came from: the connection, a
 	// forwarding header of a trusted proxy, or the ip parameter.
-	Source    string   `json:"source"`
-	Country   string   `json:"country"`
-	Continent string   `json:"continent"`
-	Lat       *float64 `json:"lat"`
-	Lon       *float64 `json:"lon"`
-	Secure    bool     `json:"https"`
+	Source    string `json:"source"`
+	Country   string `json:"country"`
+	Continent string `json:"continent"`
+	// ASN is the client's autonomous system (0: unknown, or no asn_db).
+	ASN    uint32   `json:"asn"`
+	Lat    *float64 `json:"lat"`
+	Lon    *float64 `json:"lon"`
+	Secure bool     `json:"https"`
 }
 
 // ExplainedFile is what a file-aware pool knows of the requested file.
@@ -80,4 +82,15 @@ type ExplainFactors struct {
 	HoldsFile   *bool   `json:"holds_file,omitempty"`
 	FailedCheck bool    `json:"failed_check,omitempty"` // verify took it out for this file
 	Reachable   bool    `json:"reachable"`              // over https when the client came over https, IPv6 for an IPv6 client
+	// Excluded lists the rules that keep the mirror from this client, or
+	// put it behind others: only, excluded_country and family (an IPv6-only
+	// mirror for an IPv4 client) exclude it; scheme and family for an
+	// IPv6 client put https and IPv6 mirrors first.
+	Excluded []ExcludedBy `json:"excluded,omitempty"`
+}
+
+// ExcludedBy is one rule that keeps a mirror from a client.
+type ExcludedBy struct {
+	Rule   string `json:"rule"`
+	Reason string `json:"reason"`
 }

@@ -16,6 +16,7 @@ type (
 	Explanation     = api.Explanation
 	ExplainedClient = api.ExplainedClient
 	ExplainedFile   = api.ExplainedFile
+	ExcludedBy      = api.ExcludedBy
 	ExplainedMirror = api.ExplainedMirror
 	ExplainFactors  = api.ExplainFactors
 )

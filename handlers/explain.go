@@ -70,20 +70,34 @@ func (h *Handler) explainHandler(c *gin.Context) {
 	if ex.Client, cl, ok = h.explainClient(c); !ok {
 		return
 	}
+	// Placed as a request is: by its address for the rules, then moved
+	// by country= and as= for the strategy.
+	if h.locator != nil {
+		h.locator.Locate(&cl)
+	}
+	if route.NeedsASN && h.asn != nil && cl.IP.IsValid() {
+		cl.ASN = h.asn.ASN(cl.IP)
+	}
+	holds, failed := h.explainFile(route, path, &ex, &cl)
+	cl.Only = p.Eligible(&cl, nil)
+	byAddress := cl
 	if country := c.Query("country"); country != "" {
 		if h.locator == nil || !h.locator.LocateCountry(&cl, strings.ToUpper(country)) {
 			c.JSON(http.StatusBadRequest, gin.H{"error": fmt.Sprintf("country %q is not a known ISO 3166 code (or no geo database is loaded)", country)})
 			return
 		}
-	} else if h.locator != nil {
-		h.locator.Locate(&cl)
 	}
-	ex.Client.Country, ex.Client.Continent = cl.Country, cl.Continent
+	if as := c.Query("as"); as != "" {
+		if cl.ASN = parseAS(as); cl.ASN == 0 {
+			c.JSON(http.StatusBadRequest, gin.H{"error": fmt.Sprintf("as %q is not an AS number (e.g. as=3320)", as)})
+			return
+		}
+	}
+	ex.Client.Country, ex.Client.Continent, ex.Client.ASN = cl.Country, cl.Continent, cl.ASN
 	if cl.HasLoc {
 		lat, lon := math.Round(cl.Lat*100)/100, math.Round(cl.Lon*100)/100
 		ex.Client.Lat, ex.Client.Lon = &lat, &lon
 	}
-	holds, failed := h.explainFile(route, path, &ex, &cl)
 	shares, now := strategy.Shares(p, cl)
 	reachable := make([]bool, len(p.Mirrors))
 	for _, i := range strategy.Rank(p, strategy.Client{IP: cl.IP, Secure: cl.Secure}, nil, 0) {
@@ -110,6 +124,7 @@ func (h *Handler) explainHandler(c *gin.Context) {
 			h := holds[i]
 			em.Factors.HoldsFile = &h
 		}
+		em.Factors.Excluded = exclusions(p, m, &byAddress)
 		em.Reason = reason(&em, route.Strategy, now != nil && now.Index == i)
 		ex.Mirrors = append(ex.Mirrors, em)
 	}
@@ -206,6 +221,24 @@ func (h *Handler) explainFile(route *Route, path string, ex *Explanation, cl *st
 	return holds, failed
 }
 
+// exclusions lists the rules that keep m from client c (placed by its
+// address), or put it behind the mirrors c's https/IPv6 set prefers.
+func exclusions(p *strategy.Pool, m *strategy.Mirror, c *strategy.Client) []ExcludedBy {
+	var out []ExcludedBy
+	if rule := m.Excluded(c); rule != "" {
+		out = append(out, ExcludedBy{Rule: rule, Reason: m.ExclusionReason(rule, c)})
+	}
+	if m.Usable() && !p.Preferred(c, m.Index) {
+		if c.Secure && !m.HTTPS {
+			out = append(out, ExcludedBy{Rule: "scheme", Reason: "the client came over https: https mirrors first, and this one serves plain http"})
+		}
+		if c.IP.Is6() && !m.IPv6 {
+			out = append(out, ExcludedBy{Rule: strategy.RuleFamily, Reason: "the client has an IPv6 address: mirrors reachable over IPv6 first, and this one is not"})
+		}
+	}
+	return out
+}
+
 func bit(mask []uint64, i int) bool { return i/64 < len(mask) && mask[i/64]>>(i%64)&1 == 1 }
 
 // reason says in a few words why a mirror gets its share.
@@ -221,6 +254,8 @@ func reason(m *ExplainedMirror, strat string, picked bool) string {
 			return "down: " + f.ProbeError
 		}
 		return "down: its health probes fail"
+	case len(f.Excluded) > 0 && m.Share == 0:
+		return f.Excluded[0].Rule + ": " + f.Excluded[0].Reason
 	case f.HoldsFile != nil && !*f.HoldsFile:
 		return "lacks the file, or holds another copy (its listing)"
 	case f.FailedCheck:

@@ -28,9 +28,17 @@ type Route struct {
 	Paths      []string
 	Fallback   string
 	AppendPath bool
-	// Locate is set when the strategy uses the client's location (geo):
-	// other pools skip the database lookup, but for ?mirrorlist.
+	// Locate is set when the strategy or a mirror's rules use the
+	// client's location (geo, only, exclude_countries): other pools skip
+	// the database lookup, but for ?mirrorlist.
 	Locate bool
+	// Ruled is set when a mirror of the pool is restricted by where the
+	// client is (only country or continent, exclude_countries): the
+	// client is located by its address even under ?country=.
+	Ruled bool
+	// NeedsASN is set when a mirror of the pool names ASNs (geo's AS
+	// tier, only "asn"): the client's AS is looked up for it.
+	NeedsASN bool
 	// Files makes the pool file-aware (nil: it is not): a request goes
 	// only to mirrors that hold the file. Its View's mirrors are the
 	// snapshot pool's, in the same order (both come from one
@@ -62,6 +70,12 @@ type Locator interface {
 	// LocateCountry sets them as if c were in country cc, reporting
 	// whether cc is a known country code.
 	LocateCountry(c *strategy.Client, cc string) bool
+}
+
+// ASNLookup finds a client's autonomous system. geo.ASNDB implements it.
+type ASNLookup interface {
+	// ASN returns the AS of addr, 0 when unknown.
+	ASN(addr netip.Addr) uint32
 }
 
 // Operator is the running service as the operator endpoints see it.
@@ -106,7 +120,9 @@ type Options struct {
 	// Trusted lists the proxies whose forwarding headers are believed.
 	Trusted []netip.Prefix
 	// Locator is nil when no geo database is configured.
-	Locator    Locator
+	Locator Locator
+	// ASN is nil when no ASN database is configured.
+	ASN        ASNLookup
 	Operator   Operator
 	AdminToken string
 	// Dashboard holds index.html and its assets for /status.
@@ -123,6 +139,7 @@ type Handler struct {
 	routes  []Route
 	trusted []netip.Prefix
 	locator Locator
+	asn     ASNLookup
 	op      Operator
 	token   string
 	dash    fs.FS
@@ -140,6 +157,7 @@ func New(o Options) *gin.Engine {
 		routes:  append([]Route(nil), o.Routes...),
 		trusted: o.Trusted,
 		locator: o.Locator,
+		asn:     o.ASN,
 		op:      o.Operator,
 		token:   o.AdminToken,
 		dash:    o.Dashboard,

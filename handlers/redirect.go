@@ -47,9 +47,7 @@ func (h *Handler) serveRedirect(c *gin.Context, route *Route) (netip.Addr, strin
 	var cl strategy.Client
 	cl.IP, cl.Secure = resolveClient(r, h.trusted)
 	ctl := parseControls(r.URL.RawQuery)
-	if route.Locate || ctl.mirrorlist {
-		h.locate(&cl, ctl.country)
-	}
+	h.placeClient(route, &cl, &ctl)
 	req, ok := newReqPath(r.URL, route.Files != nil)
 	if !ok {
 		c.String(http.StatusBadRequest, "400 bad request: %v\n", errBadPath)
@@ -62,9 +60,24 @@ func (h *Handler) serveRedirect(c *gin.Context, route *Route) (netip.Addr, strin
 		return cl.IP, h.noMirror(c, route, &req)
 	}
 	var file fileRef
+	var answer fileAnswer
 	if route.Files != nil {
-		var answer fileAnswer
 		file, answer = resolveFile(route, r, &cl)
+	}
+	// The mirrors the rules let this client have, among the file's
+	// holders; then the controls move it for the strategy.
+	if p.HasRules() {
+		var buf []uint64
+		if cl.Only != nil {
+			// The file's holders ANDed with the place's mask.
+			bp := maskBufs.Get().(*[]uint64)
+			defer maskBufs.Put(bp)
+			buf = (*bp)[:0]
+		}
+		cl.Only = p.Eligible(&cl, buf)
+	}
+	h.applyControls(&cl, &ctl)
+	if route.Files != nil {
 		switch answer {
 		case fileNotFound:
 			c.String(http.StatusNotFound, "404 not found: the origin has no such file\n")
@@ -213,19 +226,14 @@ func (h *Handler) noMirror(c *gin.Context, route *Route, req *reqPath) string {
 	return ""
 }
 
-func (h *Handler) locate(cl *strategy.Client, country string) {
-	if h.locator == nil {
-		return
-	}
-	if country != "" && h.locator.LocateCountry(cl, country) {
-		return
-	}
-	h.locator.Locate(cl)
-}
+// maskBufs recycles the masks of eligible mirrors requests build in
+// pools with rules (pools of up to 4,096 mirrors; a larger one allocates).
+var maskBufs = sync.Pool{New: func() any { b := make([]uint64, 0, 64); return &b }}
 
 // controls are the client controls a pool route reads from its query.
 type controls struct {
 	country    string
+	as         uint32
 	mirror     string
 	mirrorlist bool
 }
@@ -244,6 +252,8 @@ func parseControls(rawQuery string) controls {
 			if len(v) == 2 {
 				ctl.country = strings.ToUpper(v)
 			}
+		case "as":
+			ctl.as = parseAS(v)
 		case "mirror":
 			ctl.mirror = v
 		case "mirrorlist":

@@ -69,23 +69,39 @@ func Check(cfg *config.Config) error {
 			db.Close() //nolint:errcheck // opened to check it
 		}
 	}
+	if cfg.ASNDB != "" {
+		db, err := geo.OpenASN(cfg.ASNDB)
+		if err != nil {
+			add("asn_db", err.Error())
+		} else {
+			db.Close() //nolint:errcheck // opened to check it
+		}
+	}
 	if len(errs) > 0 {
 		return errs
 	}
 	return nil
 }
 
-// openGeo opens the configured geo database; a database that does not
-// open is an error (Check reports it first). With none configured, geo
-// pools act as random, and the log says so once. Callers hold s.mu. The
-// previous database is not closed: requests of the previous generation
-// may still read it (its memory map stays until the process ends; a
-// reload that changes the geoip path costs that much).
+// openGeo opens the configured geo and ASN databases; a database that
+// does not open is an error (Check reports it first). With no geo
+// database, geo pools act as random, and the log says so once. Callers
+// hold s.mu. The previous databases are not closed: requests of the
+// previous generation may still read them (their memory maps stay until
+// the process ends; a reload that changes a path costs that much).
 func (s *Server) openGeo(cfg *config.Config) error {
-	s.geo = nil
+	s.geo, s.asn = nil, nil
 	hasGeo := false
 	for _, p := range cfg.Pools {
 		hasGeo = hasGeo || p.Strategy == config.Geo
+	}
+	if cfg.ASNDB != "" {
+		db, err := geo.OpenASN(cfg.ASNDB)
+		if err != nil {
+			return config.Errors{{File: cfg.File, Path: "asn_db", Msg: err.Error()}}
+		}
+		s.asn = db
+		s.log.Info("asn database opened", "file", cfg.ASNDB, "type", db.Type)
 	}
 	if cfg.GeoIP == "" {
 		if hasGeo {
@@ -99,6 +115,14 @@ func (s *Server) openGeo(cfg *config.Config) error {
 	}
 	s.geo = db
 	s.log.Info("geoip database opened", "file", cfg.GeoIP, "type", db.Type)
+	return nil
+}
+
+// asnLookup is the generation's ASN database (nil: none).
+func (g *generation) asnLookup() handlers.ASNLookup {
+	if g.asn != nil {
+		return g.asn
+	}
 	return nil
 }
 

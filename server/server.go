@@ -78,6 +78,8 @@ type Server struct {
 	// geo is the open geo database (nil when none is configured). Guarded
 	// by mu; requests use their generation's.
 	geo *geo.DB
+	// asn is the open ASN database (nil when none is configured), as geo.
+	asn *geo.ASNDB
 	// shared redirect counts: fleet totals read from Redis, and how much
 	// of each local counter has been added to them. Guarded by mu.
 	sharedCounts map[store.MirrorKey]uint64
@@ -115,8 +117,9 @@ type generation struct {
 	state  *strategy.State
 	loaded time.Time
 	// geo is the geo database this generation locates clients with (nil:
-	// none configured).
+	// none configured), asn its ASN database (nil: none).
 	geo *geo.DB
+	asn *geo.ASNDB
 }
 
 // New loads the configuration and builds the first generation.
@@ -198,8 +201,8 @@ func (s *Server) Reload(ctx context.Context) error {
 		s.log.Warn("redis settings changed; restart to apply")
 	}
 	s.mu.Lock()
-	prevGeo := s.geo
-	if cfg.GeoIP != old.GeoIP {
+	prevGeo, prevASN := s.geo, s.asn
+	if cfg.GeoIP != old.GeoIP || cfg.ASNDB != old.ASNDB {
 		err = s.openGeo(cfg)
 	}
 	s.mu.Unlock()
@@ -210,7 +213,7 @@ func (s *Server) Reload(ctx context.Context) error {
 	}
 	if err := s.monitor.Configure(cfg); err != nil {
 		s.mu.Lock()
-		s.geo = prevGeo
+		s.geo, s.asn = prevGeo, prevASN
 		s.mu.Unlock()
 		s.reloadsFailed.Add(1)
 		return err
@@ -225,14 +228,16 @@ func (s *Server) Reload(ctx context.Context) error {
 
 // install builds and publishes a generation for cfg. Callers hold s.mu.
 func (s *Server) install(cfg *config.Config) {
-	g := &generation{cfg: cfg, state: new(strategy.State), loaded: time.Now(), geo: s.geo}
+	g := &generation{cfg: cfg, state: new(strategy.State), loaded: time.Now(), geo: s.geo, asn: s.asn}
 	s.syncScanners(cfg)
 	routes := make([]handlers.Route, 0, len(cfg.Pools))
 	for _, p := range cfg.Pools {
 		r := handlers.Route{
 			Pool: p.Name, Strategy: p.Strategy, Paths: p.Routes,
-			Fallback: p.Fallback, AppendPath: p.Appends(), Locate: p.Strategy == config.Geo,
+			Fallback: p.Fallback, AppendPath: p.Appends(),
+			Ruled: p.RuledByPlace(), NeedsASN: p.NamesASNs(),
 		}
+		r.Locate = p.Strategy == config.Geo || r.Ruled
 		r.Duration = s.metrics.requestDuration.WithLabelValues(p.Name)
 		if ps := s.scanners[p.Name]; ps != nil {
 			r.Files, r.Unknown = ps.scan, p.Files.Unknown
@@ -250,6 +255,7 @@ func (s *Server) install(cfg *config.Config) {
 		Routes:     routes,
 		Trusted:    cfg.Trusted,
 		Locator:    g.locator(),
+		ASN:        g.asnLookup(),
 		Operator:   s,
 		AdminToken: s.opts.AdminToken,
 		Dashboard:  s.opts.Dashboard,

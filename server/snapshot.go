@@ -72,6 +72,14 @@ func mirrorView(m *config.Mirror) strategy.Mirror {
 		Weight:    m.ConfiguredWeight(),
 		HTTPS:     isHTTPS(m),
 		IPv6:      hasIPv6(m),
+		IPv6Only:  !hasIPv4(m),
+		Networks:  m.Nets,
+		Only:      localities[m.Only],
+
+		ExcludeCountries: m.ExcludeCountries,
+	}
+	for _, a := range m.ASN {
+		sm.ASNs = append(sm.ASNs, uint32(a))
 	}
 	// Continent and coordinates default from the country.
 	if c, ok := geo.LookupCountry(m.Country); ok {
@@ -99,6 +107,29 @@ func hasIPv6(m *config.Mirror) bool {
 		}
 	}
 	return true
+}
+
+// hasIPv4 is the ipv4 key, else false for a mirror whose URL is an IPv6
+// address and true otherwise.
+func hasIPv4(m *config.Mirror) bool {
+	if m.IPv4 != nil {
+		return *m.IPv4
+	}
+	if u, err := url.Parse(m.URL); err == nil {
+		if a, err := netip.ParseAddr(u.Hostname()); err == nil {
+			return a.Is4() || a.Is4In6()
+		}
+	}
+	return true
+}
+
+// localities maps mirrors.json's only to the strategies' Locality.
+var localities = map[string]strategy.Locality{
+	"":                   strategy.Anywhere,
+	config.OnlyNetwork:   strategy.OwnNetworks,
+	config.OnlyASN:       strategy.OwnASNs,
+	config.OnlyCountry:   strategy.OwnCountry,
+	config.OnlyContinent: strategy.OwnContinent,
 }
 
 func isHTTPS(m *config.Mirror) bool {

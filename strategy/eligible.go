@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Eligibility: which clients a mirror may be sent at all, before any
@@ -42,11 +44,46 @@ const (
 )
 
 // eligibility is what a pool precomputes for the rules: the mirrors that
-// have one, and the mask of those that have none.
+// have one, the mask of those that have none, and the masks of the
+// places clients come from, cached as they are first seen.
 type eligibility struct {
 	ruled []int    // mirrors with a rule
 	free  []uint64 // the mirrors without a rule, as a mask
+	// masks caches, per eligKey, the mask of the mirrors a client of
+	// that place may get (nil: all of them); at most maxEligKeys.
+	masks sync.Map
+	keys  atomic.Int32
 }
+
+// eligKey is everything the rules read of a client: its address family,
+// country, continent, and the networks and AS it is local to (localKey:
+// the rules' networks and ASNs are among the pool's).
+type eligKey struct {
+	v4                 bool
+	country, continent [2]byte
+	local              localKey
+}
+
+// code2 is a two-letter code as a key (codes are two letters; anything
+// else, as "", is the zero key, which no place has).
+func code2(s string) [2]byte {
+	if len(s) != 2 {
+		return [2]byte{}
+	}
+	return [2]byte{s[0], s[1]}
+}
+
+// eligMask is a cached mask (nil: no mirror is excluded), and the pool
+// of the mirrors it allows, once a pick has needed it: a client of a
+// cached place finds its pool without hashing the mask.
+type eligMask struct {
+	mask []uint64
+	pool atomic.Pointer[restricted]
+}
+
+// maxEligKeys bounds the places a pool caches masks for; clients of
+// further places get theirs built per request.
+const maxEligKeys = 4096
 
 func (p *Pool) buildEligibility() {
 	n := len(p.Mirrors)
@@ -68,45 +105,92 @@ func (m *Mirror) hasRule() bool {
 	return m.Only != Anywhere || len(m.ExcludeCountries) > 0 || m.IPv6Only
 }
 
+// HasRules reports whether a mirror of p has a rule of eligibility: if
+// not, Eligible never restricts a client.
+func (p *Pool) HasRules() bool { return len(p.elig.ruled) > 0 }
+
 // MaskWords is the length of a mask over p's mirrors.
 func (p *Pool) MaskWords() int { return (len(p.Mirrors) + 63) / 64 }
 
-// Eligible returns the mask of the mirrors client c may be sent to, built
-// in buf (grown when shorter than MaskWords), ANDed with c.Only when that
-// is set; it returns c.Only itself when the rules exclude none of the
-// mirrors from c (always, in a pool without rules: no cost there).
-// Callers set c.Only to the result.
+// Eligible returns the mask of the mirrors client c may be sent to,
+// ANDed with c.Only when that is set (then built in buf, grown when
+// shorter than MaskWords); it returns c.Only itself when the rules
+// exclude none of the mirrors from c (always, in a pool without rules:
+// no cost there). The mask of c's place is cached. The result must not
+// be modified. Callers set c.Only to it.
 func (p *Pool) Eligible(c *Client, buf []uint64) []uint64 {
 	if len(p.elig.ruled) == 0 {
 		return c.Only
 	}
-	excluded := false
-	for _, i := range p.elig.ruled {
-		if p.Mirrors[i].Excluded(c) != "" {
-			excluded = true
-			break
+	k := eligKey{v4: c.IP.Is4(), country: code2(c.Country), continent: code2(c.Continent), local: p.localOf(c)}
+	var e *eligMask
+	if v, ok := p.elig.masks.Load(k); ok {
+		e = v.(*eligMask)
+	} else {
+		e = &eligMask{mask: p.eligibleMask(c)}
+		if p.elig.keys.Add(1) <= maxEligKeys {
+			v, _ := p.elig.masks.LoadOrStore(k, e)
+			e = v.(*eligMask)
+		} else {
+			p.elig.keys.Add(-1)
 		}
 	}
-	if !excluded {
+	mask := e.mask
+	switch {
+	case mask == nil:
 		return c.Only
+	case c.Only == nil:
+		c.place = e
+		return mask
 	}
-	words := p.MaskWords()
+	words := len(mask)
 	if cap(buf) < words {
 		buf = make([]uint64, words)
 	}
-	mask := buf[:words]
-	copy(mask, p.elig.free)
-	for _, i := range p.elig.ruled {
-		if p.Mirrors[i].Excluded(c) == "" {
-			mask[i/64] |= 1 << (i % 64)
-		}
+	out := buf[:words]
+	for w := range out {
+		out[w] = mask[w] & maskWord(c.Only, w, len(p.Mirrors))
 	}
-	if c.Only != nil {
-		for w := range mask {
-			mask[w] &= maskWord(c.Only, w, len(p.Mirrors))
+	return out
+}
+
+// eligibleMask builds the mask of the mirrors c may get; nil when the
+// rules exclude none.
+func (p *Pool) eligibleMask(c *Client) []uint64 {
+	var mask []uint64
+	for n, i := range p.elig.ruled {
+		if p.Mirrors[i].Excluded(c) == "" {
+			if mask != nil {
+				mask[i/64] |= 1 << (i % 64)
+			}
+			continue
+		}
+		if mask == nil {
+			// The first exclusion: the mirrors before it were admitted.
+			mask = slices.Clone(p.elig.free)
+			for _, j := range p.elig.ruled[:n] {
+				mask[j/64] |= 1 << (j % 64)
+			}
 		}
 	}
 	return mask
+}
+
+// holders returns the pool of the mirrors c.Only allows (restrict): for
+// a client whose mask is its place's cached one, the pool cached with it.
+func (p *Pool) holders(c *Client) *restricted {
+	e := c.place
+	if e == nil || len(c.Only) == 0 || len(e.mask) == 0 || &c.Only[0] != &e.mask[0] {
+		return p.restrict(c.Only)
+	}
+	if rp := e.pool.Load(); rp != nil {
+		return rp
+	}
+	rp := p.restrict(c.Only)
+	if rp != nil {
+		e.pool.Store(rp)
+	}
+	return rp
 }
 
 // Excluded returns the rule that keeps m from client c: RuleFamily for an

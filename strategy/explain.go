@@ -42,7 +42,7 @@ func Shares(p *Pool, c Client) (shares []Share, now *Mirror) {
 	}
 	if c.Only != nil {
 		// Random and geo pick among the holders in their own pool.
-		if rp := p.restrict(c.Only); rp != nil {
+		if rp := p.holders(&c); rp != nil {
 			sub := c
 			sub.Only = nil
 			subShares, subNow := Shares(rp.pool, sub)

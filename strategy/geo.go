@@ -76,7 +76,7 @@ func (g *Geo) Pick(_ context.Context, p *Pool, c Client) (*Mirror, error) {
 		u = g.rand()
 	}
 	if c.Only != nil {
-		if rp := p.restrict(c.Only); rp != nil {
+		if rp := p.holders(&c); rp != nil {
 			return rp.pick(context.Background(), p, g, c)
 		}
 		if s = p.onlySet(&c); s != nil {
@@ -214,7 +214,7 @@ func (p *Pool) storeTier(k tierKey, s *set, c *Client) *cachedTier {
 func (g *Geo) Rank(p *Pool, c Client, dst []int, limit int) []int {
 	if c.Only != nil {
 		// Among a file's holders: their order in their own pool (Rank).
-		if rp := p.restrict(c.Only); rp != nil {
+		if rp := p.holders(&c); rp != nil {
 			return rp.rank(c, dst, limit)
 		}
 	}

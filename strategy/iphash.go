@@ -74,7 +74,7 @@ func (p *Pool) hashOrderAll(c *Client, key uint64, dst []int, limit int) ([]int,
 
 // hashOrderOnly is hashOrder under c.Only.
 func (p *Pool) hashOrderOnly(c *Client, key uint64, dst []int, limit int) ([]int, int) {
-	if rp := p.restrict(c.Only); rp != nil {
+	if rp := p.holders(c); rp != nil {
 		cl := *c
 		cl.Only = nil
 		dst, first := rp.pool.hashOrderAll(&cl, key, dst, limit)

@@ -110,7 +110,7 @@ func (r *restricted) rank(c Client, dst []int, limit int) []int {
 // it picks, then ranks.
 func holdersPickRank(ctx context.Context, p *Pool, s Strategy, c Client, dst []int, limit int) (*Mirror, []int, error) {
 	if c.Only != nil {
-		if rp := p.restrict(c.Only); rp != nil {
+		if rp := p.holders(&c); rp != nil {
 			m, err := rp.pick(ctx, p, s, c)
 			if err != nil {
 				return nil, dst[:0], err

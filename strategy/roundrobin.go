@@ -63,7 +63,7 @@ func (p *Pool) roundRobinOnly(c *Client, n uint64) (*Mirror, error) {
 	if allowed(c.Only, s.idx[k]) {
 		return &p.Mirrors[s.idx[k]], nil
 	}
-	if rp := p.restrict(c.Only); rp != nil {
+	if rp := p.holders(c); rp != nil {
 		// The holders' own pool draws in constant time.
 		cl := *c
 		cl.Only = nil

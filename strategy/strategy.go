@@ -78,6 +78,8 @@ type Client struct {
 	// requested file. Each strategy keeps its rule among them, at O(mirrors)
 	// and without allocation.
 	Only []uint64
+	// place is the cached mask of c's place when Only is it (Eligible).
+	place *eligMask
 }
 
 // Strategy picks one usable mirror of a pool for a client. Pick must not
@@ -345,7 +347,7 @@ func Rank(p *Pool, c Client, dst []int, limit int) []int {
 		return r.Rank(p, c, dst, limit)
 	}
 	if c.Only != nil {
-		if rp := p.restrict(c.Only); rp != nil {
+		if rp := p.holders(&c); rp != nil {
 			return rp.rank(c, dst, limit)
 		}
 	}

@@ -17,7 +17,7 @@ type Random struct {
 // Pick implements Strategy.
 func (r *Random) Pick(_ context.Context, p *Pool, c Client) (*Mirror, error) {
 	if c.Only != nil {
-		if rp := p.restrict(c.Only); rp != nil {
+		if rp := p.holders(&c); rp != nil {
 			return rp.pick(context.Background(), p, r, c)
 		}
 		if s := p.onlySet(&c); s != nil {
