@@ -3,6 +3,7 @@ package files
 import (
 	"bufio"
 	"bytes"
+	"encoding/xml"
 	"math/bits"
 	"path"
 	"strings"
@@ -19,7 +20,10 @@ import (
 // "InRelease" sorts before "main/" — fails apt with "Hash Sum mismatch".
 // So a mirror holds a release file only when it also holds the origin's
 // copy of every file the release file names; the origin's release files
-// are read at each origin scan that changes them.
+// are read at each origin scan that changes them. A yum/dnf repository's
+// repodata/repomd.xml (with its signature repomd.xml.asc) is a release
+// file too: dnf fetches the metadata it lists (primary, filelists, …)
+// from the mirror that gave it repomd.xml.
 
 // Required is an origin file a release file names, as the origin has it.
 type Required struct {
@@ -27,9 +31,54 @@ type Required struct {
 	Version Version
 }
 
-// releaseFile reports whether base is the name of an apt release file.
+// releaseFile reports whether base is the name of a release file: apt's,
+// or a yum/dnf repomd.xml and its signature.
 func releaseFile(base string) bool {
-	return base == "InRelease" || base == "Release" || base == "Release.gpg"
+	switch base {
+	case "InRelease", "Release", "Release.gpg", "repomd.xml", "repomd.xml.asc":
+		return true
+	}
+	return false
+}
+
+// signatureOf returns the release file a detached signature signs
+// ("Release.gpg": "Release"), "" for any other file.
+func signatureOf(base string) string {
+	switch base {
+	case "Release.gpg":
+		return "Release"
+	case "repomd.xml.asc":
+		return "repomd.xml"
+	}
+	return ""
+}
+
+// repomdIndexes returns the paths, relative to the repository's root
+// (the directory holding repodata/), of the metadata files a repomd.xml
+// lists in its data elements' location href, each once; nil when the
+// file does not parse.
+func repomdIndexes(data []byte) []string {
+	var doc struct {
+		Data []struct {
+			Location struct {
+				Href string `xml:"href,attr"`
+			} `xml:"location"`
+		} `xml:"data"`
+	}
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		return nil
+	}
+	var names []string
+	seen := map[string]bool{}
+	for _, d := range doc.Data {
+		name := path.Clean(d.Location.Href)
+		if d.Location.Href == "" || name == "." || strings.HasPrefix(name, "../") || path.IsAbs(name) || seen[name] {
+			continue
+		}
+		seen[name] = true
+		names = append(names, name)
+	}
+	return names
 }
 
 // releaseIndexes returns the paths, relative to its directory, of the
@@ -84,16 +133,17 @@ func releaseIndexes(data []byte) []string {
 // linkReleases records in ix, for every release file, the origin files it
 // names (the ones the origin has); read returns an origin file's content
 // (an error leaves that release file without requirements, and is passed
-// to warn). A Release.gpg requires its Release and what that names.
+// to warn). A Release.gpg requires its Release and what that names, a
+// repomd.xml.asc its repomd.xml and what that lists.
 func linkReleases(ix *Index, read func(path string) ([]byte, error), warn func(path string, err error)) {
-	var gpg []int
+	var signatures []int
 	for id := range ix.Len() {
 		base := ix.base(id)
 		if !releaseFile(base) {
 			continue
 		}
-		if base == "Release.gpg" {
-			gpg = append(gpg, id)
+		if signatureOf(base) != "" {
+			signatures = append(signatures, id)
 			continue
 		}
 		p := ix.Path(id)
@@ -102,15 +152,20 @@ func linkReleases(ix *Index, read func(path string) ([]byte, error), warn func(p
 			warn(p, err)
 			continue
 		}
-		dir := path.Dir(p)
-		for _, name := range releaseIndexes(data) {
+		// apt names indexes from the suite's directory, repomd.xml from
+		// the repository's root, the parent of repodata/.
+		dir, names := path.Dir(p), releaseIndexes(data)
+		if base == "repomd.xml" {
+			dir, names = path.Dir(dir), repomdIndexes(data)
+		}
+		for _, name := range names {
 			if req, ok := ix.Lookup(path.Join(dir, name)); ok && req != id {
 				ix.require(id, req)
 			}
 		}
 	}
-	for _, id := range gpg {
-		rel, ok := ix.Lookup(path.Join(path.Dir(ix.Path(id)), "Release"))
+	for _, id := range signatures {
+		rel, ok := ix.Lookup(path.Join(path.Dir(ix.Path(id)), signatureOf(ix.base(id))))
 		if !ok {
 			continue
 		}
