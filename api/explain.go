@@ -55,7 +55,9 @@ type ExplainedFile struct {
 	// to the fallback, else to the mirrors not listed or checked yet.
 	Confirmed bool `json:"confirmed"`
 	// Answer is what a request for a path the origin lacks, or for a
-	// file no mirror is known to hold in a pool with a fallback, gets.
+	// file no mirror is known to hold in a pool with a fallback, gets;
+	// "origin" for a path the pool sends to origin_url (origin_paths,
+	// min_size).
 	Answer string `json:"answer,omitempty"`
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dispatcher/dispatcher/internal/glob"
 	"github.com/dispatcher/dispatcher/strategy"
 )
 
@@ -114,6 +115,15 @@ type Files struct {
 	Hashes  bool   `json:"hashes"`
 	// Timeout bounds one listing of the origin or of a mirror.
 	Timeout Duration `json:"timeout"`
+	// OriginURL is the origin's public base URL: paths matching
+	// OriginPaths and files smaller than MinSize bytes are redirected
+	// there (with the path) rather than to a mirror.
+	OriginURL   string   `json:"origin_url"`
+	OriginPaths []string `json:"origin_paths"`
+	MinSize     int64    `json:"min_size"`
+
+	// OriginGlobs is OriginPaths compiled.
+	OriginGlobs []glob.Pattern `json:"-"`
 }
 
 // What Files.Unknown can be.

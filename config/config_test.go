@@ -101,6 +101,11 @@ func TestLoadBadConfigs(t *testing.T) {
 			`pools[2].files.timeout: must be positive`,
 			`pools[2].files: needs append_path`,
 			`pools[3].mirrors[0].rsync: needs the pool's files`,
+			`pools[4].files.origin_paths[1]: must be a relative path pattern such as "**/InRelease", got "/abs"`,
+			`pools[4].files.origin_paths[2]: ** must be a whole segment, got "a**b"`,
+			`pools[4].files.origin_paths: needs origin_url`,
+			`pools[4].files.min_size: must not be negative, got -1`,
+			`pools[5].files.origin_url: must be an absolute http or https URL, got "ftp://origin.example"`,
 		}},
 		{"bad-reach.json", []string{
 			`pools[0].mirrors[0].only: must be network, asn, country or continent, got "campus"`,

@@ -14,6 +14,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/dispatcher/dispatcher/geo/countries"
+	"github.com/dispatcher/dispatcher/internal/glob"
 )
 
 func (cfg *Config) validate(c *collector) {
@@ -166,6 +167,28 @@ func (f *Files) validate(c *collector, path string, p *Pool) {
 	}
 	if !p.Appends() {
 		c.add(path, "needs append_path (the request path names the file)")
+	}
+	if f.OriginURL != "" {
+		if err := checkURL(f.OriginURL, false); err != nil {
+			c.add(path+".origin_url", "%v", err)
+		}
+	}
+	for k, s := range f.OriginPaths {
+		g, err := glob.Compile(s)
+		if err != nil {
+			c.add(fmt.Sprintf("%s.origin_paths[%d]", path, k), "%v", err)
+			continue
+		}
+		f.OriginGlobs = append(f.OriginGlobs, g)
+	}
+	if len(f.OriginPaths) > 0 && f.OriginURL == "" {
+		c.add(path+".origin_paths", "needs origin_url (where those paths are sent)")
+	}
+	switch {
+	case f.MinSize < 0:
+		c.add(path+".min_size", "must not be negative, got %d", f.MinSize)
+	case f.MinSize > 0 && f.OriginURL == "":
+		c.add(path+".min_size", "needs origin_url (where the smaller files are sent)")
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/dispatcher/dispatcher/internal/glob"
 	"github.com/dispatcher/dispatcher/strategy"
 )
 
@@ -129,6 +130,8 @@ func (h *Handler) explainHandler(c *gin.Context) {
 		ex.Mirrors = append(ex.Mirrors, em)
 	}
 	switch {
+	case ex.File != nil && ex.File.Answer == "origin":
+		ex.Note = "this path goes to the origin " + route.OriginURL + " (origin_paths or min_size), not to a mirror"
 	case now != nil:
 		ex.Mirror = &now.Name
 		if route.Strategy == "random" || route.Strategy == "geo" {
@@ -187,6 +190,9 @@ func (h *Handler) explainFile(route *Route, path string, ex *Explanation, cl *st
 		return nil, nil
 	}
 	ex.File = &ExplainedFile{}
+	if route.OriginURL != "" && glob.Any(route.OriginPaths, strings.TrimPrefix(path, "/")) {
+		ex.File.Answer = "origin"
+	}
 	v := route.Files.View()
 	if v == nil {
 		return nil, nil
@@ -203,6 +209,9 @@ func (h *Handler) explainFile(route *Route, path string, ex *Explanation, cl *st
 	}
 	size := v.Index.Size(id)
 	ex.File.Known, ex.File.Size = true, &size
+	if route.OriginURL != "" && route.MinSize > 0 && size < route.MinSize {
+		ex.File.Answer = "origin"
+	}
 	choice, verdict := chooseFile(route, v, id, name, false)
 	cl.Only = choice.Only
 	ex.File.Confirmed = choice.Confirmed

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dispatcher/dispatcher/files"
 	"github.com/dispatcher/dispatcher/files/verify"
+	"github.com/dispatcher/dispatcher/internal/glob"
 	"github.com/dispatcher/dispatcher/strategy"
 )
 
@@ -54,6 +55,7 @@ const (
 	fileSHA256                     // answer its sha256sum line
 	fileNotFound                   // 404
 	fileFallback                   // the pool's fallback
+	fileOrigin                     // the origin (origin_paths, min_size)
 )
 
 // resolveFile looks the request's path up in the pool's View. For a file
@@ -61,6 +63,9 @@ const (
 // mirror holds it: the pick then costs what it costs without files).
 // The lookup is in memory: no I/O, no lock.
 func resolveFile(route *Route, r *http.Request, cl *strategy.Client) (fileRef, fileAnswer) {
+	if route.OriginURL != "" && glob.Any(route.OriginPaths, strings.TrimPrefix(r.URL.Path, "/")) {
+		return fileRef{}, fileOrigin
+	}
 	v := route.Files.View()
 	if v == nil { // not scanned yet: nothing is known of any mirror
 		if route.Fallback != "" {
@@ -93,6 +98,9 @@ func resolveFile(route *Route, r *http.Request, cl *strategy.Client) (fileRef, f
 			return fileRef{}, fileFallback
 		}
 		return fileRef{}, fileRedirect
+	}
+	if answer == fileRedirect && route.MinSize > 0 && v.Index.Size(id) < route.MinSize {
+		return fileRef{v, id}, fileOrigin // cheaper from the origin than a redirect away
 	}
 	choice, _ := chooseFile(route, v, id, name, true)
 	if !choice.Confirmed && route.Fallback != "" {

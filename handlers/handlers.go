@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/dispatcher/dispatcher/internal/glob"
 	"github.com/dispatcher/dispatcher/strategy"
 )
 
@@ -46,6 +47,11 @@ type Route struct {
 	Files FileViews
 	// Unknown is what a path the origin lacks gets: any, fallback or 404.
 	Unknown string
+	// OriginURL is where paths matching OriginPaths and files smaller
+	// than MinSize bytes go, with the path ("": nowhere).
+	OriginURL   string
+	OriginPaths []glob.Pattern
+	MinSize     int64
 	// Verify checks requested files on the mirrors (nil: no checks).
 	Verify FileChecks
 	// Duration is told how long each request took, in seconds (nil: no

@@ -93,6 +93,8 @@ func (h *Handler) serveRedirect(c *gin.Context, route *Route) (netip.Addr, strin
 		case fileSHA256:
 			h.sha256Line(c, file)
 			return cl.IP, ""
+		case fileOrigin:
+			return cl.IP, h.toOrigin(c, route, &req)
 		}
 	}
 	if ctl.mirrorlist {
@@ -224,6 +226,17 @@ func (h *Handler) noMirror(c *gin.Context, route *Route, req *reqPath) string {
 	hdr["Retry-After"] = []string{"10"}
 	c.String(http.StatusServiceUnavailable, "503 no mirror of pool %s is available\n", route.Pool)
 	return ""
+}
+
+// toOrigin answers a path the pool sends to its origin (origin_paths,
+// min_size): a 302 to origin_url with the path. It returns what the
+// access log names as the mirror.
+func (h *Handler) toOrigin(c *gin.Context, route *Route, req *reqPath) string {
+	hdr := c.Writer.Header()
+	hdr["Cache-Control"] = hdrNoStore
+	hdr["X-Mirror"] = []string{"origin"}
+	c.Redirect(http.StatusFound, string(req.appendLocation(nil, route.OriginURL, true)))
+	return "origin"
 }
 
 // maskBufs recycles the masks of eligible mirrors requests build in

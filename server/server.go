@@ -241,6 +241,7 @@ func (s *Server) install(cfg *config.Config) {
 		r.Duration = s.metrics.requestDuration.WithLabelValues(p.Name)
 		if ps := s.scanners[p.Name]; ps != nil {
 			r.Files, r.Unknown = ps.scan, p.Files.Unknown
+			r.OriginURL, r.OriginPaths, r.MinSize = p.Files.OriginURL, p.Files.OriginGlobs, p.Files.MinSize
 			if ps.verify != nil {
 				r.Verify = ps.verify
 			}
