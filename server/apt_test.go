@@ -39,7 +39,9 @@ var aptProblem = regexp.MustCompile(`(?m)^(Err:|W:|E:).*$`)
 // that mirror must not get InRelease either. Every apt-get update and
 // apt-get download must be clean and fetch the release's package, the
 // mirror behind must serve nothing, the half-synced one nothing under
-// dists/, and the synced mirror must carry traffic.
+// dists/, and the synced mirror must carry traffic; apt's own debug
+// output (Debug::Acquire::http) must show InRelease and every index
+// fetched once after the redirect, none twice.
 func TestAptThroughVerify(t *testing.T) {
 	repo := itest.NewAptRepo(t)
 	originDir := t.TempDir()
@@ -94,9 +96,19 @@ func TestAptThroughVerify(t *testing.T) {
 			})
 		}
 
-		out, err := apt.Run("update")
+		out, err := apt.Run("-o", "Debug::Acquire::http=1", "update")
 		if err != nil || aptProblem.MatchString(out) || !strings.Contains(out, "InRelease") {
 			t.Fatalf("release %s: apt-get update: %v\n%s", version, err, out)
+		}
+		// apt's own account: no index fetched twice from the mirrors.
+		gets := mirrorGETs(out, strings.TrimPrefix(front.URL, "http://"))
+		if gets["/debian/dists/stable/InRelease"] != 1 {
+			t.Fatalf("release %s: apt's debug output shows %d fetches of InRelease after the redirect; want 1\n%s", version, gets["/debian/dists/stable/InRelease"], out)
+		}
+		for path, n := range gets {
+			if strings.Contains(path, "/dists/") && n > 1 {
+				t.Errorf("release %s: apt fetched %s from the mirrors %d times\n%s", version, path, n, out)
+			}
 		}
 		out, err = apt.Run("download", itest.AptPackage)
 		if err != nil || aptProblem.MatchString(out) {
@@ -126,4 +138,26 @@ func TestAptThroughVerify(t *testing.T) {
 	if fromMirrors == 0 {
 		t.Error("the synced mirror served nothing: every request went to the origin")
 	}
+}
+
+// mirrorGETs counts, per path, the GET requests apt's Debug::Acquire::http
+// output shows it sent to a host other than front (the dispatcher): the
+// fetches from mirrors and the origin after a redirect.
+func mirrorGETs(debug, front string) map[string]int {
+	n := map[string]int{}
+	var path string
+	for _, line := range strings.Split(debug, "\n") {
+		line = strings.TrimSpace(line)
+		if p, ok := strings.CutPrefix(line, "GET "); ok {
+			path, _, _ = strings.Cut(p, " ")
+			continue
+		}
+		if host, ok := strings.CutPrefix(line, "Host: "); ok && path != "" {
+			if host != front {
+				n[path]++
+			}
+			path = ""
+		}
+	}
+	return n
 }
