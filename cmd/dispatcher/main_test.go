@@ -280,6 +280,19 @@ func TestCheckAndVersion(t *testing.T) {
 	if exitCode(err) != 1 || !bytes.Contains(out, []byte(good+": geoip: geoip "+notDB)) {
 		t.Errorf("-check with a bad geoip: %v\n%s", err, out)
 	}
+	// And the ASN database: one that does not open, and a country
+	// database given as one.
+	for db, want := range map[string]string{
+		notDB: ": asn_db: asn_db " + notDB,
+		filepath.Join(itest.ModuleRoot(), "data", "geo-whois-asn-country.mmdb"): "its records have no autonomous_system_number",
+	} {
+		asnCfg := filepath.Join(dir, "asn.json")
+		itest.WriteFile(t, asnCfg, fmt.Sprintf(`{"asn_db": %q, "pools": [{"name": "p", "routes": ["/"], "mirrors": [{"name": "a", "url": "http://a", "asn": [3320]}]}]}`, db))
+		out, err = exec.Command(bin, "-check", "-config", asnCfg).CombinedOutput()
+		if exitCode(err) != 1 || !bytes.Contains(out, []byte(want)) {
+			t.Errorf("-check with asn_db %s: %v\n%s", db, err, out)
+		}
+	}
 	// A positional argument is a usage error: exit 2 with the usage.
 	out, err = exec.Command(bin, good).CombinedOutput()
 	if code := exitCode(err); code != 2 || !bytes.Contains(out, []byte("unexpected argument")) || !bytes.Contains(out, []byte("Usage:")) {

@@ -28,7 +28,7 @@ func Binary(t testing.TB) string {
 			return
 		}
 		buildPath = filepath.Join(dir, "dispatcher")
-		out, err := exec.Command("go", "build", "-o", buildPath, moduleRoot()+"/cmd/dispatcher").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", buildPath, ModuleRoot()+"/cmd/dispatcher").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -39,7 +39,8 @@ func Binary(t testing.TB) string {
 	return buildPath
 }
 
-func moduleRoot() string {
+// ModuleRoot is the repository's root directory.
+func ModuleRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
