@@ -104,6 +104,7 @@ func (h *Handler) explainHandler(c *gin.Context) {
 	for _, i := range strategy.Rank(p, strategy.Client{IP: cl.IP, Secure: cl.Secure}, nil, 0) {
 		reachable[i] = true
 	}
+	preferred := p.Preferred(&byAddress)
 	factors := h.op.WeightFactors(route.Pool)
 	ps, _ := h.op.PoolStatus(route.Pool)
 	status := make(map[string]*MirrorStatus, len(ps.Mirrors))
@@ -125,7 +126,7 @@ func (h *Handler) explainHandler(c *gin.Context) {
 			h := holds[i]
 			em.Factors.HoldsFile = &h
 		}
-		em.Factors.Excluded = exclusions(p, m, &byAddress)
+		em.Factors.Excluded = exclusions(m, &byAddress, preferred[i])
 		em.Reason = reason(&em, route.Strategy, now != nil && now.Index == i)
 		ex.Mirrors = append(ex.Mirrors, em)
 	}
@@ -232,12 +233,12 @@ func (h *Handler) explainFile(route *Route, path string, ex *Explanation, cl *st
 
 // exclusions lists the rules that keep m from client c (placed by its
 // address), or put it behind the mirrors c's https/IPv6 set prefers.
-func exclusions(p *strategy.Pool, m *strategy.Mirror, c *strategy.Client) []ExcludedBy {
+func exclusions(m *strategy.Mirror, c *strategy.Client, preferred bool) []ExcludedBy {
 	var out []ExcludedBy
 	if rule := m.Excluded(c); rule != "" {
 		out = append(out, ExcludedBy{Rule: rule, Reason: m.ExclusionReason(rule, c)})
 	}
-	if m.Usable() && !p.Preferred(c, m.Index) {
+	if m.Usable() && !preferred {
 		if c.Secure && !m.HTTPS {
 			out = append(out, ExcludedBy{Rule: "scheme", Reason: "the client came over https: https mirrors first, and this one serves plain http"})
 		}

@@ -303,9 +303,13 @@ func (m *Mirror) networkBits(ip netip.Addr) int {
 	return best
 }
 
-// Preferred reports whether mirror i is in the set client c's picks are
-// made in first: https mirrors for a client that came over https, IPv6
-// ones for an IPv6 client, when the pool has usable ones.
-func (p *Pool) Preferred(c *Client, i int) bool {
-	return slices.Contains(p.set(c).idx, i)
+// Preferred reports, per mirror, whether it is in the set client c's
+// picks are made in first: https mirrors for a client that came over
+// https, IPv6 ones for an IPv6 client, when the pool has usable ones.
+func (p *Pool) Preferred(c *Client) []bool {
+	in := make([]bool, len(p.Mirrors))
+	for _, i := range p.set(c).idx {
+		in[i] = true
+	}
+	return in
 }
