@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -62,5 +63,36 @@ func TestHistory(t *testing.T) {
 	newer := h.series(start.Add(37*time.Minute), now)
 	if len(newer.Times) != 2 || *newer.Pools[0].Mirrors[0].RedirectsPerSecond[0] != 1 {
 		t.Errorf("since 37 min: %d samples", len(newer.Times))
+	}
+}
+
+// TestHistoryBounded: a pool of 1,000 mirrors has history for its first
+// historyMirrors, the samples of one configuration share one list of
+// names, and the mirrors past the bound have no points.
+func TestHistoryBounded(t *testing.T) {
+	h := newHistory(time.Minute)
+	st := &handlers.Status{Pools: []handlers.PoolStatus{{Name: "big"}}}
+	for i := range 1000 {
+		st.Pools[0].Mirrors = append(st.Pools[0].Mirrors, handlers.MirrorStatus{Name: fmt.Sprintf("m%d", i), Redirects: uint64(i)})
+	}
+	start := time.Unix(1_800_000_000, 0)
+	for i := range 3 {
+		h.add(start.Add(time.Duration(i)*time.Minute), st)
+	}
+	all := h.samples()
+	for _, s := range all {
+		if n := len(s.pools[0].points); n != historyMirrors {
+			t.Fatalf("a sample keeps %d points; want %d", n, historyMirrors)
+		}
+		if &s.pools[0].names[0] != &all[0].pools[0].names[0] {
+			t.Fatal("the samples of one configuration do not share their names")
+		}
+	}
+	got := h.series(time.Time{}, st)
+	if m := got.Pools[0].Mirrors[historyMirrors-1]; m.EffectiveWeight[2] == nil || *m.RedirectsPerSecond[2] != 0 {
+		t.Errorf("the last mirror within the bound has no points: %+v", m)
+	}
+	if m := got.Pools[0].Mirrors[historyMirrors]; m.EffectiveWeight[2] != nil {
+		t.Errorf("a mirror past the bound has points")
 	}
 }

@@ -327,7 +327,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
-		s.history.run(ctx, s.Status)
+		s.history.run(ctx, s.historyStatus)
 	}()
 	go func() {
 		defer s.wg.Done()
