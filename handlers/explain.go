@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -249,6 +250,11 @@ func exclusions(m *strategy.Mirror, c *strategy.Client, preferred bool) []Exclud
 	return out
 }
 
+// percent writes a fraction as a percentage with digits decimals.
+func percent(x float64, digits int) string {
+	return strconv.FormatFloat(100*x, 'f', digits, 64) + "%"
+}
+
 func bit(mask []uint64, i int) bool { return i/64 < len(mask) && mask[i/64]>>(i%64)&1 == 1 }
 
 // reason says in a few words why a mirror gets its share.
@@ -271,28 +277,28 @@ func reason(m *ExplainedMirror, strat string, picked bool) string {
 	case f.FailedCheck:
 		return "failed a check of the file (verify)"
 	case !m.Usable:
-		return fmt.Sprintf("saturated: no bandwidth headroom (utilisation %.0f%%)", 100*f.Utilization)
+		return "saturated: no bandwidth headroom (utilisation " + percent(f.Utilization, 0) + ")"
 	case m.Share == 0 && !f.Reachable:
 		return "not reachable the way this client needs (https or IPv6)"
 	case m.Share == 0 && strat == "geo":
-		return fmt.Sprintf("in the %s tier, farther than the mirrors that get this client", f.Tier)
+		return "in the " + f.Tier + " tier, farther than the mirrors that get this client"
 	case m.Share == 0 && strat == "iphash":
 		return "another mirror ranks first for this client's address (rendezvous hashing)"
 	case m.Share == 0:
 		return "gets none of this client's requests"
 	}
-	s := fmt.Sprintf("gets %.1f%% of this client's requests", 100*m.Share)
+	s := "gets " + percent(m.Share, 1) + " of this client's requests"
 	if f.Tier != "" {
 		s += " (" + f.Tier + " tier)"
 	}
 	if f.Headroom < 1 {
-		s += fmt.Sprintf("; weight cut to %.0f%% by bandwidth headroom", 100*f.Headroom)
+		s += "; weight cut to " + percent(f.Headroom, 0) + " by bandwidth headroom"
 	}
 	if f.Capacity < 1 {
-		s += fmt.Sprintf("; a link %.0f%% of the pool's largest", 100*f.Capacity)
+		s += "; a link " + percent(f.Capacity, 0) + " of the pool's largest"
 	}
 	if f.Ramp < 1 {
-		s += fmt.Sprintf("; ramping up after coming back (%.0f%%)", 100*f.Ramp)
+		s += "; ramping up after coming back (" + percent(f.Ramp, 0) + ")"
 	}
 	if picked {
 		s += "; picked now"
