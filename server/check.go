@@ -83,38 +83,48 @@ func Check(cfg *config.Config) error {
 	return nil
 }
 
-// openGeo opens the configured geo and ASN databases; a database that
-// does not open is an error (Check reports it first). With no geo
-// database, geo pools act as random, and the log says so once. Callers
-// hold s.mu. The previous databases are not closed: requests of the
-// previous generation may still read them (their memory maps stay until
-// the process ends; a reload that changes a path costs that much).
+// openGeo opens the configured geo and ASN databases and puts them in
+// use together, or neither: a database that does not open is an error
+// (Check reports it first) and leaves the ones in use as they were, so
+// that a failed reload cannot leave a later one without them. With no
+// geo database, geo pools act as random, and the log says so once.
+// Callers hold s.mu. The previous databases are not closed: requests of
+// the previous generation may still read them (their memory maps stay
+// until the process ends; a reload that changes a path costs that much).
 func (s *Server) openGeo(cfg *config.Config) error {
-	s.geo, s.asn = nil, nil
-	hasGeo := false
-	for _, p := range cfg.Pools {
-		hasGeo = hasGeo || p.Strategy == config.Geo
-	}
+	var asn *geo.ASNDB
 	if cfg.ASNDB != "" {
 		db, err := geo.OpenASN(cfg.ASNDB)
 		if err != nil {
 			return config.Errors{{File: cfg.File, Path: "asn_db", Msg: err.Error()}}
 		}
-		s.asn = db
-		s.log.Info("asn database opened", "file", cfg.ASNDB, "type", db.Type)
+		asn = db
 	}
-	if cfg.GeoIP == "" {
-		if hasGeo {
-			s.log.Warn("no geoip database configured: geo pools act as random (?country= still works)")
+	var gdb *geo.DB
+	if cfg.GeoIP != "" {
+		db, err := geo.Open(cfg.GeoIP)
+		if err != nil {
+			if asn != nil {
+				asn.Close() //nolint:errcheck // never put in use
+			}
+			return config.Errors{{File: cfg.File, Path: "geoip", Msg: err.Error()}}
 		}
+		gdb = db
+	}
+	s.geo, s.asn = gdb, asn
+	if asn != nil {
+		s.log.Info("asn database opened", "file", cfg.ASNDB, "type", asn.Type)
+	}
+	if gdb != nil {
+		s.log.Info("geoip database opened", "file", cfg.GeoIP, "type", gdb.Type)
 		return nil
 	}
-	db, err := geo.Open(cfg.GeoIP)
-	if err != nil {
-		return config.Errors{{File: cfg.File, Path: "geoip", Msg: err.Error()}}
+	for _, p := range cfg.Pools {
+		if p.Strategy == config.Geo {
+			s.log.Warn("no geoip database configured: geo pools act as random (?country= still works)")
+			break
+		}
 	}
-	s.geo = db
-	s.log.Info("geoip database opened", "file", cfg.GeoIP, "type", db.Type)
 	return nil
 }
 
