@@ -38,12 +38,6 @@ type asnRecord struct {
 	ASN uint32 `maxminddb:"autonomous_system_number"`
 }
 
-// asnNameRecord decodes both, for an operator's question.
-type asnNameRecord struct {
-	ASN uint32 `maxminddb:"autonomous_system_number"`
-	Org string `maxminddb:"autonomous_system_organization"`
-}
-
 // OpenASN opens an ASN mmdb and checks that its records have the
 // GeoLite2-ASN number: a country database given as asn_db is refused.
 func OpenASN(path string) (*ASNDB, error) {
@@ -98,15 +92,3 @@ func (d *ASNDB) ASN(addr netip.Addr) uint32 {
 	return rec.ASN
 }
 
-// LookupASN returns the autonomous system of addr and its organisation.
-func (d *ASNDB) LookupASN(addr netip.Addr) (uint32, string, error) {
-	var rec asnNameRecord
-	res := d.r.Lookup(addr.Unmap())
-	if err := res.Decode(&rec); err != nil {
-		return 0, "", err
-	}
-	if !res.Found() || rec.ASN == 0 {
-		return 0, "", ErrNotFound
-	}
-	return rec.ASN, rec.Org, nil
-}

@@ -109,17 +109,14 @@ func (m *Mirror) hasRule() bool {
 // not, Eligible never restricts a client.
 func (p *Pool) HasRules() bool { return len(p.elig.ruled) > 0 }
 
-// MaskWords is the length of a mask over p's mirrors.
-func (p *Pool) MaskWords() int { return (len(p.Mirrors) + 63) / 64 }
-
 // Eligible returns the mask of the mirrors client c may be sent to,
 // ANDed with c.Only when that is set (then built in buf, grown when
-// shorter than MaskWords); it returns c.Only itself when the rules
+// shorter than the mask); it returns c.Only itself when the rules
 // exclude none of the mirrors from c (always, in a pool without rules:
 // no cost there). The mask of c's place is cached. The result must not
 // be modified. Callers set c.Only to it.
 func (p *Pool) Eligible(c *Client, buf []uint64) []uint64 {
-	if len(p.elig.ruled) == 0 {
+	if !p.HasRules() {
 		return c.Only
 	}
 	k := eligKey{v4: c.IP.Is4(), country: code2(c.Country), continent: code2(c.Continent), local: p.localOf(c)}
