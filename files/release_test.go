@@ -66,6 +66,26 @@ var suiteFiles = map[string]string{
 	"debian/dists/stable/main/binary-amd64/by-hash/SHA256/x": "unrelated",
 }
 
+// scanHalfSynced scans an origin holding tree and two mirrors of it:
+// full, a copy, and half, a copy with the files of stale at older
+// versions (a sync caught half-way). It returns the scanner, after one
+// scan with a View, and half's directory.
+func scanHalfSynced(t *testing.T, tree, stale map[string]string) (*Scanner, string) {
+	t.Helper()
+	origin, full, half := t.TempDir(), t.TempDir(), t.TempDir()
+	itest.WriteTree(t, origin, tree, day)
+	itest.WriteTree(t, full, tree, day)
+	itest.WriteTree(t, half, tree, day)
+	itest.WriteTree(t, half, stale, day.Add(-6*time.Hour))
+	s := NewScanner(ScannerOptions{Pool: "p", Origin: Dir(origin), Timeout: 30 * time.Second,
+		Mirrors: []ScanMirror{{Name: "full", Source: Dir(full)}, {Name: "half", Source: Dir(half)}}})
+	s.Scan(context.Background())
+	if s.View() == nil {
+		t.Fatal("no view after a scan")
+	}
+	return s, half
+}
+
 // TestReleaseCoherence scans an origin holding an apt suite and judges
 // rsync listings of it: a mirror holds InRelease, Release and Release.gpg
 // only when it holds the origin's copy of every index they name; one
@@ -73,18 +93,8 @@ var suiteFiles = map[string]string{
 // three, and they count as outdated. A follower adopting the leader's
 // View keeps the rule.
 func TestReleaseCoherence(t *testing.T) {
-	origin, full, half := t.TempDir(), t.TempDir(), t.TempDir()
-	itest.WriteTree(t, origin, suiteFiles, day)
-	itest.WriteTree(t, full, suiteFiles, day)
-	itest.WriteTree(t, half, suiteFiles, day)
-	itest.WriteTree(t, half, map[string]string{"debian/dists/stable/main/binary-amd64/Packages.gz": "old Packages.g"}, day.Add(-6*time.Hour))
-	s := NewScanner(ScannerOptions{Pool: "p", Origin: Dir(origin), Timeout: 30 * time.Second,
-		Mirrors: []ScanMirror{{Name: "full", Source: Dir(full)}, {Name: "half", Source: Dir(half)}}})
-	s.Scan(context.Background())
+	s, half := scanHalfSynced(t, suiteFiles, map[string]string{"debian/dists/stable/main/binary-amd64/Packages.gz": "old Packages.g"})
 	v := s.View()
-	if v == nil {
-		t.Fatal("no view after a scan")
-	}
 	for path, want := range map[string]string{
 		"debian/dists/stable/InRelease":                     "full",
 		"debian/dists/stable/Release":                       "full",

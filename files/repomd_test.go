@@ -1,12 +1,8 @@
 package files
 
 import (
-	"context"
 	"slices"
 	"testing"
-	"time"
-
-	"github.com/dispatcher/dispatcher/internal/itest"
 )
 
 // repomd is a repodata/repomd.xml as createrepo_c writes it, with one
@@ -51,18 +47,8 @@ func TestRepomdCoherence(t *testing.T) {
 		"fedora/43/x86_64/os/repodata/d833ce-filelists.xml.gz": "filelists metadata",
 		"fedora/43/x86_64/os/Packages/h/hello-2.0.x86_64.rpm":  "rpm",
 	}
-	origin, full, half := t.TempDir(), t.TempDir(), t.TempDir()
-	itest.WriteTree(t, origin, tree, day)
-	itest.WriteTree(t, full, tree, day)
-	itest.WriteTree(t, half, tree, day)
-	itest.WriteTree(t, half, map[string]string{"fedora/43/x86_64/os/repodata/9a83e6-primary.xml.gz": "old primary meta"}, day.Add(-6*time.Hour))
-	s := NewScanner(ScannerOptions{Pool: "p", Origin: Dir(origin), Timeout: 30 * time.Second,
-		Mirrors: []ScanMirror{{Name: "full", Source: Dir(full)}, {Name: "half", Source: Dir(half)}}})
-	s.Scan(context.Background())
+	s, _ := scanHalfSynced(t, tree, map[string]string{"fedora/43/x86_64/os/repodata/9a83e6-primary.xml.gz": "old primary meta"})
 	v := s.View()
-	if v == nil {
-		t.Fatal("no view after a scan")
-	}
 	for path, want := range map[string]string{
 		"fedora/43/x86_64/os/repodata/repomd.xml":              "full",
 		"fedora/43/x86_64/os/repodata/repomd.xml.asc":          "full",
