@@ -91,4 +91,3 @@ func (d *ASNDB) ASN(addr netip.Addr) uint32 {
 	}
 	return rec.ASN
 }
-
