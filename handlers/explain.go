@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 
@@ -67,7 +68,7 @@ func (h *Handler) explainHandler(c *gin.Context) {
 		return
 	}
 	var cl strategy.Client
-	ex := Explanation{Path: path, Pool: route.Pool, Strategy: route.Strategy, Mirrors: []ExplainedMirror{}}
+	ex := Explanation{Path: path, Pool: route.Pool, Strategy: route.Strategy, Mirrors: make([]ExplainedMirror, 0, len(p.Mirrors))}
 	var ok bool
 	if ex.Client, cl, ok = h.explainClient(c); !ok {
 		return
@@ -149,8 +150,19 @@ func (h *Handler) explainHandler(c *gin.Context) {
 	default:
 		ex.Note = "no mirror is usable for this request: it gets 503"
 	}
-	c.JSON(http.StatusOK, ex)
+	bp := explainBufs.Get().(*[]byte)
+	*bp = ex.AppendJSON((*bp)[:0])
+	c.Data(http.StatusOK, "application/json; charset=utf-8", *bp)
+	if cap(*bp) <= 4<<20 {
+		explainBufs.Put(bp)
+	}
 }
+
+// explainBufs holds the buffers explanations are written into: half a
+// megabyte at 1,000 mirrors, garbage after every call otherwise. A buffer
+// grown past 4 MiB (tens of thousands of mirrors) is left to the
+// collector.
+var explainBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // explainClient resolves the client of an explanation: the ip parameter,
 // else the request's own address as requests resolve it.
