@@ -27,6 +27,8 @@ type ASNDB struct {
 	// one costs an allocation.
 	numbers sync.Map // uintptr → uint32
 	cached  atomic.Int32
+	// byNet keeps the numbers of the networks asked about lately.
+	byNet netCache[uint32]
 }
 
 // maxCachedASNs bounds numbers (a database with more records decodes
@@ -74,20 +76,34 @@ func (d *ASNDB) Close() error { return d.r.Close() }
 // ASN returns the autonomous system of addr, 0 when the database does
 // not know it.
 func (d *ASNDB) ASN(addr netip.Addr) uint32 {
-	res := d.r.Lookup(addr.Unmap())
+	addr = addr.Unmap()
+	if n, _, ok := d.byNet.get(addr); ok {
+		return n
+	}
+	res := d.r.Lookup(addr)
 	if !res.Found() {
+		d.byNet.put(addr, res, false, 0)
 		return 0
 	}
+	n, ok := d.number(res)
+	if ok {
+		d.byNet.put(addr, res, true, n)
+	}
+	return n
+}
+
+// number decodes the AS number of a found record, through numbers.
+func (d *ASNDB) number(res maxminddb.Result) (uint32, bool) {
 	off := res.Offset()
 	if v, ok := d.numbers.Load(off); ok {
-		return v.(uint32)
+		return v.(uint32), true
 	}
 	var rec asnRecord
 	if err := res.Decode(&rec); err != nil {
-		return 0
+		return 0, false
 	}
 	if d.cached.Add(1) <= maxCachedASNs {
 		d.numbers.Store(off, rec.ASN)
 	}
-	return rec.ASN
+	return rec.ASN, true
 }

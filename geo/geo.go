@@ -28,6 +28,8 @@ type DB struct {
 	r    *maxminddb.Reader
 	Path string
 	Type string // the database_type of its metadata
+	// byNet keeps the answers for the networks asked about lately.
+	byNet netCache[Location]
 }
 
 // record reads both schemas: GeoIP2/GeoLite2 (country.iso_code,
@@ -83,8 +85,24 @@ type Location struct {
 
 // Lookup finds addr.
 func (d *DB) Lookup(addr netip.Addr) (Location, error) {
+	addr = addr.Unmap()
+	if loc, found, ok := d.byNet.get(addr); ok {
+		if !found {
+			return Location{}, ErrNotFound
+		}
+		return loc, nil
+	}
+	res := d.r.Lookup(addr)
+	loc, err := decodeLocation(res)
+	if err == nil || err == ErrNotFound {
+		d.byNet.put(addr, res, err == nil, loc)
+	}
+	return loc, err
+}
+
+// decodeLocation reads the location of a lookup's record.
+func decodeLocation(res maxminddb.Result) (Location, error) {
 	var rec record
-	res := d.r.Lookup(addr.Unmap())
 	if err := res.Decode(&rec); err != nil {
 		return Location{}, err
 	}
