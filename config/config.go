@@ -43,6 +43,11 @@ const (
 	DefaultSNMPPort        = "161"
 	DefaultFilesSchedule   = "@every 5m"
 	DefaultFilesTimeout    = 5 * time.Minute
+	DefaultStatsRetention  = 90 * 24 * time.Hour
+	DefaultStatsFiles      = 100000
+	// MaxStatsFiles bounds stats.files: each exact file costs Redis
+	// about a hundred bytes a day.
+	MaxStatsFiles = 10000000
 )
 
 // Config is the whole of mirrors.json after defaults are filled in.
@@ -60,6 +65,9 @@ type Config struct {
 	Health         *Health   `json:"health"`
 	Feedback       *Feedback `json:"feedback"`
 	Pools          []Pool    `json:"pools"`
+	// Stats configures the download statistics (absent: on, with the
+	// defaults).
+	Stats *Stats `json:"stats"`
 
 	// File is the path the configuration was read from.
 	File string `json:"-"`
@@ -67,6 +75,16 @@ type Config struct {
 	SHA256 string `json:"-"`
 	// Trusted is TrustedProxies parsed into prefixes.
 	Trusted []netip.Prefix `json:"-"`
+}
+
+// Stats configures the download statistics.
+type Stats struct {
+	Enabled bool `json:"enabled"`
+	// Retention is how long a day's figures are kept after it ends.
+	Retention Duration `json:"retention"`
+	// Files is how many distinct files a pool's day counts exactly; later
+	// ones are followed by a summary of a tenth as many.
+	Files int `json:"files"`
 }
 
 // Health configures the active HTTP probes. Absent: every mirror is up.

@@ -107,6 +107,14 @@ func TestLoadBadConfigs(t *testing.T) {
 			`pools[4].files.min_size: must not be negative, got -1`,
 			`pools[5].files.origin_url: must be an absolute http or https URL, got "ftp://origin.example"`,
 		}},
+		{"bad-stats.json", []string{
+			`stats.summary: unknown key`,
+			`stats.retention: must be between 1d and 3660d, got 12h0m0s`,
+			`stats.files: must be between 1 and 10000000, got 0`,
+		}},
+		{"bad-stats-days.json", []string{
+			`stats.retention: must be a duration such as "2s" or "90d": "ninety days" does not parse`,
+		}},
 		{"bad-reach.json", []string{
 			`pools[0].mirrors[0].only: must be network, asn, country or continent, got "campus"`,
 			`pools[0].mirrors[0].networks[0]: must be a CIDR prefix such as "192.0.2.0/24" or "2001:db8::/32", got "192.0.2.0/33"`,
@@ -123,7 +131,7 @@ func TestLoadBadConfigs(t *testing.T) {
 		}},
 		{"bad-schedules.json", []string{
 			`health.schedule: bad cron spec "every five seconds"`,
-			`health.timeout: must be a duration such as "2s": "soon" does not parse`,
+			`health.timeout: must be a duration such as "2s" or "90d": "soon" does not parse`,
 			`health.threshold: must be between 1 and window (3), got 4`,
 			`feedback.schedule: bad cron spec "@every 10x"`,
 			`trusted_proxies[0]: must be an IP address or CIDR prefix, got "10.0.0.0/33"`,
@@ -256,6 +264,28 @@ func TestZeroIsNotAbsent(t *testing.T) {
 		_, err := Parse("zero.json", []byte(body+"}"), Overrides{})
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v; want %q", tt.json, err, tt.want)
+		}
+	}
+}
+
+// TestStatsBlock: absent, stats are on with the defaults; "enabled":
+// false turns them off; a retention in days reads as days.
+func TestStatsBlock(t *testing.T) {
+	const pools = `"pools": [{"name": "p", "routes": ["/p/*file"], "mirrors": [{"name": "a", "url": "http://a.example"}]}]`
+	for _, tt := range []struct {
+		json string
+		want Stats
+	}{
+		{`{` + pools + `}`, Stats{Enabled: true, Retention: Duration(90 * 24 * time.Hour), Files: 100000}},
+		{`{"stats": {"enabled": false}, ` + pools + `}`, Stats{Enabled: false, Retention: Duration(90 * 24 * time.Hour), Files: 100000}},
+		{`{"stats": {"retention": "30d", "files": 500}, ` + pools + `}`, Stats{Enabled: true, Retention: Duration(30 * 24 * time.Hour), Files: 500}},
+	} {
+		cfg, err := Parse("mirrors.json", []byte(tt.json), Overrides{})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.json, err)
+		}
+		if *cfg.Stats != tt.want {
+			t.Errorf("%s: stats = %+v; want %+v", tt.json, *cfg.Stats, tt.want)
 		}
 	}
 }

@@ -80,12 +80,25 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return errors.New(`must be a duration string such as "2s"`)
 	}
-	v, err := time.ParseDuration(s)
+	v, err := parseDuration(s)
 	if err != nil {
-		return fmt.Errorf("must be a duration such as \"2s\": %q does not parse", s)
+		return fmt.Errorf("must be a duration such as \"2s\" or \"90d\": %q does not parse", s)
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// parseDuration reads a Go duration ("2s", "1h30m") or whole days
+// ("90d").
+func parseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseUint(days, 10, 16)
+		if err != nil {
+			return 0, err
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 // MarshalJSON implements json.Marshaler.

@@ -49,6 +49,12 @@ func (f *Files) setDefaults() {
 	f.Timeout = Duration(DefaultFilesTimeout)
 }
 
+func (s *Stats) setDefaults() {
+	s.Enabled = true
+	s.Retention = Duration(DefaultStatsRetention)
+	s.Files = DefaultStatsFiles
+}
+
 func (s *SNMP) setDefaults() {
 	s.Version = "2c"
 }
@@ -56,6 +62,10 @@ func (s *SNMP) setDefaults() {
 // normalize completes what depends on more than one key, and puts codes
 // in upper case.
 func (cfg *Config) normalize() {
+	if cfg.Stats == nil {
+		cfg.Stats = &Stats{}
+		cfg.Stats.setDefaults()
+	}
 	if h := cfg.Health; h != nil && h.Threshold == thresholdUnset && h.Window >= DefaultHealthThreshold {
 		h.Threshold = DefaultHealthThreshold
 	}

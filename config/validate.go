@@ -66,6 +66,14 @@ func (cfg *Config) validate(c *collector) {
 			c.add("health.ramp_up", "must not be negative")
 		}
 	}
+	if s := cfg.Stats; s != nil && s.Enabled {
+		if time.Duration(s.Retention) < 24*time.Hour || time.Duration(s.Retention) > 3660*24*time.Hour {
+			c.add("stats.retention", "must be between 1d and 3660d, got %s", time.Duration(s.Retention))
+		}
+		if s.Files < 1 || s.Files > MaxStatsFiles {
+			c.add("stats.files", "must be between 1 and %d, got %d", MaxStatsFiles, s.Files)
+		}
+	}
 	if f := cfg.Feedback; f != nil {
 		checkSchedule(c, "feedback.schedule", f.Schedule)
 		if f.Timeout <= 0 {

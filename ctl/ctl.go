@@ -1,5 +1,5 @@
-// Package ctl is `dispatcher ctl`: the status, admin and explain API of a
-// running dispatcher from a shell.
+// Package ctl is `dispatcher ctl`: the status, admin, explain and stats
+// API of a running dispatcher from a shell.
 package ctl
 
 import (
@@ -32,6 +32,8 @@ Commands:
   reload                 reload the configuration file (admin)
   explain PATH [-ip ADDR] [-country CC]
                          why a client gets the mirror it gets
+  stats [-pool P] [-by day|mirror|country|file] [-from YYYY-MM-DD] [-to YYYY-MM-DD] [-top N]
+                         downloads (default: by day, the last 7 days)
 
 Flags:
   -addr URL      the dispatcher (default http://127.0.0.1:8080; env DISPATCHER_ADDR)
@@ -71,7 +73,7 @@ func Run(ctx context.Context, args []string, o Options) int {
 		return ExitUsage
 	}
 	cmd, params := rest[0], rest[1:]
-	if cmd != "explain" { // explain parses its own flags, around its path
+	if cmd != "explain" && cmd != "stats" { // these parse flags of their own
 		// The common flags may follow the command too: ctl status -json.
 		if err := fs.Parse(params); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
@@ -117,6 +119,20 @@ func Run(ctx context.Context, args []string, o Options) int {
 			return usageError(o.Stderr, "explain takes PATH [-ip ADDR] [-country CC]")
 		}
 		err = c.explain(ctx, path, *ip, *country)
+	case "stats":
+		sfs := flag.NewFlagSet("dispatcher ctl stats", flag.ContinueOnError)
+		sfs.SetOutput(o.Stderr)
+		var q statsQuery
+		sfs.StringVar(&q.pool, "pool", "", "the pool (may be left out when there is one)")
+		sfs.StringVar(&q.by, "by", "day", "day, mirror, country or file")
+		sfs.StringVar(&q.from, "from", "", "first day, YYYY-MM-DD (default: 6 days before -to)")
+		sfs.StringVar(&q.to, "to", "", "last day, YYYY-MM-DD (default: today, UTC)")
+		sfs.IntVar(&q.top, "top", 0, "at most this many rows")
+		sfs.BoolVar(&c.json, "json", c.json, "print the answer as JSON")
+		if err := sfs.Parse(params); err != nil || sfs.NArg() > 0 {
+			return usageError(o.Stderr, "stats takes [-pool P] [-by day|mirror|country|file] [-from YYYY-MM-DD] [-to YYYY-MM-DD] [-top N]")
+		}
+		err = c.stats(ctx, q)
 	default:
 		return usageError(o.Stderr, fmt.Sprintf("unknown command %q", cmd))
 	}

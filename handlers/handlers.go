@@ -15,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/dispatcher/dispatcher/internal/glob"
+	"github.com/dispatcher/dispatcher/stats"
 	"github.com/dispatcher/dispatcher/strategy"
 )
 
@@ -135,6 +136,9 @@ type Options struct {
 	Dashboard fs.FS
 	// AccessLog writes one line per request; nil: no access log.
 	AccessLog AccessLog
+	// Stats counts downloads and answers /api/stats; nil: statistics
+	// are off.
+	Stats *stats.Recorder
 }
 
 // Handler holds the dependencies of the HTTP handlers. It is safe for
@@ -153,6 +157,9 @@ type Handler struct {
 	accessLog AccessLog
 	// explain matches paths to pool routes for /api/explain.
 	explain *gin.Engine
+	// stats answers /api/stats and downloads counts them (nil: off).
+	stats     *stats.Recorder
+	downloads *stats.Counter
 }
 
 // New builds the gin engine serving every pool route and operator endpoint.
@@ -181,6 +188,9 @@ func New(o Options) *gin.Engine {
 	r.RedirectFixedPath = false
 	r.HandleMethodNotAllowed = true
 	h.accessLog = o.AccessLog
+	if o.Stats != nil {
+		h.stats, h.downloads = o.Stats, o.Stats.Counter
+	}
 	for i := range h.routes {
 		h.routes[i].bodyWidth = bodyWidth(o.State, &h.routes[i])
 	}

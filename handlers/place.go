@@ -12,12 +12,13 @@ import (
 // (a sponsor's only, exclude_countries) are judged on the address alone,
 // before the controls: a client cannot name its way past them.
 
-// placeClient fills in cl's location (when the route or mirrorlist needs
-// it) and AS (when a mirror of the route's pool names ASNs) from the
+// placeClient fills in cl's location (when the route, mirrorlist or the
+// download statistics need it) and AS (when a mirror of the route's pool names ASNs) from the
 // databases.
 func (h *Handler) placeClient(route *Route, cl *strategy.Client, ctl *controls) {
 	// With ?country= the strategy needs no lookup; the rules still do.
-	if h.locator != nil && (route.Ruled || (route.Locate || ctl.mirrorlist) && ctl.country == "") {
+	// Download statistics count where the address is.
+	if h.locator != nil && (route.Ruled || h.downloads != nil || (route.Locate || ctl.mirrorlist) && ctl.country == "") {
 		h.locator.Locate(cl)
 	}
 	if route.NeedsASN && h.asn != nil && cl.IP.IsValid() {

@@ -48,6 +48,7 @@ func (h *Handler) serveRedirect(c *gin.Context, route *Route) (netip.Addr, strin
 	cl.IP, cl.Secure = resolveClient(r, h.trusted)
 	ctl := parseControls(r.URL.RawQuery)
 	h.placeClient(route, &cl, &ctl)
+	country := cl.Country // by the address, for the statistics
 	req, ok := newReqPath(r.URL, route.Files != nil)
 	if !ok {
 		c.String(http.StatusBadRequest, "400 bad request: %v\n", errBadPath)
@@ -142,6 +143,7 @@ func (h *Handler) serveRedirect(c *gin.Context, route *Route) (netip.Addr, strin
 	if m.Redirects != nil {
 		m.Redirects.Add(1)
 	}
+	h.countDownload(c, route, m.Name, country)
 	c.Writer.WriteHeader(http.StatusFound)
 	if r.Method != http.MethodHead {
 		// net/http adds the Content-Length of a body this small.

@@ -26,6 +26,7 @@ var builtinRoutes = [...]builtinRoute{
 	{http.MethodGet, "/api/status", chain((*Handler).status)},
 	{http.MethodGet, "/api/explain", chain((*Handler).explainHandler)},
 	{http.MethodGet, "/api/history", chain((*Handler).history)},
+	{http.MethodGet, "/api/stats", chain((*Handler).statsHandler)},
 	{http.MethodGet, "/metrics", chain((*Handler).metrics)},
 	{http.MethodGet, "/status", chain((*Handler).dashboard)},
 	{http.MethodGet, "/status/*asset", chain((*Handler).dashboard)},

@@ -50,12 +50,17 @@ var (
 	descVersion         = desc("dispatcher_snapshot_version", "Version of the snapshot being served; it grows on every rebuild.")
 	descStart           = desc("dispatcher_start_time_seconds", "Start time of the process since the Unix epoch.")
 	descBuild           = desc("dispatcher_build_info", "Always 1; the labels tell the version and the configuration checksum.", "version", "config_sha256")
+	descDownloads       = desc("dispatcher_downloads_total", "Downloads counted by this instance for the statistics (GET 302s to a mirror that do not resume), by pool.", "pool")
+	descStatsWritten    = desc("dispatcher_stats_written_total", "Downloads this instance wrote to the statistics (Redis, or in process).")
+	descStatsUnkeyed    = desc("dispatcher_stats_unkeyed_total", "Downloads written without their file, because a batch already held stats.files distinct files of the pool and day; they are in every total and in other.")
+	descStatsHeld       = desc("dispatcher_stats_held", "Downloads counted and not written yet because the last write failed (they are written when Redis answers).")
+	descStatsErrors     = desc("dispatcher_stats_write_errors_total", "Writes of the statistics that failed (what they held is written later).")
 
 	allDescs = []*prometheus.Desc{descRedirects, descLogDropped, descNoMirror, descUp, descEnabled, descWeight,
 		descEffective, descBandwidth, descUtilization, descPollFailing, descProbeFailing, descUsable, descHolderPools, descOriginFiles, descScans, descAdopted,
 		descChecks, descHeld, descMissing, descOutdated, descRedisConfigured, descRedisConnected,
 		descRedisFallbacks, descRedisTrips, descRedisPositions, descShared, descReloads, descVersion,
-		descStart, descBuild}
+		descStart, descBuild, descDownloads, descStatsWritten, descStatsUnkeyed, descStatsHeld, descStatsErrors}
 )
 
 // Describe implements prometheus.Collector.
@@ -118,6 +123,13 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descVersion, float64(snap.Version))
 	gauge(descStart, float64(s.started.UnixNano())/1e9)
 	gauge(descBuild, 1, s.opts.Version, g.cfg.SHA256)
+	for pool, n := range s.stats.Counted() {
+		counter(descDownloads, n, pool)
+	}
+	counter(descStatsWritten, s.stats.Written())
+	counter(descStatsUnkeyed, s.stats.Unkeyed())
+	gauge(descStatsHeld, float64(s.stats.Held()))
+	counter(descStatsErrors, s.stats.Errors())
 }
 
 type (

@@ -18,6 +18,7 @@ import (
 	"github.com/dispatcher/dispatcher/feedback"
 	"github.com/dispatcher/dispatcher/geo"
 	"github.com/dispatcher/dispatcher/handlers"
+	"github.com/dispatcher/dispatcher/stats"
 	"github.com/dispatcher/dispatcher/store"
 	"github.com/dispatcher/dispatcher/strategy"
 )
@@ -73,6 +74,9 @@ type Server struct {
 
 	// store is nil when no Redis is configured.
 	store *store.Store
+	// stats counts downloads, into Redis with a store, else in process;
+	// it lives across reloads (stats.enabled false: routes do not count).
+	stats *stats.Recorder
 	// monitor runs the health probes and SNMP polls.
 	monitor *feedback.Monitor
 	// geo is the open geo database (nil when none is configured). Guarded
@@ -122,6 +126,14 @@ type generation struct {
 	asn *geo.ASNDB
 }
 
+// statsFinalWrite bounds the last write of the statistics at Stop.
+const statsFinalWrite = 2 * time.Second
+
+// statsLimits are the stats package's limits of a configuration.
+func statsLimits(c *config.Stats) stats.Limits {
+	return stats.Limits{Files: c.Files, Summary: stats.SummaryFor(c.Files), Retention: time.Duration(c.Retention)}
+}
+
 // New loads the configuration and builds the first generation.
 func New(opts Options) (*Server, error) {
 	if opts.Log == nil {
@@ -156,6 +168,11 @@ func New(opts Options) (*Server, error) {
 	} else {
 		s.log.Info("no redis configured: round-robin counters, redirect counts and drains live in this process")
 	}
+	var downloads stats.Backend = stats.NewMemory()
+	if s.store != nil {
+		downloads = s.store.Downloads()
+	}
+	s.stats = stats.NewRecorder(downloads, statsLimits(cfg.Stats), s.log)
 	s.mu.Lock()
 	err = s.openGeo(cfg)
 	s.mu.Unlock()
@@ -250,7 +267,13 @@ func (s *Server) install(cfg *config.Config) {
 	}
 	g.state.Store(s.snapshot(cfg))
 	s.kickPrepare()
+	var rec *stats.Recorder
+	if cfg.Stats.Enabled {
+		rec = s.stats
+		rec.SetLimits(statsLimits(cfg.Stats))
+	}
 	g.engine = handlers.New(handlers.Options{
+		Stats:      rec,
 		Log:        s.log,
 		State:      g.state,
 		Routes:     routes,
@@ -324,10 +347,15 @@ func (s *Server) Start(ctx context.Context) error {
 			s.syncLoop(ctx, s.syncEvery)
 		}()
 	}
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go func() {
 		defer s.wg.Done()
 		s.history.run(ctx, s.historyStatus)
+	}()
+	go func() {
+		defer s.wg.Done()
+		// Ends with ctx, after one last write (before the store closes).
+		s.stats.Run(ctx, statsFinalWrite)
 	}()
 	go func() {
 		defer s.wg.Done()

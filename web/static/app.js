@@ -1,12 +1,17 @@
 "use strict";
-// The dashboard polls /api/status (the table) and /api/history (the
+// The dashboard polls /api/status (the table), /api/history (the
 // charts: the server keeps the last 15 minutes, so a reload of the page
-// keeps them), and drives the admin API with a token kept in this tab
+// keeps them) and, less often, /api/stats (downloads), and drives the admin API with a token kept in this tab
 // (sessionStorage) only. It loads nothing from anywhere else.
 const period = 2000;
 const palette = ["#3b6fd8", "#d8573b", "#1b9e5a", "#9b4dca", "#c98a00", "#0f8fa3", "#d6336c", "#5c6b7a", "#7a9a01", "#a0522d"];
 let history = { times: [], pools: [] };
 let lastStatus = null;
+// downloads: pool -> {days, files, countries} from /api/stats, or
+// {off: message}; refreshed every statsEvery polls.
+const downloads = {};
+const statsEvery = 5;
+let polls = 0;
 const rowErrors = {}; // "pool/mirror" -> message shown in that row
 
 function el(tag, attrs, ...children) {
@@ -100,6 +105,69 @@ function poolCharts(name) {
     chart("Redirects per second", history.times, pick("redirects_per_s"), { format: v => v >= 100 ? v.toFixed(0) : v.toFixed(1) }),
     chart("Utilisation", history.times, pick("utilization"), { max: 1, format: v => (100 * v).toFixed(0) + " %" }),
     chart("Effective weight", history.times, pick("effective_weight"), { format: v => v.toFixed(v >= 10 ? 0 : 2) }));
+}
+
+// dayBars draws downloads per day (rows of by=day, any order) as bars,
+// oldest on the left.
+function dayBars(rows) {
+  const days = rows.slice().sort((a, b) => a.key < b.key ? -1 : 1);
+  const W = 600, H = 150, L = 44, R = 8, T = 10, B = 22;
+  const max = niceMax(Math.max(0, ...days.map(d => d.downloads)));
+  const bw = (W - L - R) / Math.max(1, days.length);
+  const y = v => T + (H - T - B) * (1 - v / max);
+  const g = svg("svg", { class: "chart days", viewBox: `0 0 ${W} ${H}`, role: "img",
+    "aria-label": "Downloads per day: " + days.map(d => d.key + " " + d.downloads).join(", ") });
+  for (const f of [0, 0.5, 1]) {
+    g.append(svg("line", { class: "grid", x1: L, x2: W - R, y1: y(f * max), y2: y(f * max) }));
+    g.append(svg("text", { x: L - 4, y: y(f * max) + 3, "text-anchor": "end" }, Math.round(f * max)));
+  }
+  days.forEach((d, i) => {
+    const bar = svg("rect", { class: "day", x: (L + i * bw + 1).toFixed(1), y: y(d.downloads).toFixed(1),
+      width: Math.max(1, bw - 2).toFixed(1), height: (H - B - y(d.downloads)).toFixed(1), "data-day": d.key, "data-downloads": d.downloads });
+    bar.append(svg("title", {}, d.key + ": " + d.downloads + " downloads"));
+    g.append(bar);
+  });
+  if (days.length) {
+    g.append(svg("text", { x: L, y: H - 6 }, days[0].key));
+    g.append(svg("text", { x: W - R, y: H - 6, "text-anchor": "end" }, days[days.length - 1].key));
+  }
+  return el("figure", {}, el("figcaption", {}, "Downloads per day (UTC)"), g);
+}
+
+// topTable lists the rows of a by=file or by=country answer.
+function topTable(title, res, cls) {
+  const table = el("table", { class: "top " + cls }, el("tr", {}, el("th", { scope: "col" }, title), el("th", { scope: "col" }, "downloads")));
+  for (const r of res.rows) {
+    table.append(el("tr", {}, el("td", { class: "key" }, r.key),
+      el("td", { class: "num" }, r.error ? r.downloads + "–" + (r.downloads + r.error) : r.downloads)));
+  }
+  if (res.other > 0) table.append(el("tr", { class: "other" }, el("td", {}, "other"), el("td", { class: "num" }, res.other)));
+  if (!res.rows.length) table.append(el("tr", {}, el("td", { colspan: 2 }, "no downloads yet")));
+  return el("figure", {}, el("figcaption", {}, title + ", " + res.from + " to " + res.to), table);
+}
+
+function downloadsPanel(name) {
+  const d = downloads[name];
+  if (!d) return el("div", { class: "downloads" }, el("p", {}, "Loading download statistics…"));
+  if (d.off) return el("div", { class: "downloads" }, el("p", {}, d.off));
+  return el("div", { class: "downloads charts", "data-total": d.days.total },
+    dayBars(d.days.rows), topTable("Top files", d.files, "files"), topTable("Top countries", d.countries, "countries"));
+}
+
+// fetchDownloads reads the last 30 days of every pool's statistics.
+async function fetchDownloads(pools) {
+  const to = new Date().toISOString().slice(0, 10);
+  const from = new Date(Date.now() - 29 * 86400000).toISOString().slice(0, 10);
+  for (const p of pools) {
+    const q = by => fetch("/api/stats?pool=" + encodeURIComponent(p.name) + "&by=" + by + "&from=" + from + "&to=" + to + "&top=10", { cache: "no-store" });
+    const res = await q("day");
+    if (res.status === 404) { downloads[p.name] = { off: (await res.json()).error }; continue; }
+    if (!res.ok) throw new Error("/api/stats: " + res.status + " " + res.statusText);
+    const days = await res.json();
+    const files = await (await q("file")).json();
+    const countries = await (await q("country")).json();
+    downloads[p.name] = { days, files, countries };
+  }
 }
 
 function token() { return sessionStorage.getItem("dispatcher-token") || ""; }
@@ -204,7 +272,9 @@ function render(st) {
         (p.usable === 0 ? (p.fallback ? " (requests go to the fallback)" : " (requests get 503)") : "") +
         (p.files ? " · " + p.files.origin_files + " origin files, scanned " + ago(p.files.last_scan) + (p.files.scan_error ? " · origin: " + p.files.scan_error : "") : ""))),
       poolCharts(p.name),
-      el("div", { class: "scroll" }, table)));
+      el("div", { class: "scroll" }, table),
+      el("h3", {}, "Downloads"),
+      downloadsPanel(p.name)));
   }
   if (focused) {
     const again = document.querySelector('[data-focus="' + CSS.escape(focused) + '"]') ||
@@ -248,6 +318,7 @@ async function poll() {
       const full = await fetch("/api/history", { cache: "no-store" });
       history = await full.json();
     }
+    if (polls++ % statsEvery === 0) await fetchDownloads(st.pools);
     render(st);
   } catch (e) {
     document.getElementById("updated").textContent = "error: " + e.message;

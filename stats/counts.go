@@ -1,0 +1,114 @@
+package stats
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// PoolDay names one pool's figures of one day.
+type PoolDay struct {
+	Pool string
+	Day  Day
+}
+
+// Counts are downloads of one pool and day counted and not written yet.
+type Counts struct {
+	Total uint64
+	// Unkeyed are downloads counted without their file: it came when
+	// Files already held the most distinct files a batch keeps.
+	Unkeyed   uint64
+	Mirrors   map[string]uint64
+	Countries map[string]uint64
+	Files     map[string]uint64
+}
+
+func newCounts() *Counts {
+	return &Counts{Mirrors: map[string]uint64{}, Countries: map[string]uint64{}, Files: map[string]uint64{}}
+}
+
+// add counts one download; a file new to c past maxFiles distinct ones
+// is counted unkeyed.
+func (c *Counts) add(file, mirror, country string, maxFiles int) {
+	c.Total++
+	c.Mirrors[mirror]++
+	c.Countries[country]++
+	if n, ok := c.Files[file]; ok || len(c.Files) < maxFiles {
+		c.Files[file] = n + 1
+	} else {
+		c.Unkeyed++
+	}
+}
+
+// merge adds src to c.
+func (c *Counts) merge(src *Counts) {
+	c.Total += src.Total
+	c.Unkeyed += src.Unkeyed
+	for k, n := range src.Mirrors {
+		c.Mirrors[k] += n
+	}
+	for k, n := range src.Countries {
+		c.Countries[k] += n
+	}
+	for k, n := range src.Files {
+		c.Files[k] += n
+	}
+}
+
+// trim keeps the maxFiles files with the most downloads (see FileOrder)
+// and counts the others unkeyed: a burst of distinct paths (a scanner)
+// does not push the popular files out of a batch.
+func (c *Counts) trim(maxFiles int) {
+	if len(c.Files) <= maxFiles {
+		return
+	}
+	for _, k := range c.FileOrder()[maxFiles:] {
+		c.Unkeyed += c.Files[k]
+		delete(c.Files, k)
+	}
+}
+
+// FileOrder returns c's files with the most downloads first, then in
+// byte order: the order a backend takes them in, so that when a day's
+// exact files fill up, the popular files of a batch are in first, and
+// every backend fills them alike.
+func (c *Counts) FileOrder() []string {
+	keys := slices.Collect(maps.Keys(c.Files))
+	slices.SortFunc(keys, func(a, b string) int {
+		return cmp.Or(cmp.Compare(c.Files[b], c.Files[a]), strings.Compare(a, b))
+	})
+	return keys
+}
+
+// Batch is the counts of several pools and days.
+type Batch map[PoolDay]*Counts
+
+// counts returns b's counts of pd, made on first use.
+func (b Batch) counts(pd PoolDay) *Counts {
+	c := b[pd]
+	if c == nil {
+		c = newCounts()
+		b[pd] = c
+	}
+	return c
+}
+
+// merge adds src to b, and trims what it added to at most maxFiles files
+// per pool and day.
+func (b Batch) merge(src Batch, maxFiles int) {
+	for pd, c := range src {
+		bc := b.counts(pd)
+		bc.merge(c)
+		bc.trim(maxFiles)
+	}
+}
+
+// Downloads is the number of downloads in b.
+func (b Batch) Downloads() uint64 {
+	var n uint64
+	for _, c := range b {
+		n += c.Total
+	}
+	return n
+}
