@@ -178,4 +178,3 @@ func safeName(s string) string {
 		return '_'
 	}, s)
 }
-
