@@ -26,11 +26,11 @@ var (
 // redirect returns the handler of a pool's routes.
 func (h *Handler) redirect(route *Route) gin.HandlerFunc {
 	if h.accessLog == nil && route.Duration == nil {
-		return func(c *gin.Context) { h.serveRedirect(c, route) }
+		return func(c *gin.Context) { h.serveRedirect(c, route, time.Time{}) }
 	}
 	return func(c *gin.Context) {
 		start := time.Now()
-		ip, mirror := h.serveRedirect(c, route)
+		ip, mirror := h.serveRedirect(c, route, start)
 		if route.Duration != nil {
 			route.Duration.Observe(time.Since(start).Seconds())
 		}
@@ -40,9 +40,10 @@ func (h *Handler) redirect(route *Route) gin.HandlerFunc {
 	}
 }
 
-// serveRedirect answers one request on a pool route and returns the client
-// address and the mirror name ("" when none) for the access log.
-func (h *Handler) serveRedirect(c *gin.Context, route *Route) (netip.Addr, string) {
+// serveRedirect answers one request on a pool route, which began at start
+// (zero: not measured), and returns the client address and the mirror
+// name ("" when none) for the access log.
+func (h *Handler) serveRedirect(c *gin.Context, route *Route, start time.Time) (netip.Addr, string) {
 	r := c.Request
 	var cl strategy.Client
 	cl.IP, cl.Secure = resolveClient(r, h.trusted)
@@ -143,7 +144,7 @@ func (h *Handler) serveRedirect(c *gin.Context, route *Route) (netip.Addr, strin
 	if m.Redirects != nil {
 		m.Redirects.Add(1)
 	}
-	h.countDownload(c, route, m.Name, country)
+	h.countDownload(c, route, start, m.Name, country)
 	c.Writer.WriteHeader(http.StatusFound)
 	if r.Method != http.MethodHead {
 		// net/http adds the Content-Length of a body this small.

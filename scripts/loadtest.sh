@@ -16,6 +16,8 @@
 #       as bare gin writes none; the bare gin handler gets the same request in a row of
 #       its own (gin-baseline-proxied), the "vs same req" of these rows
 #   -u  unpinned: no taskset, the scheduler places servers and wrk
+# dispatcher-random-nostats is dispatcher-random with "stats": {"enabled":
+# false}: the cost of the download statistics is the ratio of the two.
 # A short run: scripts/loadtest.sh -d 1 -r 1 -w 0 -n 0
 #
 # For every server it prints requests per second (wrk) and CPU microseconds
@@ -101,6 +103,13 @@ waitport "$dp"
 dqp=$(freeport)
 "${cpu0[@]}" "$work/dispatcher" -config "$work/mirrors.json" -listen "127.0.0.1:$dqp" -quiet 2>"$work/dispatcher-quiet.log" & pids+=($!); dqpid=$!
 waitport "$dqp"
+# The same pools without the download statistics: their cost is
+# dispatcher-random over dispatcher-random-nostats.
+python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); c["stats"] = {"enabled": False}; print(json.dumps(c))' \
+  "$work/mirrors.json" > "$work/mirrors-nostats.json"
+dnp=$(freeport)
+"${cpu0[@]}" "$work/dispatcher" -config "$work/mirrors-nostats.json" -listen "127.0.0.1:$dnp" 2>"$work/dispatcher-nostats.log" & pids+=($!); dnpid=$!
+waitport "$dnp"
 drp=$(freeport)
 "${cpu0[@]}" "$work/dispatcher" -config "$work/mirrors.json" -listen "127.0.0.1:$drp" -redis "redis://127.0.0.1:$rp/0" 2>"$work/dispatcher-redis.log" & pids+=($!); drpid=$!
 waitport "$drp"
@@ -113,8 +122,8 @@ ticks() { # utime+stime of the given pids, in clock ticks
 }
 hz=$(getconf CLK_TCK)
 
-names=(nginx gin-baseline dispatcher-random dispatcher-random-quiet dispatcher-roundrobin dispatcher-roundrobin-redis)
-urls=("http://127.0.0.1:$np/pub/x.iso" "http://127.0.0.1:$gp/pub/x.iso" "http://127.0.0.1:$dp/pub/x.iso"
+names=(nginx gin-baseline dispatcher-random dispatcher-random-nostats dispatcher-random-quiet dispatcher-roundrobin dispatcher-roundrobin-redis)
+urls=("http://127.0.0.1:$np/pub/x.iso" "http://127.0.0.1:$gp/pub/x.iso" "http://127.0.0.1:$dp/pub/x.iso" "http://127.0.0.1:$dnp/pub/x.iso"
       "http://127.0.0.1:$dqp/pub/x.iso" "http://127.0.0.1:$dp/rr/x.iso" "http://127.0.0.1:$drp/rr/x.iso")
 declare -A reqs cpu secs p99
 redis_cpu=0
@@ -164,6 +173,7 @@ pids_of() {
     nginx) nginx_pid ;; gin-baseline|gin-baseline-proxied) echo "$gpid" ;;
     dispatcher-random|dispatcher-roundrobin) echo "$dpid" ;;
     dispatcher-random-quiet) echo "$dqpid" ;;
+    dispatcher-random-nostats) echo "$dnpid" ;;
     dispatcher-roundrobin-redis) echo "$drpid $rpid" ;;
     *) echo "${spid[$1]}" ;;
   esac
@@ -215,6 +225,8 @@ done
 echo
 awk -v c="$redis_cpu" -v n="${reqs[dispatcher-roundrobin-redis]}" -v hz="$hz" \
   'BEGIN{printf "redis-server CPU in the dispatcher-roundrobin-redis row: %.2f µs/redirect\n", c*1e6/hz/n}'
+awk -v a="${reqs[dispatcher-random]}" -v b="${reqs[dispatcher-random-nostats]}" -v ca="${cpu[dispatcher-random]}" -v cb="${cpu[dispatcher-random-nostats]}" \
+  'BEGIN{printf "download statistics: dispatcher-random costs %.3fx the CPU per redirect of dispatcher-random-nostats\n", (ca/a)/(cb/b)}'
 for n in dispatcher-roundrobin-redis; do
   awk -v name="$n" -v a="${reqs[$n]}" -v b="${reqs[dispatcher-random]}" -v ca="${cpu[$n]}" -v cb="${cpu[dispatcher-random]}" \
     'BEGIN{printf "%s: %.0f%% of random'"'"'s req/s, %.2fx its CPU per redirect (redis-server included)\n", name, 100*a/b, (ca/a)/(cb/b)}'

@@ -24,13 +24,16 @@ func TestLoadtestShort(t *testing.T) {
 	if err != nil {
 		t.Fatalf("loadtest.sh: %v\n%s", err, out)
 	}
-	for _, server := range []string{"nginx", "gin-baseline", "dispatcher-random", "dispatcher-random-quiet", "dispatcher-roundrobin", "dispatcher-roundrobin-redis",
+	for _, server := range []string{"nginx", "gin-baseline", "dispatcher-random", "dispatcher-random-nostats", "dispatcher-random-quiet", "dispatcher-roundrobin", "dispatcher-roundrobin-redis",
 		"gin-baseline-proxied", "random-10", "roundrobin-10", "iphash-10", "geo-10", "files-10",
 		"random-10-quiet", "roundrobin-10-quiet", "iphash-10-quiet", "geo-10-quiet", "files-10-quiet"} {
 		row := regexp.MustCompile(`(?m)^` + server + ` +[1-9][0-9]* +[0-9.]+ +[0-9.]+x +[0-9.]+x +[0-9]+$`)
 		if !row.Match(out) {
 			t.Errorf("no result row for %s:\n%s", server, out)
 		}
+	}
+	if !regexp.MustCompile(`download statistics: dispatcher-random costs [0-9.]+x the CPU per redirect of dispatcher-random-nostats`).Match(out) {
+		t.Errorf("no line on the cost of the download statistics:\n%s", out)
 	}
 	if !strings.Contains(string(out), "ab -n 200 -c 4 (one run each):") || strings.Contains(string(out), "Socket errors") {
 		t.Errorf("ab run or socket errors:\n%s", out)

@@ -46,7 +46,6 @@ type Recorder struct {
 	unkeyed atomic.Uint64
 	held    atomic.Uint64
 	errors  atomic.Uint64
-	lost    atomic.Uint64
 	lastErr atomic.Pointer[string]
 }
 
@@ -83,9 +82,7 @@ func (r *Recorder) Run(ctx context.Context, final time.Duration) {
 			fctx, cancel := context.WithTimeout(context.Background(), final)
 			defer cancel()
 			if err := r.Flush(fctx); err != nil {
-				n := r.Held()
-				r.lost.Add(n)
-				r.log.Error("download statistics lost at stop: the backend did not answer", "downloads", n, "err", err.Error())
+				r.log.Error("download statistics lost at stop: the backend did not answer", "downloads", r.Held(), "err", err.Error())
 			}
 			return
 		case <-t.C:
@@ -170,9 +167,6 @@ func (r *Recorder) Held() uint64 { return r.held.Load() }
 
 // Errors is the failed writes.
 func (r *Recorder) Errors() uint64 { return r.errors.Load() }
-
-// Lost is the downloads dropped at a stop the backend did not answer.
-func (r *Recorder) Lost() uint64 { return r.lost.Load() }
 
 // LastError is the error of the last write when it failed, else "".
 func (r *Recorder) LastError() string {

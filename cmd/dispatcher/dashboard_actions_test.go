@@ -19,7 +19,7 @@ import (
 // from the dispatcher alone, draws the charts from real traffic, refuses
 // a wrong token where the drain was asked, and with the right token
 // (typed, submitted with Enter) drains a mirror: the table and the next
-// real redirects show it. Screenshots go to DASHBOARD_SCREENSHOT_DIR.
+// real redirects show it. It shows the downloads the traffic made. Screenshots go to DASHBOARD_SCREENSHOT_DIR.
 func TestDashboardInBrowser(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "mirrors.json")
 	itest.WriteFile(t, cfg, goodConfig("dash"))
@@ -70,6 +70,18 @@ func TestDashboardInBrowser(t *testing.T) {
 		document.querySelectorAll('section[data-pool="files"] svg.chart path.series').length === 3 &&
 		/f1 [1-9]/.test(document.querySelector('section[data-pool="files"] .legend').textContent)`)
 	b.Screenshot(t, "dashboard-charts")
+	// Downloads: today's bar, the top files and the top countries, from
+	// /api/stats (the traffic's clients have no country: no geo database).
+	today := time.Now().UTC().Format(time.DateOnly)
+	wait("the downloads panel", `(() => {
+		const d = document.querySelector('section[data-pool="files"] .downloads');
+		if (!d) return false;
+		const bar = d.querySelector('svg.days rect.day[data-day="`+today+`"]');
+		const files = d.querySelector('table.top.files'), countries = d.querySelector('table.top.countries');
+		return !!bar && +bar.dataset.downloads > 0 && !!files && files.textContent.includes("/get/x.iso") &&
+			!!countries && countries.textContent.includes("unknown");
+	})()`)
+	b.Screenshot(t, "dashboard-downloads")
 	label, err := chromedp.Run(b.Ctx, chromedp.Evaluate[string](`document.querySelector('section[data-pool="home"] svg.chart').getAttribute("aria-label")`))
 	if err != nil || !strings.Contains(label, "m1") || !strings.Contains(label, "last 15 minutes") {
 		t.Errorf("chart label %q (%v)", label, err)

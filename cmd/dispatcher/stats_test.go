@@ -248,7 +248,11 @@ func TestStatsTwoInstancesOneRedis(t *testing.T) {
 	checkStats(t, a, s)
 	checkStats(t, b, s)
 
-	// A graceful restart of both: the figures stay, and grow.
+	// A graceful restart of both, right after more downloads: the last
+	// write at the stop takes them, the figures stay, and grow.
+	for i := range 40 {
+		s.send([]*itest.Process{a, b}[i%2])
+	}
 	for _, p := range []*itest.Process{a, b} {
 		p.Stop()
 	}
