@@ -30,6 +30,15 @@ func fakeServer(t *testing.T, auth map[string]string) *httptest.Server {
 				Client:  api.ExplainedClient{IP: r.URL.Query().Get("ip"), Source: "the ip parameter", Country: "DE", Continent: "EU"},
 				Mirror:  &mirror,
 				Mirrors: []api.ExplainedMirror{{Name: "de", Weight: 2, EffectiveWeight: 2, Share: 1, Reason: "gets 100.0% of this client's requests"}}})
+		case "/api/stats":
+			q := r.URL.Query()
+			if q.Get("by") == "week" {
+				w.WriteHeader(http.StatusBadRequest)
+				json.NewEncoder(w).Encode(map[string]string{"error": `by must be day, mirror, country or file, got "week"`})
+				return
+			}
+			json.NewEncoder(w).Encode(api.Stats{Pool: q.Get("pool"), By: q.Get("by"), From: q.Get("from"), To: "2026-12-03", Total: 1000, Other: 100,
+				Rows: []api.StatsRow{{Key: "/pub/a.iso", Downloads: 600}, {Key: "/pub/b.iso", Downloads: 300, Error: 12}}})
 		default:
 			http.NotFound(w, r)
 		}
@@ -85,5 +94,27 @@ func TestNoWebFramework(t *testing.T) {
 		if strings.Contains(string(out), heavy) {
 			t.Errorf("ctl depends on %s", heavy)
 		}
+	}
+}
+
+// TestStats: ctl stats passes its flags as the query, prints the rows
+// with their share, an estimate's error, other and the total, and a
+// refused query is the server's message and exit 1.
+func TestStats(t *testing.T) {
+	auth := map[string]string{}
+	srv := fakeServer(t, auth)
+	out, errs, code := run(t, nil, "-addr", srv.URL, "stats", "-pool", "iso", "-by", "file", "-from", "2026-11-01", "-top", "2")
+	for _, want := range []string{"pool iso, downloads by file, 2026-11-01 to 2026-12-03 (UTC)", "FILE",
+		"600   60.0%  /pub/a.iso", "300   30.0%  /pub/b.iso (up to 12 more)", "100   10.0%  (other)", "1000  100.0%  (total)"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("ctl stats: exit %d, no %q in\n%s%s", code, want, out, errs)
+		}
+	}
+	_, errs, code = run(t, nil, "-addr", srv.URL, "stats", "-by", "week")
+	if code != 1 || !strings.Contains(errs, `got "week"`) {
+		t.Errorf("ctl stats -by week: exit %d, %q; want 1 and the server's message", code, errs)
+	}
+	if _, _, code = run(t, nil, "-addr", srv.URL, "stats", "extra"); code != 2 {
+		t.Errorf("ctl stats extra: exit %d; want 2", code)
 	}
 }
