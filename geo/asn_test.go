@@ -46,16 +46,3 @@ func TestOpenASNRefusesCountryDB(t *testing.T) {
 		t.Fatalf("OpenASN(missing) = %v", err)
 	}
 }
-
-func BenchmarkASN(b *testing.B) {
-	db, err := OpenASN("../data/asn.mmdb")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	a := netip.MustParseAddr("85.214.0.1")
-	b.ReportAllocs()
-	for b.Loop() {
-		db.ASN(a)
-	}
-}

@@ -102,15 +102,30 @@ func TestNetCacheIsTheDatabase(t *testing.T) {
 	}
 }
 
-func BenchmarkLocate(b *testing.B) {
-	db, err := Open("../data/geo-whois-asn-country.mmdb")
+// BenchmarkLookups is a country and an AS lookup of one address, from
+// the cache (every lookup after the first).
+func BenchmarkLookups(b *testing.B) {
+	country, err := Open("../data/geo-whois-asn-country.mmdb")
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
-	a := netip.MustParseAddr("85.214.0.1")
-	b.ReportAllocs()
-	for b.Loop() {
-		db.Lookup(a)
+	defer country.Close()
+	asn, err := OpenASN("../data/asn.mmdb")
+	if err != nil {
+		b.Fatal(err)
 	}
+	defer asn.Close()
+	a := netip.MustParseAddr("85.214.0.1")
+	b.Run("country", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			country.Lookup(a)
+		}
+	})
+	b.Run("asn", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			asn.ASN(a)
+		}
+	})
 }

@@ -45,14 +45,15 @@ func (c *Counts) add(file, mirror, country string, maxFiles int) {
 func (c *Counts) merge(src *Counts) {
 	c.Total += src.Total
 	c.Unkeyed += src.Unkeyed
-	for k, n := range src.Mirrors {
-		c.Mirrors[k] += n
-	}
-	for k, n := range src.Countries {
-		c.Countries[k] += n
-	}
-	for k, n := range src.Files {
-		c.Files[k] += n
+	addTo(c.Mirrors, src.Mirrors)
+	addTo(c.Countries, src.Countries)
+	addTo(c.Files, src.Files)
+}
+
+// addTo adds the counts of src to dst.
+func addTo(dst, src map[string]uint64) {
+	for k, n := range src {
+		dst[k] += n
 	}
 }
 

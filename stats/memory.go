@@ -49,12 +49,8 @@ func (m *Memory) Write(_ context.Context, pd PoolDay, c *Counts, _ string, lim L
 	f := &d.fig
 	f.Total += c.Total
 	f.Unkeyed += c.Unkeyed
-	for k, n := range c.Mirrors {
-		f.Mirrors[k] += n
-	}
-	for k, n := range c.Countries {
-		f.Countries[k] += n
-	}
+	addTo(f.Mirrors, c.Mirrors)
+	addTo(f.Countries, c.Countries)
 	for _, file := range c.FileOrder() {
 		n := c.Files[file]
 		if old, ok := f.Files[file]; ok || len(f.Files) < lim.Files {
