@@ -46,6 +46,15 @@ type fileRef struct {
 	id int
 }
 
+// sha256 returns the SHA-256 of the file, when the origin's scan hashed
+// it (files.hashes).
+func (f fileRef) sha256() (sum [32]byte, ok bool) {
+	if f.v == nil {
+		return sum, false
+	}
+	return f.v.Index.SHA256(f.id)
+}
+
 // fileAnswer is what a file-aware pool does with a request.
 type fileAnswer int
 

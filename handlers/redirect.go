@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -128,17 +129,35 @@ func (h *Handler) serveRedirect(c *gin.Context, route *Route, start time.Time) (
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := req.appendLocation((*bp)[:0], m.URL, route.AppendPath)
-	// One allocation holds the two per-response header values.
-	vals := new([2]string)
-	vals[0], vals[1] = string(buf), m.Name
+	// One allocation holds the per-response header values: the Location,
+	// then the file's digest when it is known.
+	locLen := len(buf)
+	sum, hashed := file.sha256()
+	if hashed {
+		buf = appendReprDigest(buf, &sum)
+	}
+	vals := new([3]string)
+	all := string(buf)
+	vals[0], vals[1], vals[2] = all[:locLen], m.Name, all[locLen:]
+	buf = buf[:locLen]
 	hdr := c.Writer.Header()
 	hdr["Location"] = vals[0:1:1]
 	hdr["X-Mirror"] = vals[1:2:2]
 	hdr["Cache-Control"] = hdrNoStore
 	hdr["Content-Type"] = hdrHTML
-	if wantLinks {
-		if link := linkHeader(p, ranked, m, buf, &req); link != "" {
-			hdr["Link"] = []string{link}
+	if hashed {
+		hdr["Repr-Digest"] = vals[2:3:3]
+	}
+	if wantLinks || hashed {
+		link := buf[:0] // the Location is copied out: its bytes are free
+		if wantLinks {
+			link = appendLinks(link, p, ranked, m, &req)
+		}
+		if hashed {
+			link = appendDescribedBy(link, &req)
+		}
+		if len(link) > 0 {
+			hdr["Link"] = []string{string(link)}
 		}
 	}
 	if m.Redirects != nil {
@@ -160,6 +179,26 @@ func (h *Handler) serveRedirect(c *gin.Context, route *Route, start time.Time) (
 	}
 	*bp = buf
 	return cl.IP, m.Name
+}
+
+// appendReprDigest appends the RFC 9530 Repr-Digest value of a file whose
+// SHA-256 is sum: "sha-256=:<base64>:". A client that follows the 302
+// can check what it got without asking again.
+func appendReprDigest(dst []byte, sum *[32]byte) []byte {
+	dst = append(dst, "sha-256=:"...)
+	dst = base64.StdEncoding.AppendEncode(dst, sum[:])
+	return append(dst, ':')
+}
+
+// appendDescribedBy appends the link to the file's Metalink (its path and
+// .meta4, on this server) to the links in dst.
+func appendDescribedBy(dst []byte, req *reqPath) []byte {
+	if len(dst) > 0 {
+		dst = append(dst, ", "...)
+	}
+	dst = append(dst, '<')
+	dst = append(dst, req.escaped...)
+	return append(dst, `.meta4>; rel=describedby; type="application/metalink4+xml"`...)
 }
 
 // maxLinks is how many alternatives a 302 names in its Link header.
@@ -185,10 +224,10 @@ func bodyWidth(st *strategy.State, route *Route) int {
 	return w
 }
 
-// linkHeader builds the RFC 6249 Link header naming the best mirrors of
-// ranked after picked, so that download managers can fail over. It stays
-// within maxLinkBytes.
-func linkHeader(p *strategy.Pool, ranked []int, picked *strategy.Mirror, scratch []byte, req *reqPath) string {
+// appendLinks appends to scratch[:0] the RFC 6249 links to the best
+// mirrors of ranked after picked, so that download managers can fail
+// over. It stays within maxLinkBytes.
+func appendLinks(scratch []byte, p *strategy.Pool, ranked []int, picked *strategy.Mirror, req *reqPath) []byte {
 	out := scratch[:0]
 	n := 0
 	for _, i := range ranked {
@@ -210,7 +249,7 @@ func linkHeader(p *strategy.Pool, ranked []int, picked *strategy.Mirror, scratch
 		}
 		n++
 	}
-	return string(out)
+	return out
 }
 
 // noMirror answers when no mirror of the pool is usable: a 302 to the
