@@ -111,6 +111,8 @@ func BenchmarkRedirect(b *testing.B) {
 	   "mirrors": [{"name": "a", "url": "http://a.example"}, {"name": "b", "url": "http://b.example", "weight": 2}, {"name": "c", "url": "http://c.example"}]},
 	  {"name": "random", "routes": ["/pub/*file"], "strategy": "random",
 	   "mirrors": [{"name": "a", "url": "http://a.example"}, {"name": "b", "url": "http://b.example", "weight": 2}, {"name": "c", "url": "http://c.example"}]},
+	  {"name": "hashed", "routes": ["/fh/*file"], "strategy": "random", "files": {"origin": "` + origin + `", "hashes": true},
+	   "mirrors": [{"name": "a", "url": "http://a.example"}, {"name": "b", "url": "http://b.example", "weight": 2}, {"name": "c", "url": "http://c.example"}]},
 	  {"name": "rr", "routes": ["/rr/*file"], "strategy": "roundrobin",
 	   "mirrors": [{"name": "a", "url": "http://a.example"}, {"name": "b", "url": "http://b.example", "weight": 2}, {"name": "c", "url": "http://c.example"}]},
 	  {"name": "hash", "routes": ["/h/*file"], "strategy": "iphash",
@@ -135,11 +137,13 @@ func BenchmarkRedirect(b *testing.B) {
 	b.Cleanup(cancel)
 	srv.Start(ctx) //nolint:errcheck // never fails
 	b.Cleanup(srv.Stop)
-	itest.WaitFor(b, 10*time.Second, "the files pool to be scanned", func() bool {
+	itest.WaitFor(b, 10*time.Second, "the files pools to be scanned", func() bool {
 		st := srv.Status()
-		return st.Pools[0].Files != nil && st.Pools[0].Files.OriginFiles == 1
+		return st.Pools[0].Files != nil && st.Pools[0].Files.OriginFiles == 1 && st.Pools[2].Files != nil && st.Pools[2].Files.OriginFiles == 1
 	})
 	b.Run("dispatcher-random-files", func(b *testing.B) { benchServe(b, srv, "/f/x.iso") })
+	// With the file's SHA-256 known: Repr-Digest and a describedby link.
+	b.Run("dispatcher-random-files-hashed", func(b *testing.B) { benchServe(b, srv, "/fh/x.iso") })
 	b.Run("dispatcher-roundrobin", func(b *testing.B) { benchServe(b, srv, "/rr/x.iso") })
 	b.Run("dispatcher-iphash", func(b *testing.B) { benchServe(b, srv, "/h/x.iso") })
 	// Without a geo database; ?country= places the client (the path of a
