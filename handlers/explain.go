@@ -67,14 +67,43 @@ func (h *Handler) explainHandler(c *gin.Context) {
 		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "the pool " + route.Pool + " is not in the snapshot being served"})
 		return
 	}
-	var cl strategy.Client
-	ex := Explanation{Path: path, Pool: route.Pool, Strategy: route.Strategy, Mirrors: make([]ExplainedMirror, 0, len(p.Mirrors))}
-	var ok bool
-	if ex.Client, cl, ok = h.explainClient(c); !ok {
+	ec, cl, ok := h.explainClient(c)
+	if !ok {
 		return
 	}
-	// Placed as a request is: by its address for the rules, then moved
-	// by country= and as= for the strategy.
+	country := c.Query("country")
+	var as uint32
+	if a := c.Query("as"); a != "" {
+		if as = parseAS(a); as == 0 {
+			c.JSON(http.StatusBadRequest, gin.H{"error": fmt.Sprintf("as %q is not an AS number (e.g. as=3320)", a)})
+			return
+		}
+	}
+	ex, err := h.explainPath(route, p, path, ec, cl, country, as)
+	if err != nil {
+		c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
+		return
+	}
+	bp := explainBufs.Get().(*[]byte)
+	*bp = ex.AppendJSON((*bp)[:0])
+	c.Data(http.StatusOK, "application/json; charset=utf-8", *bp)
+	if cap(*bp) <= 4<<20 {
+		explainBufs.Put(bp)
+	}
+}
+
+// explainBufs holds the buffers explanations are written into: half a
+// megabyte at 1,000 mirrors, garbage after every call otherwise. A buffer
+// grown past 4 MiB (tens of thousands of mirrors) is left to the
+// collector.
+var explainBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// explainPath explains path in route's pool p for the client cl (its address
+// and scheme; ec as the caller resolved it), placed as a request is: by
+// its address for the rules, then moved by country and as ("" and 0:
+// not) for the strategy. The error is for a country it does not know.
+func (h *Handler) explainPath(route *Route, p *strategy.Pool, path string, ec ExplainedClient, cl strategy.Client, country string, as uint32) (Explanation, error) {
+	ex := Explanation{Path: path, Client: ec, Pool: route.Pool, Strategy: route.Strategy, Mirrors: make([]ExplainedMirror, 0, len(p.Mirrors))}
 	if h.locator != nil {
 		h.locator.Locate(&cl)
 	}
@@ -84,17 +113,13 @@ func (h *Handler) explainHandler(c *gin.Context) {
 	holds, failed := h.explainFile(route, path, &ex, &cl)
 	cl.Only = p.Eligible(&cl, nil)
 	byAddress := cl
-	if country := c.Query("country"); country != "" {
+	if country != "" {
 		if h.locator == nil || !h.locator.LocateCountry(&cl, strings.ToUpper(country)) {
-			c.JSON(http.StatusBadRequest, gin.H{"error": fmt.Sprintf("country %q is not a known ISO 3166 code (or no geo database is loaded)", country)})
-			return
+			return ex, fmt.Errorf("country %q is not a known ISO 3166 code (or no geo database is loaded)", country)
 		}
 	}
-	if as := c.Query("as"); as != "" {
-		if cl.ASN = parseAS(as); cl.ASN == 0 {
-			c.JSON(http.StatusBadRequest, gin.H{"error": fmt.Sprintf("as %q is not an AS number (e.g. as=3320)", as)})
-			return
-		}
+	if as != 0 {
+		cl.ASN = as
 	}
 	ex.Client.Country, ex.Client.Continent, ex.Client.ASN = cl.Country, cl.Continent, cl.ASN
 	if cl.HasLoc {
@@ -150,19 +175,8 @@ func (h *Handler) explainHandler(c *gin.Context) {
 	default:
 		ex.Note = "no mirror is usable for this request: it gets 503"
 	}
-	bp := explainBufs.Get().(*[]byte)
-	*bp = ex.AppendJSON((*bp)[:0])
-	c.Data(http.StatusOK, "application/json; charset=utf-8", *bp)
-	if cap(*bp) <= 4<<20 {
-		explainBufs.Put(bp)
-	}
+	return ex, nil
 }
-
-// explainBufs holds the buffers explanations are written into: half a
-// megabyte at 1,000 mirrors, garbage after every call otherwise. A buffer
-// grown past 4 MiB (tens of thousands of mirrors) is left to the
-// collector.
-var explainBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // explainClient resolves the client of an explanation: the ip parameter,
 // else the request's own address as requests resolve it.
@@ -288,6 +302,8 @@ func reason(m *ExplainedMirror, strat string, picked bool) string {
 		return "lacks the file, or holds another copy (its listing)"
 	case f.FailedCheck:
 		return "failed a check of the file (verify)"
+	case m.Weight == 0:
+		return "weight 0 in the configuration: drained"
 	case !m.Usable:
 		return "saturated: no bandwidth headroom (utilisation " + percent(f.Utilization, 0) + ")"
 	case m.Share == 0 && !f.Reachable:

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -502,5 +503,65 @@ func TestResponseSize(t *testing.T) {
 	}
 	if l := do(srv, "GET", "/get/short.iso?mirror=a", "", nil).Header().Get("Link"); l == "" {
 		t.Errorf("a short path lost its Link header")
+	}
+}
+
+// TestMirrorlistLeftOut: ?mirrorlist lists, after the mirrors a client
+// can get, the ones it cannot, each with the reason /api/explain gives
+// for the same client: disabled, drained (weight 0), reachable over IPv6
+// only for an IPv4 client, and kept for another country. An IPv6 client
+// gets the IPv6 mirror, and the list says so.
+func TestMirrorlistLeftOut(t *testing.T) {
+	srv, _ := newServer(t, `{"pools": [{"name": "lo", "routes": ["/lo/*file"], "mirrors": [
+	  {"name": "ok", "url": "http://ok.example"},
+	  {"name": "off", "url": "http://off.example", "enabled": false},
+	  {"name": "zero", "url": "http://zero.example", "weight": 0},
+	  {"name": "v6", "url": "http://[2001:db8::1]"},
+	  {"name": "jp", "url": "http://jp.example", "country": "JP", "only": "country"}]}]}`, "")
+	type entry struct{ Name, Country, Reason string }
+	list := func(remote string) (ranked []string, left []entry) {
+		w := do(srv, "GET", "/lo/x.iso?mirrorlist", remote, map[string]string{"Accept": "application/json"})
+		var body struct {
+			Mirrors []struct{ Name string } `json:"mirrors"`
+			LeftOut []entry                 `json:"left_out"`
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+			t.Fatalf("%v\n%s", err, w.Body)
+		}
+		for _, m := range body.Mirrors {
+			ranked = append(ranked, m.Name)
+		}
+		return ranked, body.LeftOut
+	}
+	ranked, left := list("192.0.2.1:1")
+	want := map[string]string{"off": "disabled in the configuration", "zero": "weight 0 in the configuration",
+		"v6": "family: ", "jp": "only: "}
+	if strings.Join(ranked, ",") != "ok" || len(left) != len(want) {
+		t.Fatalf("ranked %v, left out %+v; want ok, and the other four left out", ranked, left)
+	}
+	// The reasons are explain's, for the same client.
+	w := do(srv, "GET", "/api/explain?path=/lo/x.iso", "192.0.2.1:1", nil)
+	var ex struct {
+		Mirrors []struct{ Name, Reason string } `json:"mirrors"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &ex); err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]string{}
+	for _, m := range ex.Mirrors {
+		reasons[m.Name] = m.Reason
+	}
+	for _, e := range left {
+		if !strings.HasPrefix(e.Reason, want[e.Name]) || e.Reason != reasons[e.Name] {
+			t.Errorf("%s left out because %q; want %q…, as explain says (%q)", e.Name, e.Reason, want[e.Name], reasons[e.Name])
+		}
+	}
+	h := do(srv, "GET", "/lo/x.iso?mirrorlist", "192.0.2.1:1", nil)
+	if !strings.Contains(h.Body.String(), "<h2>Left out for you</h2>") || !strings.Contains(h.Body.String(), "<li><b>off</b>: disabled in the configuration</li>") {
+		t.Errorf("HTML mirrorlist:\n%s", h.Body)
+	}
+	// An IPv6 client: v6 is ranked too.
+	if ranked, left := list("[2001:db8::5]:1"); !slices.Contains(ranked, "v6") || len(left) != 3 {
+		t.Errorf("IPv6 client: ranked %v, left out %+v", ranked, left)
 	}
 }

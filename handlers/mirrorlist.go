@@ -19,10 +19,19 @@ type mirrorlistEntry struct {
 	Weight    float64 `json:"effective_weight"`
 }
 
+// leftOutEntry is a mirror of the pool a ?mirrorlist does not rank for
+// this client, and why.
+type leftOutEntry struct {
+	Name    string `json:"name"`
+	Country string `json:"country,omitempty"`
+	Reason  string `json:"reason"`
+}
+
 // mirrorlist answers ?mirrorlist: 200 with the pool's usable mirrors ranked
-// for this client, as JSON when the client accepts application/json and as
-// HTML otherwise.
-func (h *Handler) mirrorlist(c *gin.Context, route *Route, p *strategy.Pool, cl strategy.Client, req *reqPath, file fileRef) {
+// for this client, then the ones left out with the reason /api/explain
+// gives, as JSON when the client accepts application/json and as HTML
+// otherwise.
+func (h *Handler) mirrorlist(c *gin.Context, route *Route, p *strategy.Pool, cl strategy.Client, req *reqPath, file fileRef, ctl *controls) {
 	fi := newFileInfo(file)
 	r := c.Request
 	ranked := strategy.Rank(p, cl, nil, 0)
@@ -33,10 +42,12 @@ func (h *Handler) mirrorlist(c *gin.Context, route *Route, p *strategy.Pool, cl 
 		list = append(list, mirrorlistEntry{Rank: n + 1, Name: m.Name, URL: string(loc),
 			Country: m.Country, Continent: m.Continent, Weight: m.Effective})
 	}
+	leftOut := h.leftOut(route, p, r.URL.Path, cl, ctl, ranked)
 	c.Header("Cache-Control", "no-store")
 	c.Header("Vary", "Accept")
 	if strings.Contains(r.Header.Get("Accept"), "application/json") {
-		body := gin.H{"pool": route.Pool, "client": gin.H{"ip": cl.IP.String(), "country": cl.Country, "continent": cl.Continent}, "mirrors": list}
+		body := gin.H{"pool": route.Pool, "client": gin.H{"ip": cl.IP.String(), "country": cl.Country, "continent": cl.Continent},
+			"mirrors": list, "left_out": leftOut}
 		if fi != nil {
 			body["file"] = fi
 		}
@@ -66,5 +77,47 @@ func (h *Handler) mirrorlist(c *gin.Context, route *Route, p *strategy.Pool, cl 
 		b = append(b, "</li>\n"...)
 	}
 	b = append(b, "</ol>\n"...)
+	if len(leftOut) > 0 {
+		b = append(b, "<h2>Left out for you</h2>\n<ul class=left-out>\n"...)
+		for _, e := range leftOut {
+			b = append(b, "<li><b>"...)
+			b = appendHTMLEscaped(b, e.Name)
+			b = append(b, "</b>"...)
+			if e.Country != "" {
+				b = append(b, " ("...)
+				b = appendHTMLEscaped(b, e.Country)
+				b = append(b, ')')
+			}
+			b = append(b, ": "...)
+			b = appendHTMLEscaped(b, e.Reason)
+			b = append(b, "</li>\n"...)
+		}
+		b = append(b, "</ul>\n"...)
+	}
 	c.Data(http.StatusOK, "text/html; charset=utf-8", b)
+}
+
+// leftOut returns the mirrors of p that ranked (the mirrors a request of
+// client cl can get) leaves out, each with the reason /api/explain gives
+// for the same client and path.
+func (h *Handler) leftOut(route *Route, p *strategy.Pool, path string, cl strategy.Client, ctl *controls, ranked []int) []leftOutEntry {
+	out := []leftOutEntry{}
+	if len(ranked) == len(p.Mirrors) {
+		return out
+	}
+	byAddress := strategy.Client{IP: cl.IP, Secure: cl.Secure}
+	ex, err := h.explainPath(route, p, path, ExplainedClient{}, byAddress, ctl.country, ctl.as)
+	if err != nil { // a ?country= the request ignored too
+		ex, _ = h.explainPath(route, p, path, ExplainedClient{}, byAddress, "", ctl.as)
+	}
+	in := make([]bool, len(p.Mirrors))
+	for _, i := range ranked {
+		in[i] = true
+	}
+	for i := range p.Mirrors {
+		if !in[i] && i < len(ex.Mirrors) {
+			out = append(out, leftOutEntry{Name: p.Mirrors[i].Name, Country: p.Mirrors[i].Country, Reason: ex.Mirrors[i].Reason})
+		}
+	}
+	return out
 }

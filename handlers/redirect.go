@@ -101,7 +101,7 @@ func (h *Handler) serveRedirect(c *gin.Context, route *Route, start time.Time) (
 		}
 	}
 	if ctl.mirrorlist {
-		h.mirrorlist(c, route, p, cl, &req, file)
+		h.mirrorlist(c, route, p, cl, &req, file, &ctl)
 		return cl.IP, ""
 	}
 	// A download route names the next mirrors in a Link header: the
