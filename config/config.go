@@ -45,6 +45,7 @@ const (
 	DefaultFilesTimeout    = 5 * time.Minute
 	DefaultStatsRetention  = 90 * 24 * time.Hour
 	DefaultStatsFiles      = 100000
+	DefaultHTTPRate        = 10
 	// MaxStatsFiles bounds stats.files: each exact file costs Redis
 	// about a hundred bytes a day.
 	MaxStatsFiles = 10000000
@@ -139,10 +140,23 @@ type Files struct {
 	OriginURL   string   `json:"origin_url"`
 	OriginPaths []string `json:"origin_paths"`
 	MinSize     int64    `json:"min_size"`
+	// HTTPRate is the most requests a second an HTTP scan makes to one
+	// mirror (scan "http").
+	HTTPRate float64 `json:"http_rate"`
 
 	// OriginGlobs is OriginPaths compiled.
 	OriginGlobs []glob.Pattern `json:"-"`
 }
+
+// What Mirror.Scan can be.
+const (
+	ScanRsync = "rsync"
+	ScanHTTP  = "http"
+)
+
+// Listed reports whether the mirror's tree is listed (rsync or HTTP);
+// else it is assumed to hold every origin file.
+func (m *Mirror) Listed() bool { return m.Rsync != "" || m.Scan == ScanHTTP }
 
 // What Files.Unknown can be.
 const (
@@ -196,6 +210,9 @@ type Mirror struct {
 	// Rsync is where the mirror's tree is listed (rsync://…), for a pool
 	// with files.
 	Rsync string `json:"rsync"`
+	// Scan is how the mirror's tree is listed: ScanRsync (the default
+	// with Rsync), or ScanHTTP, its directory index pages under URL.
+	Scan string `json:"scan"`
 	// IPv4 and IPv6 say over which address families the mirror is
 	// reachable (IPv4: true unless the URL is an IPv6 address).
 	IPv4 *bool `json:"ipv4"`

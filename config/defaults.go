@@ -47,6 +47,7 @@ func (f *Files) setDefaults() {
 	f.Schedule = DefaultFilesSchedule
 	f.Unknown = UnknownAny
 	f.Timeout = Duration(DefaultFilesTimeout)
+	f.HTTPRate = DefaultHTTPRate
 }
 
 func (s *Stats) setDefaults() {

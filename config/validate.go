@@ -143,10 +143,26 @@ func (p *Pool) validate(c *collector, path string) {
 				c.add(mpath+".rsync", "%v", err)
 			}
 		}
+		switch m.Scan {
+		case "":
+		case ScanRsync:
+			if m.Rsync == "" {
+				c.add(mpath+".scan", `is "rsync", but the mirror has no rsync URL`)
+			}
+		case ScanHTTP:
+			if p.Files == nil {
+				c.add(mpath+".scan", "needs the pool's files (a listing is compared with the origin)")
+			}
+		default:
+			c.add(mpath+".scan", `must be "rsync" or "http", got %q`, m.Scan)
+		}
 	}
 }
 
 func (f *Files) validate(c *collector, path string, p *Pool) {
+	if f.HTTPRate <= 0 || f.HTTPRate > 1000 {
+		c.add(path+".http_rate", "must be more than 0 and at most 1000 requests a second, got %g", f.HTTPRate)
+	}
 	switch {
 	case f.Origin == "":
 		c.add(path+".origin", "is required (a directory or rsync://host/module)")

@@ -191,6 +191,8 @@ func sourceKey(src Source) string {
 		return "rsync " + src.URL
 	case Dir:
 		return "dir " + string(src)
+	case *HTTPIndex:
+		return "http " + src.URL
 	case nil:
 		return ""
 	}
@@ -368,13 +370,17 @@ func (s *Scanner) scanMirror(ctx context.Context, ix *Index, m ScanMirror) (*Hol
 	var bad int
 	var partial error
 	h, err := Judge(ix, func(fn func(Entry) error) error {
-		return m.Source.List(ctx, fn, func(err error) {
+		report := func(err error) {
 			if errors.Is(err, ErrPartialListing) {
 				partial = err
 			} else {
 				bad++
 			}
-		})
+		}
+		if os, ok := m.Source.(OriginSource); ok {
+			return os.ListFor(ctx, ix, fn, report)
+		}
+		return m.Source.List(ctx, fn, report)
 	})
 	st := MirrorStatus{Listed: true, LastScan: time.Now()}
 	s.mu.Lock()
@@ -387,13 +393,13 @@ func (s *Scanner) scanMirror(ctx context.Context, ix *Index, m ScanMirror) (*Hol
 			h = unlisted(ix) // never listed: nothing is known of it
 		}
 		st.Stats = h.Stats
-		s.log.Warn("mirror scan failed; keeping the last good listing", "mirror", m.Name, "rsync", m.Source.String(), "err", err.Error())
+		s.log.Warn("mirror scan failed; keeping the last good listing", "mirror", m.Name, "source", m.Source.String(), "err", err.Error())
 		return h, st
 	}
 	var notes []string
 	if partial != nil {
 		notes = append(notes, partial.Error())
-		s.log.Warn("mirror listing incomplete; the files it lacks count as missing", "mirror", m.Name, "rsync", m.Source.String(), "err", partial.Error())
+		s.log.Warn("mirror listing incomplete; the files it lacks count as missing", "mirror", m.Name, "source", m.Source.String(), "err", partial.Error())
 	}
 	if bad > 0 {
 		notes = append(notes, fmt.Sprintf("%d listing entries skipped (odd names or paths)", bad))

@@ -15,6 +15,7 @@ declare -A pkg=(
   [wrk]=wrk
   [ab]=apache2-utils
   [nginx]=nginx-light
+  [lighttpd]=lighttpd
   [pkill]=procps
   [rsync]=rsync
   [aria2c]=aria2
@@ -34,7 +35,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     # The packages start their daemons; the tests start their own.
-    for svc in redis-server redis-sentinel nginx; do
+    for svc in redis-server redis-sentinel nginx lighttpd; do
       (command -v service >/dev/null && service "$svc" stop >/dev/null 2>&1) || true
     done
   else

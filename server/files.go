@@ -29,10 +29,10 @@ type poolScanner struct {
 
 // scannerKey identifies what a pool's scanner depends on.
 func scannerKey(p *config.Pool) string {
-	type mirror struct{ Name, URL, Rsync string }
+	type mirror struct{ Name, URL, Rsync, Scan string }
 	ms := make([]mirror, len(p.Mirrors))
 	for i, m := range p.Mirrors {
-		ms[i] = mirror{m.Name, m.URL, m.Rsync}
+		ms[i] = mirror{m.Name, m.URL, m.Rsync, m.Scan}
 	}
 	b, _ := json.Marshal(struct {
 		Files   *config.Files
@@ -95,7 +95,10 @@ func (s *Server) newScanner(p *config.Pool, seed *files.Scanner) *files.Scanner 
 	ms := make([]files.ScanMirror, len(p.Mirrors))
 	for i, m := range p.Mirrors {
 		ms[i].Name = m.Name
-		if m.Rsync != "" {
+		switch {
+		case m.Scan == config.ScanHTTP:
+			ms[i].Source = &files.HTTPIndex{URL: m.URL, Rate: p.Files.HTTPRate}
+		case m.Rsync != "":
 			ms[i].Source = files.Rsync{URL: m.Rsync}
 		}
 	}
