@@ -107,6 +107,12 @@ func TestLoadBadConfigs(t *testing.T) {
 			`pools[4].files.min_size: must not be negative, got -1`,
 			`pools[5].files.origin_url: must be an absolute http or https URL, got "ftp://origin.example"`,
 		}},
+		{"bad-scan.json", []string{
+			`pools[0].files.http_rate: must be more than 0 and at most 1000 requests a second, got 0`,
+			`pools[0].mirrors[0].scan: must be "rsync" or "http", got "ftp"`,
+			`pools[0].mirrors[1].scan: is "rsync", but the mirror has no rsync URL`,
+			`pools[1].mirrors[0].scan: needs the pool's files (a listing is compared with the origin)`,
+		}},
 		{"bad-stats.json", []string{
 			`stats.summary: unknown key`,
 			`stats.retention: must be between 1d and 3660d, got 12h0m0s`,
