@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dispatcher/dispatcher/internal/itest"
+
 	"github.com/dispatcher/dispatcher/internal/gobzip"
 )
 
@@ -384,6 +386,49 @@ func BenchmarkWith(b *testing.B) {
 					b.Fatal("an unchanged listing made a new View")
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkHTTPIndexScan lists a mirror of 10,000 files in 100
+// directories over HTTP, from real nginx (JSON, HTML) and lighttpd, as a
+// rescan does (the page's zone learned, HEADs of the last scan kept), and
+// reports what one listing costs the mirror: pages, HEADs and bytes.
+// docs/files.md scales the figures to a million files.
+func BenchmarkHTTPIndexScan(b *testing.B) {
+	root := b.TempDir()
+	writeTree(b, root, 10000)
+	var bl Builder
+	if err := Dir(root).List(context.Background(), func(e Entry) error { bl.Add(e, nil); return nil }, func(error) {}); err != nil {
+		b.Fatal(err)
+	}
+	ix := bl.Build()
+	for _, srv := range []struct{ name, url string }{
+		{"nginx-json", itest.NginxAutoindex(b, root, "autoindex_format json;")},
+		{"nginx-html", itest.NginxAutoindex(b, root, "")},
+		{"lighttpd", itest.Lighttpd(b, root)},
+	} {
+		b.Run(srv.name, func(b *testing.B) {
+			x := &HTTPIndex{URL: srv.url, Rate: 100000}
+			list := func() {
+				h, err := Judge(ix, func(fn func(Entry) error) error {
+					return x.ListFor(context.Background(), ix, fn, func(err error) { b.Fatal(err) })
+				})
+				if err != nil || h.Stats.Held != ix.Len() {
+					b.Fatalf("%v, %+v", err, h.Stats)
+				}
+			}
+			list() // the first scan learns the zone and HEADs what it must
+			first := x.Stats()
+			b.ResetTimer()
+			for b.Loop() {
+				list()
+			}
+			st := x.Stats()
+			b.ReportMetric(float64(st.Pages), "pages/scan")
+			b.ReportMetric(float64(st.Heads), "heads/scan")
+			b.ReportMetric(float64(first.Heads), "heads/first-scan")
+			b.ReportMetric(float64(st.Bytes), "bytes/scan")
 		})
 	}
 }
