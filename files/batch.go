@@ -63,6 +63,8 @@ func (b *swapBatcher) flushLocked() {
 	for _, l := range batch {
 		changes[l.mirror] = l.h
 	}
+	b.s.viewMu.Lock()
+	defer b.s.viewMu.Unlock()
 	b.s.swap(b.s.view.Load().WithAll(changes), func() {
 		for _, l := range batch {
 			b.s.mStatus[b.s.mirrors[l.mirror].Name] = l.st

@@ -73,7 +73,13 @@ type Scanner struct {
 	sums     map[string]sumEntry  // by path: SHA-256 of a size and mtime
 	oStatus  OriginStatus
 	mStatus  map[string]MirrorStatus
-	scanning sync.Mutex // one scan at a time
+	// distrusted counts, by mirror name, the times Distrust forgot its
+	// files: a listing begun before the last of them is not taken.
+	distrusted map[string]uint64
+	scanning   sync.Mutex // one scan at a time
+	// viewMu makes a new View from the current one and swaps it in, one
+	// change at a time (listings landing, Distrust).
+	viewMu sync.Mutex
 }
 
 type sumEntry struct {
@@ -136,7 +142,7 @@ func NewScanner(o ScannerOptions) *Scanner {
 	s := &Scanner{pool: o.Pool, origin: o.Origin, mirrors: o.Mirrors, hashes: o.Hashes, timeout: o.Timeout,
 		parallel: o.Parallel, spread: o.Spread, swapEvery: o.SwapEvery, log: o.Log.With("component", "files", "pool", o.Pool), onChange: o.OnChange,
 		leader: o.Leader, share: o.Share,
-		held: map[string]*Holdings{}, sums: map[string]sumEntry{}, mStatus: map[string]MirrorStatus{}}
+		held: map[string]*Holdings{}, sums: map[string]sumEntry{}, mStatus: map[string]MirrorStatus{}, distrusted: map[string]uint64{}}
 	if o.Seed != nil {
 		s.seed(o.Seed)
 	}
@@ -272,6 +278,7 @@ func (s *Scanner) Scan(ctx context.Context) {
 	for i, m := range s.mirrors {
 		names[i] = m.Name
 	}
+	s.viewMu.Lock()
 	v := s.view.Load()
 	if v == nil || !v.Serves(names) {
 		holdings := make([]*Holdings, len(s.mirrors))
@@ -311,6 +318,7 @@ func (s *Scanner) Scan(ctx context.Context) {
 			s.mStatus[m.Name] = statuses[i]
 		}
 	})
+	s.viewMu.Unlock()
 	batch := &swapBatcher{s: s, every: s.swapEvery}
 	s.scanMirrors(ctx, ix, first, 0, batch.add)
 	batch.flush() // the first listings all in, before the others start
@@ -367,6 +375,9 @@ func (s *Scanner) Scans() (ran, adopted uint64) { return s.scans.Load(), s.adopt
 func (s *Scanner) scanMirror(ctx context.Context, ix *Index, m ScanMirror) (*Holdings, MirrorStatus) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	s.mu.Lock()
+	gen := s.distrusted[m.Name]
+	s.mu.Unlock()
 	var bad int
 	var partial error
 	h, err := Judge(ix, func(fn func(Entry) error) error {
@@ -385,6 +396,9 @@ func (s *Scanner) scanMirror(ctx context.Context, ix *Index, m ScanMirror) (*Hol
 	st := MirrorStatus{Listed: true, LastScan: time.Now()}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err == nil && s.distrusted[m.Name] != gen {
+		err = errors.New("came back from down or a drain during its listing: listed again at the next scan")
+	}
 	if err != nil {
 		st.Err = err.Error()
 		if prev := s.held[m.Name]; prev != nil && prev.of == ix {

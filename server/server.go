@@ -69,6 +69,10 @@ type Server struct {
 	counts   map[store.MirrorKey]*atomic.Uint64 // redirects, by pool and mirror
 	unserved map[string]*atomic.Uint64          // answers without a mirror, by pool
 	drained  map[store.MirrorKey]bool           // set by the admin API
+	// serving is whether each mirror served (up and enabled) in the
+	// snapshot built last: one that serves again has its files listed
+	// again (relistReturning).
+	serving map[store.MirrorKey]bool
 
 	reloadsOK, reloadsFailed atomic.Uint64
 
@@ -147,6 +151,7 @@ func New(opts Options) (*Server, error) {
 		counts:   map[store.MirrorKey]*atomic.Uint64{},
 		unserved: map[string]*atomic.Uint64{},
 		drained:  map[store.MirrorKey]bool{},
+		serving:  map[store.MirrorKey]bool{},
 
 		prepareKick: make(chan struct{}, 1),
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/netip"
 	"net/url"
 	"time"
@@ -24,6 +25,7 @@ func (s *Server) snapshot(cfg *config.Config) *strategy.Snapshot {
 		ramp = time.Duration(cfg.Health.RampUp)
 	}
 	law := s.monitor.Law()
+	var back []store.MirrorKey // mirrors that serve again
 	pools := make([]*strategy.Pool, 0, len(cfg.Pools))
 	explained := make(map[string]map[string]handlers.WeightFactors, len(cfg.Pools))
 	for _, p := range cfg.Pools {
@@ -36,6 +38,11 @@ func (s *Server) snapshot(cfg *config.Config) *strategy.Snapshot {
 			ms[j].Redirects = s.counter(k)
 			in[j] = feedback.WeightInput{Weight: ms[j].Weight, Enabled: s.enabled(p.Name, cm)}
 			in[j].State, in[j].Watched = s.monitor.State(k)
+			serving := in[j].Enabled && (!in[j].Watched || !in[j].State.Probed || in[j].State.Up)
+			if was, known := s.serving[k]; known && !was && serving {
+				back = append(back, k)
+			}
+			s.serving[k] = serving
 		}
 		explained[p.Name] = make(map[string]handlers.WeightFactors, len(p.Mirrors))
 		for j, f := range law.Explain(in, now, ramp) {
@@ -57,7 +64,32 @@ func (s *Server) snapshot(cfg *config.Config) *strategy.Snapshot {
 		}))
 	}
 	s.explained = explained
+	s.relistReturning(back)
 	return strategy.NewSnapshot(pools, s.version, now)
+}
+
+// relistReturning distrusts the files of mirrors of file-aware pools that
+// serve again (up after being down, enabled after a drain), before the
+// snapshot that lets them serve is published, and lists them again at
+// once: a mirror reinstalled empty while it was away gets no client for a
+// file until a listing shows it holds it. Callers hold s.mu.
+func (s *Server) relistReturning(back []store.MirrorKey) {
+	kicked := map[*poolScanner]bool{}
+	for _, k := range back {
+		ps := s.scanners[k.Pool]
+		if ps == nil || !ps.scan.Distrust(k.Mirror) {
+			continue
+		}
+		s.log.Info("mirror serves again: its files are listed again before it gets clients for them", "pool", k.Pool, "mirror", k.Mirror)
+		if !kicked[ps] && s.runCtx != nil {
+			kicked[ps] = true
+			s.wg.Add(1) // Stop clears runCtx under s.mu before it waits
+			go func(ctx context.Context) {
+				defer s.wg.Done()
+				ps.scan.Scan(ctx)
+			}(s.runCtx)
+		}
+	}
 }
 
 // mirrorView is a configured mirror as the strategies see it, without its
