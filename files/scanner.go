@@ -67,12 +67,12 @@ type Scanner struct {
 	following atomic.Bool
 	adopted   atomic.Uint64 // results adopted from the leader
 
-	mu       sync.Mutex           // guards the state below; held briefly
-	ix       *Index               // the last good origin index
-	held     map[string]*Holdings // by mirror name, summaries (no bits)
-	sums     map[string]sumEntry  // by path: SHA-256 of a size and mtime
-	oStatus  OriginStatus
-	mStatus  map[string]MirrorStatus
+	mu      sync.Mutex           // guards the state below; held briefly
+	ix      *Index               // the last good origin index
+	held    map[string]*Holdings // by mirror name, summaries (no bits)
+	sums    map[string]sumEntry  // by path: SHA-256 of a size and mtime
+	oStatus OriginStatus
+	mStatus map[string]MirrorStatus
 	// distrusted counts, by mirror name, the times Distrust forgot its
 	// files: a listing begun before the last of them is not taken.
 	distrusted map[string]uint64
