@@ -69,11 +69,7 @@ func (h *Handler) mirrorlist(c *gin.Context, route *Route, p *strategy.Pool, cl 
 		b = append(b, `">`...)
 		b = appendHTMLEscaped(b, e.Name)
 		b = append(b, "</a>"...)
-		if e.Country != "" {
-			b = append(b, " ("...)
-			b = appendHTMLEscaped(b, e.Country)
-			b = append(b, ')')
-		}
+		b = appendCountry(b, e.Country)
 		b = append(b, "</li>\n"...)
 	}
 	b = append(b, "</ol>\n"...)
@@ -83,11 +79,7 @@ func (h *Handler) mirrorlist(c *gin.Context, route *Route, p *strategy.Pool, cl 
 			b = append(b, "<li><b>"...)
 			b = appendHTMLEscaped(b, e.Name)
 			b = append(b, "</b>"...)
-			if e.Country != "" {
-				b = append(b, " ("...)
-				b = appendHTMLEscaped(b, e.Country)
-				b = append(b, ')')
-			}
+			b = appendCountry(b, e.Country)
 			b = append(b, ": "...)
 			b = appendHTMLEscaped(b, e.Reason)
 			b = append(b, "</li>\n"...)
@@ -95,6 +87,17 @@ func (h *Handler) mirrorlist(c *gin.Context, route *Route, p *strategy.Pool, cl 
 		b = append(b, "</ul>\n"...)
 	}
 	c.Data(http.StatusOK, "text/html; charset=utf-8", b)
+}
+
+// appendCountry appends " (CC)" for a mirror's country, nothing without
+// one.
+func appendCountry(b []byte, cc string) []byte {
+	if cc == "" {
+		return b
+	}
+	b = append(b, " ("...)
+	b = appendHTMLEscaped(b, cc)
+	return append(b, ')')
 }
 
 // leftOut returns the mirrors of p that ranked (the mirrors a request of
