@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 )
 
@@ -49,10 +48,17 @@ const (
 type eligibility struct {
 	ruled []int    // mirrors with a rule
 	free  []uint64 // the mirrors without a rule, as a mask
-	// masks caches, per eligKey, the mask of the mirrors a client of
-	// that place may get (nil: all of them); at most maxEligKeys.
-	masks sync.Map
-	keys  atomic.Int32
+	// places caches, per eligKey, the mask of the mirrors a client of
+	// that place may get: direct-mapped, eligSlots places at most (a
+	// place whose slot another took has its mask built again). Made
+	// with the first ruled mirror.
+	places *[eligSlots]atomic.Pointer[eligPlace]
+}
+
+// eligPlace is a place and its cached mask.
+type eligPlace struct {
+	key eligKey
+	e   *eligMask
 }
 
 // eligKey is everything the rules read of a client: its address family,
@@ -81,9 +87,21 @@ type eligMask struct {
 	pool atomic.Pointer[restricted]
 }
 
-// maxEligKeys bounds the places a pool caches masks for; clients of
-// further places get theirs built per request.
-const maxEligKeys = 4096
+// eligSlots is how many places a pool caches masks for (a power of two).
+const (
+	eligSlotBits = 12
+	eligSlots    = 1 << eligSlotBits
+)
+
+// slot is where place k is cached.
+func (k *eligKey) slot() uint64 {
+	h := uint64(k.country[0])<<56 | uint64(k.country[1])<<48 | uint64(k.continent[0])<<40 | uint64(k.continent[1])<<32 | uint64(uint32(k.local.net))
+	h ^= uint64(k.local.asn) * 0x9e3779b97f4a7c15
+	if k.v4 {
+		h ^= 0x5555555555555555
+	}
+	return mix(h) >> (64 - eligSlotBits)
+}
 
 func (p *Pool) buildEligibility() {
 	n := len(p.Mirrors)
@@ -97,6 +115,7 @@ func (p *Pool) buildEligibility() {
 	}
 	if len(p.elig.ruled) > 0 {
 		p.elig.free = free
+		p.elig.places = new([eligSlots]atomic.Pointer[eligPlace])
 	}
 }
 
@@ -120,17 +139,13 @@ func (p *Pool) Eligible(c *Client, buf []uint64) []uint64 {
 		return c.Only
 	}
 	k := eligKey{v4: c.IP.Is4(), country: code2(c.Country), continent: code2(c.Continent), local: p.localOf(c)}
+	slot := &p.elig.places[k.slot()]
 	var e *eligMask
-	if v, ok := p.elig.masks.Load(k); ok {
-		e = v.(*eligMask)
+	if pl := slot.Load(); pl != nil && pl.key == k {
+		e = pl.e
 	} else {
 		e = &eligMask{mask: p.eligibleMask(c)}
-		if p.elig.keys.Add(1) <= maxEligKeys {
-			v, _ := p.elig.masks.LoadOrStore(k, e)
-			e = v.(*eligMask)
-		} else {
-			p.elig.keys.Add(-1)
-		}
+		slot.Store(&eligPlace{key: k, e: e})
 	}
 	mask := e.mask
 	switch {

@@ -236,3 +236,40 @@ func BenchmarkEligible(b *testing.B) {
 		})
 	}
 }
+
+// TestEligibleManyPlaces: clients from more places than the cache has
+// slots (every two-letter code, on three continents, in the campus
+// network or not over both families, in the isp's AS or not), asked in turn and again, each get the mask of
+// their own place: places that share a slot never get each other's.
+func TestEligibleManyPlaces(t *testing.T) {
+	p := NewPool(PoolSpec{Name: "ruled", Strategy: &Random{}, Mirrors: ruledMirrors()})
+	var clients []Client
+	for a := 'A'; a <= 'Z'; a++ {
+		for b := 'A'; b <= 'Z'; b++ {
+			for _, continent := range []string{"EU", "NA", "AS"} {
+				// Outside and inside the campus network, over IPv4 and IPv6.
+				for k, addr := range []string{"198.51.100.1", "192.0.2.7", "2001:db8:1::9", "2001:db8:2::9"} {
+					c := Client{IP: ip(addr), Country: string([]rune{a, b}), Continent: continent}
+					if (int(a+b)+k)%2 == 0 {
+						c.ASN = 3320 // the isp mirror's
+					}
+					clients = append(clients, c)
+				}
+			}
+		}
+	}
+	if len(clients) <= eligSlots {
+		t.Fatalf("%d places do not fill %d slots", len(clients), eligSlots)
+	}
+	for round := range 2 {
+		for i := range clients {
+			c := clients[i]
+			got := p.Eligible(&c, nil)
+			for m := range p.Mirrors {
+				if want := p.Mirrors[m].Excluded(&clients[i]) == ""; allowed(got, m) != want {
+					t.Fatalf("round %d, client %d (%+v): mirror %s allowed %v; want %v", round, i, clients[i], p.Mirrors[m].Name, allowed(got, m), want)
+				}
+			}
+		}
+	}
+}
