@@ -154,12 +154,14 @@ function downloadsPanel(name) {
     dayBars(d.days.rows), topTable("Top files", d.files, "files"), topTable("Top countries", d.countries, "countries"));
 }
 
-// fetchDownloads reads the last 30 days of every pool's statistics.
+// fetchDownloads reads every pool's downloads per day over the last 30
+// days, and its top files and countries over the last 7 (a query by file
+// reads every file counted on each day of its range).
 async function fetchDownloads(pools) {
-  const to = new Date().toISOString().slice(0, 10);
-  const from = new Date(Date.now() - 29 * 86400000).toISOString().slice(0, 10);
+  const day = n => new Date(Date.now() - n * 86400000).toISOString().slice(0, 10);
+  const to = day(0);
   for (const p of pools) {
-    const q = by => fetch("/api/stats?pool=" + encodeURIComponent(p.name) + "&by=" + by + "&from=" + from + "&to=" + to + "&top=10", { cache: "no-store" });
+    const q = by => fetch("/api/stats?pool=" + encodeURIComponent(p.name) + "&by=" + by + "&from=" + day(by === "day" ? 29 : 6) + "&to=" + to + "&top=10", { cache: "no-store" });
     const res = await q("day");
     if (res.status === 404) { downloads[p.name] = { off: (await res.json()).error }; continue; }
     if (!res.ok) throw new Error("/api/stats: " + res.status + " " + res.statusText);
