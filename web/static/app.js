@@ -8,9 +8,11 @@ const palette = ["#3b6fd8", "#d8573b", "#1b9e5a", "#9b4dca", "#c98a00", "#0f8fa3
 let history = { times: [], pools: [] };
 let lastStatus = null;
 // downloads: pool -> {days, files, countries} from /api/stats, or
-// {off: message}; refreshed every statsEvery polls.
+// {off: message}; refreshed every statsEvery polls (a minute: a query by
+// file reads every file of every day of its range), and at every poll
+// while a pool has none yet.
 const downloads = {};
-const statsEvery = 5;
+const statsEvery = 30;
 let polls = 0;
 const rowErrors = {}; // "pool/mirror" -> message shown in that row
 
@@ -320,7 +322,8 @@ async function poll() {
       const full = await fetch("/api/history", { cache: "no-store" });
       history = await full.json();
     }
-    if (polls++ % statsEvery === 0) await fetchDownloads(st.pools);
+    const empty = st.pools.some(p => !downloads[p.name] || (!downloads[p.name].off && downloads[p.name].days.total === 0));
+    if (polls++ % statsEvery === 0 || empty) await fetchDownloads(st.pools);
     render(st);
   } catch (e) {
     document.getElementById("updated").textContent = "error: " + e.message;
