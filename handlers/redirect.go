@@ -191,14 +191,20 @@ func appendReprDigest(dst []byte, sum *[32]byte) []byte {
 }
 
 // appendDescribedBy appends the link to the file's Metalink (its path and
-// .meta4, on this server) to the links in dst.
+// .meta4, on this server) to the links in dst; it is left out, as a
+// mirror's link is, when it would take them past maxLinkBytes.
 func appendDescribedBy(dst []byte, req *reqPath) []byte {
+	keep := len(dst)
 	if len(dst) > 0 {
 		dst = append(dst, ", "...)
 	}
 	dst = append(dst, '<')
 	dst = append(dst, req.escaped...)
-	return append(dst, `.meta4>; rel=describedby; type="application/metalink4+xml"`...)
+	dst = append(dst, `.meta4>; rel=describedby; type="application/metalink4+xml"`...)
+	if len(dst) > maxLinkBytes {
+		return dst[:keep]
+	}
+	return dst
 }
 
 // maxLinks is how many alternatives a 302 names in its Link header.

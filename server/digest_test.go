@@ -26,9 +26,12 @@ func TestReprDigest(t *testing.T) {
 	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.Local)
 	origin := t.TempDir()
 	content := strings.Repeat("mirror me ", 5000)
-	itest.WriteTree(t, origin, map[string]string{"pub/a b.iso": content}, day)
+	// A path long enough that its Metalink link would take the Link
+	// header past its 1 KiB.
+	long := "pub/" + strings.Repeat(strings.Repeat("d", 200)+"/", 6) + "long.iso"
+	itest.WriteTree(t, origin, map[string]string{"pub/a b.iso": content, long: content}, day)
 	good, bad, plain := newFileMirror(t, true), newFileMirror(t, true), newFileMirror(t, true)
-	itest.WriteTree(t, good.dir, map[string]string{"pub/a b.iso": content}, day)
+	itest.WriteTree(t, good.dir, map[string]string{"pub/a b.iso": content, long: content}, day)
 	itest.WriteTree(t, bad.dir, map[string]string{"pub/a b.iso": strings.Repeat("X", len(content))}, day)
 	path := filepath.Join(t.TempDir(), "mirrors.json")
 	itest.WriteFile(t, path, fmt.Sprintf(filesConfig, "random", origin, "any", good.url, good.rsync, bad.url, bad.rsync, plain.url))
@@ -56,6 +59,15 @@ func TestReprDigest(t *testing.T) {
 	if link := headers["link"]; !strings.Contains(link, `</pub/a%20b.iso.meta4>; rel=describedby; type="application/metalink4+xml"`) ||
 		!strings.Contains(link, "rel=duplicate") {
 		t.Errorf("Link %q: want the mirrors and the Metalink", link)
+	}
+
+	// The long path: its digest, and a Link header that stays within 1 KiB
+	// (the Metalink link, which would not fit, is left out).
+	lw := httptest.NewRecorder()
+	srv.ServeHTTP(lw, httptest.NewRequest("GET", "/"+long+"?mirror=full", nil))
+	if lw.Header().Get("Repr-Digest") != want || len(lw.Header().Get("Link")) > 1024 {
+		t.Errorf("long path: Repr-Digest %q, Link of %d bytes; want the digest and at most 1 KiB",
+			lw.Header().Get("Repr-Digest"), len(lw.Header().Get("Link")))
 	}
 
 	// aria2c checks the bytes it gets against the digest it was given. By
