@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sync/atomic"
 	"time"
 
 	"github.com/dispatcher/dispatcher/config"
@@ -25,6 +26,8 @@ type poolScanner struct {
 	verify *verify.Verifier // nil without files.verify
 	spec   string
 	stop   func() // nil until started
+	// relists counts the returns of mirrors not listed again yet (relist).
+	relists atomic.Int32
 }
 
 // scannerKey identifies what a pool's scanner depends on.

@@ -26,6 +26,7 @@ func (s *Server) snapshot(cfg *config.Config) *strategy.Snapshot {
 	}
 	law := s.monitor.Law()
 	var back []store.MirrorKey // mirrors that serve again
+	serving := make(map[store.MirrorKey]bool, len(s.serving))
 	pools := make([]*strategy.Pool, 0, len(cfg.Pools))
 	explained := make(map[string]map[string]handlers.WeightFactors, len(cfg.Pools))
 	for _, p := range cfg.Pools {
@@ -38,11 +39,10 @@ func (s *Server) snapshot(cfg *config.Config) *strategy.Snapshot {
 			ms[j].Redirects = s.counter(k)
 			in[j] = feedback.WeightInput{Weight: ms[j].Weight, Enabled: s.enabled(p.Name, cm)}
 			in[j].State, in[j].Watched = s.monitor.State(k)
-			serving := in[j].Enabled && (!in[j].Watched || !in[j].State.Probed || in[j].State.Up)
-			if was, known := s.serving[k]; known && !was && serving {
+			serving[k] = in[j].Enabled && (!in[j].Watched || !in[j].State.Probed || in[j].State.Up)
+			if was, known := s.serving[k]; known && !was && serving[k] {
 				back = append(back, k)
 			}
-			s.serving[k] = serving
 		}
 		explained[p.Name] = make(map[string]handlers.WeightFactors, len(p.Mirrors))
 		for j, f := range law.Explain(in, now, ramp) {
@@ -63,7 +63,7 @@ func (s *Server) snapshot(cfg *config.Config) *strategy.Snapshot {
 			Unserved:   s.unservedCounter(p.Name),
 		}))
 	}
-	s.explained = explained
+	s.explained, s.serving = explained, serving // mirrors gone with a reload are forgotten
 	s.relistReturning(back)
 	return strategy.NewSnapshot(pools, s.version, now)
 }
@@ -83,13 +83,34 @@ func (s *Server) relistReturning(back []store.MirrorKey) {
 		s.log.Info("mirror serves again: its files are listed again before it gets clients for them", "pool", k.Pool, "mirror", k.Mirror)
 		if !kicked[ps] && s.runCtx != nil {
 			kicked[ps] = true
-			s.wg.Add(1) // Stop clears runCtx under s.mu before it waits
-			go func(ctx context.Context) {
-				defer s.wg.Done()
-				ps.scan.Scan(ctx)
-			}(s.runCtx)
+			s.relist(ps)
 		}
 	}
+}
+
+// relist lists again, in the background, the mirrors of ps whose files
+// are not known. Returns that come while it runs make it run once more,
+// not once each: a mirror that flaps costs one listing at a time. Callers
+// hold s.mu.
+func (s *Server) relist(ps *poolScanner) {
+	if ps.relists.Add(1) > 1 {
+		return // the running one goes again
+	}
+	s.wg.Add(1) // Stop clears runCtx under s.mu before it waits
+	go func(ctx context.Context) {
+		defer s.wg.Done()
+		for {
+			n := ps.relists.Load()
+			ps.scan.Relist(ctx)
+			if ctx.Err() != nil {
+				ps.relists.Store(0)
+				return
+			}
+			if ps.relists.Add(-n) == 0 {
+				return
+			}
+		}
+	}(s.runCtx)
 }
 
 // mirrorView is a configured mirror as the strategies see it, without its

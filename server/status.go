@@ -6,6 +6,7 @@ import (
 
 	"github.com/dispatcher/dispatcher/config"
 	"github.com/dispatcher/dispatcher/files"
+	"github.com/dispatcher/dispatcher/files/verify"
 	"github.com/dispatcher/dispatcher/handlers"
 	"github.com/dispatcher/dispatcher/store"
 	"github.com/dispatcher/dispatcher/strategy"
@@ -82,19 +83,20 @@ func (s *Server) poolStatus(g *generation, snap *strategy.Snapshot, cp *config.P
 	ps := handlers.PoolStatus{Name: cp.Name, Strategy: cp.Strategy, Routes: cp.Routes, Fallback: cp.Fallback, Usable: p.Usable()}
 	s.mu.Lock()
 	sc, scanned := s.scanners[cp.Name]
-	var scan poolScanner
+	var scan *files.Scanner
+	var checks *verify.Verifier
 	if scanned {
-		scan = *sc
+		scan, checks = sc.scan, sc.verify
 	}
 	s.mu.Unlock()
 	var mirrorFiles map[string]files.MirrorStatus
 	if scanned && cp.Files != nil {
 		var origin files.OriginStatus
-		origin, mirrorFiles = scan.scan.Status()
+		origin, mirrorFiles = scan.Status()
 		ps.Files = &handlers.PoolFiles{OriginFiles: origin.Files, LastScan: timePtr(origin.LastScan), ScanError: origin.Err}
-		ps.Files.ScansHere, ps.Files.Adopted = scan.scan.Scans()
-		if scan.verify != nil {
-			ps.Files.ChecksHere, _ = scan.verify.Stats()
+		ps.Files.ScansHere, ps.Files.Adopted = scan.Scans()
+		if checks != nil {
+			ps.Files.ChecksHere, _ = checks.Stats()
 		}
 	}
 	for j := range cp.Mirrors {
