@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -101,6 +102,33 @@ func (x *HTTPIndex) ListFor(ctx context.Context, ix *Index, fn func(Entry) error
 		return fmt.Errorf("%s: %w", x, err)
 	}
 	return nil
+}
+
+// carryHTTPIndexes hands what the HTTP indexes of old mirrors learned
+// (their HEADs, their pages' zone) to the new mirrors' indexes of the same
+// URL: a reload does not ask a mirror its HEADs again.
+func carryHTTPIndexes(old, cur []ScanMirror) {
+	byURL := map[string]*HTTPIndex{}
+	for _, m := range old {
+		if x, ok := m.Source.(*HTTPIndex); ok {
+			byURL[x.URL] = x
+		}
+	}
+	for _, m := range cur {
+		if x, ok := m.Source.(*HTTPIndex); ok && byURL[x.URL] != nil && byURL[x.URL] != x {
+			x.carry(byURL[x.URL])
+		}
+	}
+}
+
+// carry takes old's HEADs and zone votes.
+func (x *HTTPIndex) carry(old *HTTPIndex) {
+	old.mu.Lock()
+	heads, votes := maps.Clone(old.heads), maps.Clone(old.votes)
+	old.mu.Unlock()
+	x.mu.Lock()
+	x.heads, x.votes = heads, votes
+	x.mu.Unlock()
 }
 
 // Stats returns what the last listing cost.

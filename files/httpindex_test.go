@@ -159,3 +159,38 @@ func TestHTTPIndexScan(t *testing.T) {
 		})
 	}
 }
+
+// TestHTTPIndexAcrossReload: a scanner built by a reload, seeded with the
+// one it replaces, takes over what the mirror's HTTP index learned: the
+// next listing of an unchanged tree asks no HEAD (lighttpd rounds every
+// size, so without it each file would be asked again).
+func TestHTTPIndexAcrossReload(t *testing.T) {
+	day := time.Date(2026, 11, 20, 8, 30, 17, 0, time.UTC)
+	origin, mirror := t.TempDir(), t.TempDir()
+	tree := map[string]string{}
+	for i := range 8 {
+		tree[fmt.Sprintf("pub/file-%d.iso", i)] = strings.Repeat("x", 2000+i)
+	}
+	itest.WriteTree(t, origin, tree, day)
+	itest.WriteTree(t, mirror, tree, day)
+	base := itest.Lighttpd(t, mirror)
+	scanner := func(seed *Scanner) (*Scanner, *HTTPIndex) {
+		x := &HTTPIndex{URL: base, Rate: 1000}
+		return NewScanner(ScannerOptions{Pool: "p", Origin: Dir(origin), Timeout: 30 * time.Second, Seed: seed,
+			Mirrors: []ScanMirror{{Name: "m", Source: x}}}), x
+	}
+	ctx := context.Background()
+	s1, x1 := scanner(nil)
+	s1.Scan(ctx)
+	if st := x1.Stats(); st.Heads != len(tree) {
+		t.Fatalf("first scan: %d HEADs; want one per file (%d)", st.Heads, len(tree))
+	}
+	s2, x2 := scanner(s1)
+	s2.Scan(ctx)
+	if st := x2.Stats(); st.Heads != 0 || st.HeadsReused != len(tree) {
+		t.Errorf("after the reload: %d HEADs, %d reused; want 0 and %d", st.Heads, st.HeadsReused, len(tree))
+	}
+	if _, ms := s2.Status(); ms["m"].Held != len(tree) {
+		t.Errorf("after the reload: %+v", ms["m"])
+	}
+}

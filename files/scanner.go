@@ -152,6 +152,7 @@ func NewScanner(o ScannerOptions) *Scanner {
 // seed carries over what old knows that still holds here, and makes the
 // View of it.
 func (s *Scanner) seed(old *Scanner) {
+	carryHTTPIndexes(old.mirrors, s.mirrors)
 	old.mu.Lock()
 	defer old.mu.Unlock()
 	if old.ix == nil || sourceKey(old.origin) != sourceKey(s.origin) || old.hashes != s.hashes {
