@@ -27,7 +27,7 @@ type shard struct {
 }
 
 // NewCounter returns a Counter whose shards each keep at most
-// ShardFiles(maxFiles) distinct files of a pool and day between two
+// shardFiles(maxFiles) distinct files of a pool and day between two
 // Takes; more are counted unkeyed.
 func NewCounter(maxFiles int) *Counter {
 	n := 1
@@ -62,14 +62,14 @@ func (c *Counter) Add(pool string, day Day, file, mirror, country string) {
 	s.mu.Unlock()
 }
 
-func (c *Counter) setMaxFiles(n int) { c.maxFiles.Store(int64(ShardFiles(n))) }
+func (c *Counter) setMaxFiles(n int) { c.maxFiles.Store(int64(shardFiles(n))) }
 
-// ShardFiles is how many distinct files of a pool and day a shard keeps
+// shardFiles is how many distinct files of a pool and day a shard keeps
 // between two Takes for a limit of maxFiles per batch: at least 16,384,
 // so that a second's burst of distinct paths rarely takes a popular
 // file's name away before Take keeps the most downloaded ones. Its
 // memory is bounded by the requests of a second, and by this.
-func ShardFiles(maxFiles int) int { return max(maxFiles, 1<<14) }
+func shardFiles(maxFiles int) int { return max(maxFiles, 1<<14) }
 
 // Take returns the downloads counted since the last Take, merged, with
 // at most maxFiles distinct files per pool and day.

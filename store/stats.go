@@ -79,15 +79,20 @@ type Downloads struct{ s *Store }
 // Downloads returns the store as a stats.Backend.
 func (s *Store) Downloads() Downloads { return Downloads{s} }
 
+// base is the prefix of pd's keys, its hash tag included.
+func (st Downloads) base(pd stats.PoolDay) string {
+	return st.s.Key("stats:" + tag(pd.Pool+"|"+pd.Day.String()))
+}
+
 func (st Downloads) keys(pd stats.PoolDay) (t, m, c, f, s, e string) {
-	base := st.s.Key("stats:" + tag(pd.Pool+"|"+pd.Day.String()))
+	base := st.base(pd)
 	return base + ":t", base + ":m", base + ":c", base + ":f", base + ":s", base + ":e"
 }
 
 // Write implements stats.Backend.
 func (st Downloads) Write(ctx context.Context, pd stats.PoolDay, c *stats.Counts, id string, lim stats.Limits) error {
 	t, m, cc, f, s, e := st.keys(pd)
-	w := t[:len(t)-2] + ":w:" + id
+	w := st.base(pd) + ":w:" + id
 	exp := pd.Expires(lim.Retention).Unix()
 	args := []any{lim.Files, lim.Summary, exp, c.Total, c.Unkeyed}
 	for _, h := range []map[string]uint64{c.Mirrors, c.Countries} {
