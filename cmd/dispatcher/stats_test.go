@@ -271,6 +271,9 @@ func TestStatsTwoInstancesOneRedis(t *testing.T) {
 	}
 	recs, err := csv.NewReader(resp.Body).ReadAll()
 	resp.Body.Close()
+	if cd := resp.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, `attachment; filename="iso-mirror-`) || !strings.HasSuffix(cd, `.csv"`) {
+		t.Errorf("CSV Content-Disposition %q", cd)
+	}
 	if err != nil || resp.Header.Get("Content-Type") != "text/csv; charset=utf-8" || len(recs) != 4 ||
 		strings.Join(recs[0], ",") != "mirror,downloads,error" {
 		t.Fatalf("CSV: %q %v (%s)", recs, err, resp.Header.Get("Content-Type"))
