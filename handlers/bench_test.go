@@ -173,10 +173,15 @@ func BenchmarkRedirect(b *testing.B) {
 func BenchmarkExplain(b *testing.B) {
 	gin.SetMode(gin.ReleaseMode)
 	for _, n := range []int{10, 1000} {
+		// In "left", a third of the mirrors are disabled: a mirror list
+		// names them, with explain's reasons.
+		ms := generatedMirrors(n)
 		srv := benchServer(b, fmt.Sprintf(`{"geoip": %q, "pools": [
 		  {"name": "geo", "routes": ["/g/*file"], "strategy": "geo", "mirrors": [%s]},
-		  {"name": "random", "routes": ["/r/*file"], "strategy": "random", "mirrors": [%[2]s]}]}`, shippedMMDB(b), generatedMirrors(n)), false)
-		for _, target := range []string{"/api/explain?path=/g/x.iso", "/api/explain?path=/r/x.iso", "/g/x.iso", "/g/x.iso?mirrorlist"} {
+		  {"name": "random", "routes": ["/r/*file"], "strategy": "random", "mirrors": [%[2]s]},
+		  {"name": "left", "routes": ["/l/*file"], "strategy": "random", "mirrors": [%[3]s]}]}`,
+			shippedMMDB(b), ms, strings.ReplaceAll(ms, `"weight": 3}`, `"weight": 3, "enabled": false}`)), false)
+		for _, target := range []string{"/api/explain?path=/g/x.iso", "/api/explain?path=/r/x.iso", "/g/x.iso", "/g/x.iso?mirrorlist", "/l/x.iso?mirrorlist"} {
 			b.Run(fmt.Sprintf("%d%s", n, strings.ReplaceAll(target, "/", "_")), func(b *testing.B) {
 				benchServeFrom(b, srv, target, "85.214.0.1:4242", nil)
 			})
