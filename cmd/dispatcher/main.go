@@ -176,14 +176,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-	// The write and body deadlines come from deadline.Guard rather than
-	// ReadTimeout and WriteTimeout, which cost a redirect a deadline on
-	// every request.
-	guard := &deadline.Guard{Write: 10 * time.Second, Body: 10 * time.Second, Next: srv}
+	// The timeouts reach the sockets through a deadline.Listener: each
+	// costs a request a stored time rather than a runtime timer, and a
+	// write that stalls is cut on every request of a connection (see
+	// internal/deadline).
+	ln = deadline.Listen(ln, 10*time.Second, 0)
 	hs := &http.Server{
-		Handler:           guard,
-		ConnContext:       guard.ConnContext,
+		Handler:           srv,
 		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
