@@ -71,10 +71,7 @@ func (g *Geo) Pick(_ context.Context, p *Pool, c Client) (*Mirror, error) {
 	if len(s.idx) == 0 {
 		return nil, ErrNoMirror
 	}
-	u := rand.Uint64()
-	if g.rand != nil {
-		u = g.rand()
-	}
+	u := g.uint64()
 	if c.Only != nil {
 		if rp := p.holders(&c); rp != nil {
 			return rp.pick(context.Background(), p, g, c)
@@ -89,13 +86,12 @@ func (g *Geo) Pick(_ context.Context, p *Pool, c Client) (*Mirror, error) {
 	if c.placedNowhere() && !p.localOf(&c).isLocal() {
 		return &p.Mirrors[s.idx[s.weighted(u)]], nil
 	}
-	x := float64(u>>11) / (1 << 53)
+	x := unit(u)
 	if t := p.cachedTierOf(s, &c); t != nil {
 		// Without city coordinates the tier depends only on the country
 		// (and the client's set), with them on the cell: computed once
 		// per snapshot.
-		i := t.pick(x)
-		return &p.Mirrors[s.idx[t.ks[i]]], nil
+		return t.mirror(p, s, x), nil
 	}
 	var buf [64]int
 	tier, _ := p.geoTier(s, &c, buf[:0])
@@ -121,11 +117,12 @@ type cachedTier struct {
 	order []int
 }
 
-// pick maps x in [0, 1) to a position in ks in proportion to the weights.
-func (t *cachedTier) pick(x float64) int {
+// mirror maps x in [0, 1) to a mirror of the tier (of set s of p) in
+// proportion to the weights.
+func (t *cachedTier) mirror(p *Pool, s *set, x float64) *Mirror {
 	x *= t.cum[len(t.cum)-1]
 	i, _ := slices.BinarySearch(t.cum, x)
-	return min(i, len(t.ks)-1)
+	return &p.Mirrors[s.idx[t.ks[min(i, len(t.ks)-1)]]]
 }
 
 type tierKey struct {
@@ -227,10 +224,26 @@ func (g *Geo) Rank(p *Pool, c Client, dst []int, limit int) []int {
 	return appendAllowed(dst[:0], p.geoOrder(&c), c.Only, limit)
 }
 
-// pickRank implements pickRanker: among a file's holders, one look-up of
-// their pool for the pick and the order.
+// pickRank implements pickRanker: a client's cached tier serves the pick
+// and the order, looked up once; among a file's holders, their pool is.
 func (g *Geo) pickRank(ctx context.Context, p *Pool, c Client, dst []int, limit int) (*Mirror, []int, error) {
+	if c.Only == nil {
+		s := p.set(&c)
+		if len(s.idx) > 0 && (!c.placedNowhere() || p.localOf(&c).isLocal()) {
+			if t := p.cachedTierOf(s, &c); t != nil {
+				return t.mirror(p, s, unit(g.uint64())), appendAllowed(dst[:0], t.order, nil, limit), nil
+			}
+		}
+	}
 	return holdersPickRank(ctx, p, g, c, dst, limit)
+}
+
+// uint64 is a uniform random number from g's source.
+func (g *Geo) uint64() uint64 {
+	if g.rand != nil {
+		return g.rand()
+	}
+	return rand.Uint64()
 }
 
 // geoOrder is the failover order of every usable mirror for c: the

@@ -104,13 +104,22 @@ func ipv4Uint(a netip.Addr) uint32 {
 	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }
 
-// localOf returns what c is local to in p (the zero key: nothing).
+// localOf returns what c is local to in p (the zero key: nothing), and
+// keeps it in c for the next look-up in the same index.
 func (p *Pool) localOf(c *Client) localKey {
-	var k localKey
 	l := p.local
 	if l == nil {
-		return k
+		return localKey{}
 	}
+	if c.localIn != l {
+		c.local, c.localIn = l.keyOf(c), l
+	}
+	return c.local
+}
+
+// keyOf looks up what c is local to in l.
+func (l *localIndex) keyOf(c *Client) localKey {
+	var k localKey
 	switch {
 	case c.IP.Is4() && l.v4 != nil:
 		a := ipv4Uint(c.IP)

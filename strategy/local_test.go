@@ -1,8 +1,11 @@
 package strategy
 
 import (
+	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"testing"
 )
 
@@ -47,6 +50,85 @@ func TestLocalOf(t *testing.T) {
 		}
 		if got := p.localOf(&Client{IP: a}); got.net != want {
 			t.Fatalf("localOf(%s) = network %d; want %d", a, got.net, want)
+		}
+	}
+}
+
+// TestHoldersKeyedByParent: a pool of a file's holders keys geo's tiers
+// on its parent's networks and ASNs, with the key the parent's rules
+// looked up, and picks and orders as a pool of the same mirrors built on
+// its own does, for clients inside nested networks, in a mirror's AS, in
+// both and in neither, whose key was first looked up in another pool.
+func TestHoldersKeyedByParent(t *testing.T) {
+	nets := []string{"10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "192.0.2.0/24", "2001:db8::/32", "2001:db8:1::/48"}
+	var ms []Mirror
+	for i := range 60 {
+		m := Mirror{Name: fmt.Sprintf("m%d", i), Country: []string{"DE", "FR", "US"}[i%3], Continent: []string{"EU", "EU", "NA"}[i%3],
+			Weight: float64(1 + i%4), Effective: float64(1 + i%4), IPv6: true}
+		switch i % 6 {
+		case 0, 1:
+			m.Networks = []netip.Prefix{netip.MustParsePrefix(nets[i%len(nets)])}
+		case 2:
+			m.ASNs = []uint32{uint32(64500 + i%4)}
+		case 3:
+			m.IPv6Only = true // a rule: the parent looks the key up in Eligible
+		}
+		ms = append(ms, m)
+	}
+	other := NewPool(PoolSpec{Strategy: new(Geo), Mirrors: []Mirror{{Name: "x", Weight: 1, Effective: 1, Only: OwnNetworks,
+		Networks: []netip.Prefix{netip.MustParsePrefix("10.1.2.3/32"), netip.MustParsePrefix("2001:db8:1::/64")}}}})
+	var masks [][]uint64
+	for _, every := range []int{2, 3, 5} {
+		m := make([]uint64, 1)
+		for i := 1; i < len(ms); i += every {
+			m[0] |= 1 << i
+		}
+		masks = append(masks, m)
+	}
+	seq := func() func() uint64 {
+		r := rand.New(rand.NewPCG(7, 7))
+		return r.Uint64
+	}
+	p := NewPool(PoolSpec{Strategy: &Geo{rand: seq()}, Mirrors: ms})
+	for _, addr := range []string{"10.1.2.3", "10.1.9.9", "10.7.0.1", "192.0.2.9", "198.51.100.1", "2001:db8:1::7", "2001:db8:2::7", "2001:db9::1"} {
+		for _, asn := range []uint32{0, 64500, 64503, 3320} {
+			for _, only := range masks {
+				c := Client{IP: ip(addr), ASN: asn, Country: "FR", Continent: "EU"}
+				other.Eligible(&c, nil) // c now holds the other pool's key
+				c.Only = only
+				c.Only = p.Eligible(&c, nil)
+				var own []Mirror
+				for i := range ms {
+					if allowed(c.Only, i) {
+						own = append(own, ms[i])
+					}
+				}
+				alone := NewPool(PoolSpec{Strategy: &Geo{rand: seq()}, Mirrors: own})
+				p.Strategy.(*Geo).rand = seq()
+				plain := c
+				plain.Only, plain.place, plain.localIn = nil, nil, nil
+				for range 20 {
+					m, order, err := PickRank(context.Background(), p, c, nil, 0)
+					want, wantOrder, werr := PickRank(context.Background(), alone, plain, nil, 0)
+					if err != nil || werr != nil {
+						t.Fatalf("%s AS%d: %v, %v", addr, asn, err, werr)
+					}
+					if m.Name != want.Name {
+						t.Fatalf("%s AS%d mask %x: picked %s; the pool of the holders alone picks %s", addr, asn, only, m.Name, want.Name)
+					}
+					got := make([]string, len(order))
+					for k, i := range order {
+						got[k] = p.Mirrors[i].Name
+					}
+					wantNames := make([]string, len(wantOrder))
+					for k, i := range wantOrder {
+						wantNames[k] = alone.Mirrors[i].Name
+					}
+					if !slices.Equal(got, wantNames) {
+						t.Fatalf("%s AS%d mask %x: order %v; the pool alone gives %v", addr, asn, only, got, wantNames)
+					}
+				}
+			}
 		}
 	}
 }

@@ -71,7 +71,7 @@ func (p *Pool) restrict(only []uint64) *restricted {
 		}
 	}
 	r.pool = NewPool(PoolSpec{Name: p.Name, Strategy: p.Strategy, Mirrors: ms, Seq: p.Seq,
-		IPv4Prefix: p.v4bits, IPv6Prefix: p.v6bits, Unserved: p.Unserved, hrwGroups: p.hrwGroups})
+		IPv4Prefix: p.v4bits, IPv6Prefix: p.v6bits, Unserved: p.Unserved, hrwGroups: p.hrwGroups, local: p.local})
 	v, loaded := p.restricts.m.LoadOrStore(h, r)
 	if loaded {
 		p.restricts.count.Add(-1)
@@ -104,6 +104,26 @@ func (r *restricted) rank(c Client, dst []int, limit int) []int {
 	return dst
 }
 
+// pickRank is a pick and Rank's order for c among r's mirrors with s,
+// in the parent's numbering: one pass where s picks and ranks in one.
+func (r *restricted) pickRank(ctx context.Context, parent *Pool, s Strategy, c Client, dst []int, limit int) (*Mirror, []int, error) {
+	c.Only = nil
+	var m *Mirror
+	var err error
+	if pr, ok := s.(pickRanker); ok {
+		m, dst, err = pr.pickRank(ctx, r.pool, c, dst, limit)
+	} else if m, err = s.Pick(ctx, r.pool, c); err == nil {
+		dst = Rank(r.pool, c, dst, limit)
+	}
+	if err != nil {
+		return nil, dst[:0], err
+	}
+	for n, i := range dst {
+		dst[n] = r.parent[i]
+	}
+	return &parent.Mirrors[r.parent[m.Index]], dst, nil
+}
+
 // holdersPickRank is PickRank for a strategy s that picks among a file's
 // holders in their own pool (random, geo): the pool is looked up once for
 // the pick and the order. Without c.Only, or when the pool is not cached,
@@ -111,11 +131,7 @@ func (r *restricted) rank(c Client, dst []int, limit int) []int {
 func holdersPickRank(ctx context.Context, p *Pool, s Strategy, c Client, dst []int, limit int) (*Mirror, []int, error) {
 	if c.Only != nil {
 		if rp := p.holders(&c); rp != nil {
-			m, err := rp.pick(ctx, p, s, c)
-			if err != nil {
-				return nil, dst[:0], err
-			}
-			return m, rp.rank(c, dst, limit), nil
+			return rp.pickRank(ctx, p, s, c, dst, limit)
 		}
 	}
 	m, err := s.Pick(ctx, p, c)

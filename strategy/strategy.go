@@ -80,6 +80,11 @@ type Client struct {
 	Only []uint64
 	// place is the cached mask of c's place when Only is it (Eligible).
 	place *eligMask
+	// local is what c is local to in the networks and ASNs of localIn,
+	// once localOf has looked: a pool of holders shares its parent's, so
+	// the look-up made for the rules serves geo's tiers too.
+	local   localKey
+	localIn *localIndex
 }
 
 // Strategy picks one usable mirror of a pool for a client. Pick must not
@@ -143,6 +148,10 @@ type PoolSpec struct {
 	// hrwGroups is ip hash's group count (0: hrwGroupsFor the mirrors):
 	// a pool of a file's holders takes its parent's.
 	hrwGroups int
+	// local, when set, is the networks and ASNs geo's tiers are keyed on
+	// (nil: the mirrors'): a pool of a file's holders takes its
+	// parent's, a superset of its own, which keys the tiers as well.
+	local *localIndex
 }
 
 // Pool is a set of mirrors and everything precomputed to pick among them.
@@ -223,7 +232,9 @@ func NewPool(spec PoolSpec) *Pool {
 		p.seeds[i] = hashString(p.Mirrors[i].Name)
 	}
 	p.buildEligibility()
-	p.buildLocal()
+	if p.local = spec.local; p.local == nil {
+		p.buildLocal()
+	}
 	all := p.filter(func(*Mirror) bool { return true })
 	secure := p.filter(func(m *Mirror) bool { return m.HTTPS })
 	v6 := p.filter(func(m *Mirror) bool { return m.IPv6 })
