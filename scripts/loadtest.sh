@@ -6,7 +6,8 @@
 #                            [-w warm-up seconds] [-n ab requests] [-u]
 #   -d  seconds of wrk per server and round (default 10)
 #   -r  rounds (default 2)
-#   -w  seconds of wrk warm-up per server, 0 for none (default 1)
+#   -w  seconds of wrk warm-up before every row, not counted, 0 for none
+#       (default 1)
 #   -n  requests of the ab run per server, 0 for no ab run (default 20000)
 #   -s  scale: also pools of these sizes, comma-separated (e.g. 100,1000):
 #       random, roundrobin, iphash and geo pools of N generated mirrors, and
@@ -182,18 +183,18 @@ pids_of() {
 # wrk_args prints the extra arguments of row $1 (its header), one a line.
 wrk_args() { [ -n "${hdr[$1]:-}" ] && printf '%s\n' -H "${hdr[$1]}"; return 0; }
 
-if [ "$warmup" -gt 0 ]; then
-  for i in "${!names[@]}"; do
-    mapfile -t extra < <(wrk_args "${names[$i]}")
-    "${cpu1[@]}" wrk -t1 -c"$conns" -d"${warmup}s" "${extra[@]}" "${urls[$i]}" >/dev/null
-  done
-fi
 for r in $(seq "$rounds"); do
   for i in "${!names[@]}"; do
     n=${names[$i]}
     ps=$(pids_of "$n")
-    before=$(ticks $ps); rbefore=$(ticks "$rpid")
     mapfile -t extra < <(wrk_args "$n")
+    # A warm-up before every row, not counted: a server's first requests
+    # after minutes idle cost it up to a fifth more (its heap grows back),
+    # which would land on whichever row comes first in each round.
+    if [ "$warmup" -gt 0 ]; then
+      "${cpu1[@]}" wrk -t1 -c"$conns" -d"${warmup}s" "${extra[@]}" "${urls[$i]}" >/dev/null
+    fi
+    before=$(ticks $ps); rbefore=$(ticks "$rpid")
     out=$("${cpu1[@]}" wrk -t1 -c"$conns" -d"${duration}s" --latency "${extra[@]}" "${urls[$i]}")
     after=$(ticks $ps); rafter=$(ticks "$rpid")
     [ "$n" = dispatcher-roundrobin-redis ] && redis_cpu=$((redis_cpu + rafter - rbefore))

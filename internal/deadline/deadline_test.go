@@ -111,6 +111,35 @@ func TestStalledReaderIsCut(t *testing.T) {
 	}
 }
 
+// TestStallCutAfterClose: a write that stalls after the listener has
+// closed (a graceful shutdown waits on the connections it leaves open) is
+// still cut: the sweeper ends with the last connection, not with Accept.
+func TestStallCutAfterClose(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Listen(raw, 100*time.Millisecond, 10*time.Millisecond)
+	var closed atomic.Int32
+	hs := &http.Server{Handler: big, ConnState: func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			closed.Add(1)
+		}
+	}}
+	served := make(chan struct{})
+	go func() { hs.Serve(l); close(served) }() //nolint:errcheck // ends when l closes
+	t.Cleanup(func() { hs.Close() })
+	c := dial(t, raw.Addr().String())
+	c.(*net.TCPConn).SetReadBuffer(4096) //nolint:errcheck // a hint
+	get(t, c, bufio.NewReader(c))
+	l.Close()
+	<-served
+	fmt.Fprint(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+	itest.WaitFor(t, 10*time.Second, "the stalled connection to be cut after the listener closed", func() bool {
+		return closed.Load() == 1
+	})
+}
+
 // TestTimeoutsHold: http.Server's ReadHeaderTimeout, ReadTimeout and
 // IdleTimeout hold through a Listener, though none of them reaches the
 // socket: headers that stop coming, a body that stops coming and an idle

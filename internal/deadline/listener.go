@@ -42,9 +42,7 @@ type Listener struct {
 	mu    sync.Mutex
 	conns map[*Conn]struct{}
 
-	stop     chan struct{}
-	stopOnce sync.Once
-	swept    chan struct{} // closed when the sweeper has returned
+	closed atomic.Bool // no more Accept: the sweeper ends with the last connection
 }
 
 // Listen wraps ln. stall bounds every Write of its connections (0: no
@@ -53,8 +51,7 @@ func Listen(ln net.Listener, stall, tick time.Duration) *Listener {
 	if tick <= 0 {
 		tick = DefaultTick
 	}
-	l := &Listener{Listener: ln, stall: stall, tick: tick,
-		conns: map[*Conn]struct{}{}, stop: make(chan struct{}), swept: make(chan struct{})}
+	l := &Listener{Listener: ln, stall: stall, tick: tick, conns: map[*Conn]struct{}{}}
 	l.now.Store(time.Now().UnixNano())
 	go l.sweep()
 	return l
@@ -73,12 +70,11 @@ func (l *Listener) Accept() (net.Conn, error) {
 	return dc, nil
 }
 
-// Close closes the listener and stops its sweeper. Connections already
-// accepted keep their deadlines as set on the socket by then, and no
-// longer have their writes bounded.
+// Close closes the listener. The connections already accepted keep their
+// deadlines (a graceful shutdown waits on them): the sweeper ends once
+// the last of them is closed.
 func (l *Listener) Close() error {
-	l.stopOnce.Do(func() { close(l.stop) })
-	<-l.swept
+	l.closed.Store(true)
 	return l.Listener.Close()
 }
 
@@ -89,32 +85,31 @@ func (l *Listener) forget(c *Conn) {
 	l.mu.Unlock()
 }
 
-// sweep expires deadlines once a tick until the listener closes.
+// sweep expires deadlines once a tick, until the listener is closed and
+// its last connection too.
 func (l *Listener) sweep() {
-	defer close(l.swept)
 	t := time.NewTicker(l.tick)
 	defer t.Stop()
 	var due []*Conn
-	for {
-		select {
-		case <-l.stop:
+	for now := range t.C {
+		n := now.UnixNano()
+		l.now.Store(n)
+		var open bool
+		due, open = l.due(n, due[:0])
+		for _, c := range due {
+			c.expire(n)
+		}
+		clear(due)
+		if !open && l.closed.Load() {
 			return
-		case now := <-t.C:
-			n := now.UnixNano()
-			l.now.Store(n)
-			due = l.due(n, due[:0])
-			for _, c := range due {
-				c.expire(n)
-			}
-			clear(due)
 		}
 	}
 }
 
-// due appends the connections with a deadline passed at now to buf. The
-// sockets are touched outside the lock, so Accept and Close do not wait
-// on them.
-func (l *Listener) due(now int64, buf []*Conn) []*Conn {
+// due appends the connections with a deadline passed at now to buf, and
+// reports whether any connection is open. The sockets are touched
+// outside the lock, so Accept and Close do not wait on them.
+func (l *Listener) due(now int64, buf []*Conn) ([]*Conn, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for c := range l.conns {
@@ -122,5 +117,5 @@ func (l *Listener) due(now int64, buf []*Conn) []*Conn {
 			buf = append(buf, c)
 		}
 	}
-	return buf
+	return buf, len(l.conns) > 0
 }
