@@ -45,8 +45,8 @@ func namedMirror(t *testing.T, name, network, addr string, secure bool) (*httpte
 // trusted proxy (X-Forwarded-For, X-Forwarded-Proto): every client is
 // sent only to mirrors the rules let it have, and each redirect leads to
 // a mirror that answers; geo takes the client's network, then its AS,
-// before its country; ?as= moves a client for the tiers but not past a
-// sponsor's rule; with no eligible mirror a pool answers with its
+// before its country; ?as= moves a client for the tiers (in a pool with
+// rules too) but not past a sponsor's rule; with no eligible mirror a pool answers with its
 // fallback, else 503; /api/explain names the rule that excludes each
 // mirror.
 func TestNetworkRules(t *testing.T) {
@@ -79,6 +79,10 @@ func TestNetworkRules(t *testing.T) {
 	      {"name": "de", "url": %q, "country": "DE", "weight": 10},
 	      {"name": "campus", "url": %q, "country": "JP", "networks": ["198.51.100.0/25"]},
 	      {"name": "isp", "url": %q, "country": "FR", "asn": [64500]}]},
+	    {"name": "near-ruled", "routes": ["/near-ruled/*file"], "strategy": "geo", "mirrors": [
+	      {"name": "de", "url": %[9]q, "country": "DE", "weight": 10},
+	      {"name": "isp", "url": %[11]q, "country": "FR", "asn": [64500]},
+	      {"name": "not-ru", "url": %[6]q, "country": "FI", "exclude_countries": ["ru"]}]},
 	    {"name": "sponsored", "routes": ["/sp/*file"], "fallback": "http://fallback.example", "mirrors": [
 	      {"name": "sponsor", "url": %[4]q, "only": "asn", "asn": [64500]}]},
 	    {"name": "sponsored-only", "routes": ["/sp-only/*file"], "mirrors": [
@@ -124,6 +128,11 @@ func TestNetworkRules(t *testing.T) {
 		{"client of the ISP's AS outside the campus", "/near/x.iso", "198.51.100.200", false, []string{"isp"}},
 		{"German client of another AS", "/near/x.iso?as=64501", "198.51.100.200", false, []string{"de"}},
 		{"US client naming the ISP's AS", "/near/x.iso?as=64500", "192.0.2.4", false, []string{"isp"}},
+		// In a pool with a rule, the rules look the client's AS up
+		// before ?as= moves it; the tiers must follow the move, though
+		// a US client of its own AS came first.
+		{"US client, pool with a rule", "/near-ruled/x.iso", "192.0.2.4", false, []string{"de", "isp", "not-ru"}},
+		{"US client naming the ISP's AS, pool with a rule", "/near-ruled/x.iso?as=64500", "192.0.2.4", false, []string{"isp"}},
 	}
 	for _, tt := range tests {
 		got := map[string]bool{}

@@ -83,7 +83,7 @@ func (g *Geo) Pick(_ context.Context, p *Pool, c Client) (*Mirror, error) {
 		}
 		return nil, ErrNoMirror
 	}
-	if c.placedNowhere() && !p.localOf(&c).isLocal() {
+	if !p.placed(&c) {
 		return &p.Mirrors[s.idx[s.weighted(u)]], nil
 	}
 	x := unit(u)
@@ -135,6 +135,10 @@ type tierKey struct {
 // placedNowhere reports whether no database placed c: geo's tiers are
 // then all one, but for the networks and ASNs it is local to.
 func (c *Client) placedNowhere() bool { return c.Country == "" && c.Continent == "" && !c.HasLoc }
+
+// placed reports whether geo's tiers tell p's mirrors apart for c: a
+// database placed it, or it is local to a mirror's networks or AS.
+func (p *Pool) placed(c *Client) bool { return !c.placedNowhere() || p.localOf(c).isLocal() }
 
 // cellDegrees is the size of the cells clients placed by a city database
 // are placed in: half a degree, 55 km north–south, less east–west.
@@ -215,7 +219,7 @@ func (g *Geo) Rank(p *Pool, c Client, dst []int, limit int) []int {
 			return rp.rank(c, dst, limit)
 		}
 	}
-	if c.placedNowhere() && !p.localOf(&c).isLocal() {
+	if !p.placed(&c) {
 		return appendAllowed(dst[:0], p.ranked[setIndex(&c)], c.Only, limit)
 	}
 	if t := p.cachedTierOf(p.set(&c), &c); t != nil {
@@ -229,7 +233,7 @@ func (g *Geo) Rank(p *Pool, c Client, dst []int, limit int) []int {
 func (g *Geo) pickRank(ctx context.Context, p *Pool, c Client, dst []int, limit int) (*Mirror, []int, error) {
 	if c.Only == nil {
 		s := p.set(&c)
-		if len(s.idx) > 0 && (!c.placedNowhere() || p.localOf(&c).isLocal()) {
+		if len(s.idx) > 0 && p.placed(&c) {
 			if t := p.cachedTierOf(s, &c); t != nil {
 				return t.mirror(p, s, unit(g.uint64())), appendAllowed(dst[:0], t.order, nil, limit), nil
 			}

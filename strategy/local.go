@@ -111,10 +111,16 @@ func (p *Pool) localOf(c *Client) localKey {
 	if l == nil {
 		return localKey{}
 	}
-	if c.localIn != l {
-		c.local, c.localIn = l.keyOf(c), l
+	if in := (localInput{c.IP, c.ASN}); c.localIn != l || c.localFor != in {
+		c.local, c.localIn, c.localFor = l.keyOf(c), l, in
 	}
 	return c.local
+}
+
+// localInput is what of a client localOf reads.
+type localInput struct {
+	ip  netip.Addr
+	asn uint32
 }
 
 // keyOf looks up what c is local to in l.

@@ -58,7 +58,8 @@ func TestLocalOf(t *testing.T) {
 // on its parent's networks and ASNs, with the key the parent's rules
 // looked up, and picks and orders as a pool of the same mirrors built on
 // its own does, for clients inside nested networks, in a mirror's AS, in
-// both and in neither, whose key was first looked up in another pool.
+// both and in neither, whose key was first looked up in another pool and
+// whose AS was moved after the rules looked it up (?as=).
 func TestHoldersKeyedByParent(t *testing.T) {
 	nets := []string{"10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "192.0.2.0/24", "2001:db8::/32", "2001:db8:1::/48"}
 	var ms []Mirror
@@ -93,10 +94,11 @@ func TestHoldersKeyedByParent(t *testing.T) {
 	for _, addr := range []string{"10.1.2.3", "10.1.9.9", "10.7.0.1", "192.0.2.9", "198.51.100.1", "2001:db8:1::7", "2001:db8:2::7", "2001:db9::1"} {
 		for _, asn := range []uint32{0, 64500, 64503, 3320} {
 			for _, only := range masks {
-				c := Client{IP: ip(addr), ASN: asn, Country: "FR", Continent: "EU"}
+				c := Client{IP: ip(addr), ASN: 64502, Country: "FR", Continent: "EU"}
 				other.Eligible(&c, nil) // c now holds the other pool's key
 				c.Only = only
 				c.Only = p.Eligible(&c, nil)
+				c.ASN = asn // moved after the rules looked, as ?as= does
 				var own []Mirror
 				for i := range ms {
 					if allowed(c.Only, i) {

@@ -104,19 +104,13 @@ func (r *restricted) rank(c Client, dst []int, limit int) []int {
 	return dst
 }
 
-// pickRank is a pick and Rank's order for c among r's mirrors with s,
-// in the parent's numbering: one pass where s picks and ranks in one.
-func (r *restricted) pickRank(ctx context.Context, parent *Pool, s Strategy, c Client, dst []int, limit int) (*Mirror, []int, error) {
+// pickRank is PickRank for c among r's mirrors (its pool's strategy is
+// the parent's), in the parent's numbering.
+func (r *restricted) pickRank(ctx context.Context, parent *Pool, c Client, dst []int, limit int) (*Mirror, []int, error) {
 	c.Only = nil
-	var m *Mirror
-	var err error
-	if pr, ok := s.(pickRanker); ok {
-		m, dst, err = pr.pickRank(ctx, r.pool, c, dst, limit)
-	} else if m, err = s.Pick(ctx, r.pool, c); err == nil {
-		dst = Rank(r.pool, c, dst, limit)
-	}
+	m, dst, err := PickRank(ctx, r.pool, c, dst, limit)
 	if err != nil {
-		return nil, dst[:0], err
+		return nil, dst, err
 	}
 	for n, i := range dst {
 		dst[n] = r.parent[i]
@@ -131,7 +125,7 @@ func (r *restricted) pickRank(ctx context.Context, parent *Pool, s Strategy, c C
 func holdersPickRank(ctx context.Context, p *Pool, s Strategy, c Client, dst []int, limit int) (*Mirror, []int, error) {
 	if c.Only != nil {
 		if rp := p.holders(&c); rp != nil {
-			return rp.pickRank(ctx, p, s, c, dst, limit)
+			return rp.pickRank(ctx, p, c, dst, limit)
 		}
 	}
 	m, err := s.Pick(ctx, p, c)

@@ -81,10 +81,13 @@ type Client struct {
 	// place is the cached mask of c's place when Only is it (Eligible).
 	place *eligMask
 	// local is what c is local to in the networks and ASNs of localIn,
-	// once localOf has looked: a pool of holders shares its parent's, so
-	// the look-up made for the rules serves geo's tiers too.
-	local   localKey
-	localIn *localIndex
+	// once localOf has looked, for the address and AS in localFor (a
+	// caller may move the client after: ?as=). A pool of holders shares
+	// its parent's index, so the look-up made for the rules serves geo's
+	// tiers too.
+	local    localKey
+	localIn  *localIndex
+	localFor localInput
 }
 
 // Strategy picks one usable mirror of a pool for a client. Pick must not
