@@ -116,10 +116,11 @@ func (c *Conn) readDue(now int64) bool {
 }
 
 // writeDue reports whether the Write under way has run past the stall
-// bound at now.
+// bound at now. Its start is on the sweeper's clock, up to a tick behind
+// the real one: a tick more is waited, so that no Write is cut early.
 func (c *Conn) writeDue(now int64) bool {
 	at := c.writeAt.Load()
-	return c.l.stall > 0 && at != 0 && now-at >= int64(c.l.stall) && !c.cut.Load()
+	return c.l.stall > 0 && at != 0 && now-at >= int64(c.l.stall+c.l.tick) && !c.cut.Load()
 }
 
 // expire puts on the socket what is due at now: a passed read deadline

@@ -266,3 +266,18 @@ func TestClosedConnsForgotten(t *testing.T) {
 		t.Fatalf("%d connections kept after close", len(l.conns))
 	}
 }
+
+// TestWriteNotCutEarly: a Write's start is on the sweeper's clock, up to
+// a tick behind the real one, so it is cut a tick after the bound on
+// that clock, never at the bound.
+func TestWriteNotCutEarly(t *testing.T) {
+	c := &Conn{l: &Listener{stall: time.Second, tick: 250 * time.Millisecond}}
+	start := time.Unix(100, 0).UnixNano()
+	c.writeAt.Store(start)
+	if c.writeDue(start + int64(time.Second)) {
+		t.Fatal("a Write is due at the bound on the sweeper's clock: it may have begun a tick later")
+	}
+	if !c.writeDue(start + int64(1250*time.Millisecond)) {
+		t.Fatal("a Write is not due a tick after the bound")
+	}
+}

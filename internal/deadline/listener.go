@@ -12,8 +12,8 @@
 // passes, never before. A deadline already passed when it is set (how
 // net/http wakes its background read) reaches the socket at once.
 //
-// Stall bounds each Write: one that has not returned Stall after it began
-// is failed. http.Server's WriteTimeout bounds a whole response instead,
+// A stall bound limits each Write: one that has not returned that long
+// after it began is failed (up to two ticks later, never sooner). http.Server's WriteTimeout bounds a whole response instead,
 // and net/http clears a connection's write deadline after every request,
 // so a deadline a handler set lasts one request; a Listener's bound holds
 // on every request of a connection.
