@@ -23,7 +23,8 @@ func SummaryFor(files int) int { return max(100, files/10) }
 type Backend interface {
 	// Write adds c to the figures of pd. id names the write: a write
 	// retried with the same id after an error whose outcome is unknown
-	// (a reply lost) is applied once.
+	// (a reply lost) is applied once. c is the caller's again when
+	// Write returns: it is emptied and reused.
 	Write(ctx context.Context, pd PoolDay, c *Counts, id string, lim Limits) error
 	// Read returns the figures of pd; with files false, without the
 	// files and the summary.

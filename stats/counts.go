@@ -28,6 +28,44 @@ func newCounts() *Counts {
 	return &Counts{Mirrors: map[string]uint64{}, Countries: map[string]uint64{}, Files: map[string]uint64{}}
 }
 
+// reusedFiles is the most distinct files whose map an emptied Counts
+// keeps: a burst of distinct paths (a scanner) does not hold its memory
+// after the second it came in. Mirrors and countries are few.
+const reusedFiles = 4096
+
+// empty zeroes c, keeping its maps' room for the next counts.
+func (c *Counts) empty() {
+	c.Total, c.Unkeyed = 0, 0
+	clear(c.Mirrors)
+	clear(c.Countries)
+	if len(c.Files) > reusedFiles {
+		c.Files = map[string]uint64{}
+	} else {
+		clear(c.Files)
+	}
+}
+
+// spares are emptied counts, handed out before new ones are made: a
+// pool of 10,000 mirrors does not grow a map of them again every second.
+type spares []*Counts
+
+// take returns an emptied counts, or a new one.
+func (sp *spares) take() *Counts {
+	n := len(*sp)
+	if n == 0 {
+		return newCounts()
+	}
+	c := (*sp)[n-1]
+	*sp = (*sp)[:n-1]
+	return c
+}
+
+// give empties c and keeps it for take.
+func (sp *spares) give(c *Counts) {
+	c.empty()
+	*sp = append(*sp, c)
+}
+
 // add counts one download; a file new to c past maxFiles distinct ones
 // is counted unkeyed.
 func (c *Counts) add(file, mirror, country string, maxFiles int) {
@@ -85,21 +123,21 @@ func (c *Counts) FileOrder() []string {
 // Batch is the counts of several pools and days.
 type Batch map[PoolDay]*Counts
 
-// counts returns b's counts of pd, made on first use.
-func (b Batch) counts(pd PoolDay) *Counts {
+// counts returns b's counts of pd, taken from sp on first use.
+func (b Batch) counts(pd PoolDay, sp *spares) *Counts {
 	c := b[pd]
 	if c == nil {
-		c = newCounts()
+		c = sp.take()
 		b[pd] = c
 	}
 	return c
 }
 
-// merge adds src to b, and trims what it added to at most maxFiles files
-// per pool and day.
-func (b Batch) merge(src Batch, maxFiles int) {
+// merge adds src to b, its new counts taken from sp, and trims what it
+// added to at most maxFiles files per pool and day.
+func (b Batch) merge(src Batch, maxFiles int, sp *spares) {
 	for pd, c := range src {
-		bc := b.counts(pd)
+		bc := b.counts(pd, sp)
 		bc.merge(c)
 		bc.trim(maxFiles)
 	}

@@ -38,7 +38,8 @@ type Recorder struct {
 	seq    uint64
 	head   Batch // tried, not known to be written
 	headID string
-	tail   Batch // counted since, not tried
+	tail   Batch  // counted since, not tried
+	spare  spares // written counts, emptied for the next tail
 
 	state   sync.Mutex
 	counted map[string]uint64 // pool → downloads taken from the counter
@@ -100,12 +101,8 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	// Under state, so that Counted sees each download once: in the
 	// counter or in counted.
 	r.state.Lock()
-	taken := r.Counter.Take(lim.Files)
-	for pd, c := range taken {
-		r.counted[pd.Pool] += c.Total
-	}
+	r.Counter.take(r.tail, lim.Files, &r.spare, r.counted)
 	r.state.Unlock()
-	r.tail.merge(taken, lim.Files)
 	defer func() { r.held.Store(r.head.Downloads() + r.tail.Downloads()) }()
 	for range 2 { // the held batch, then the one counted since
 		if len(r.head) == 0 {
@@ -128,6 +125,7 @@ func (r *Recorder) Flush(ctx context.Context) error {
 			delete(r.head, pd)
 			r.written.Add(c.Total)
 			r.unkeyed.Add(c.Unkeyed)
+			r.spare.give(c)
 		}
 		if r.lastErr.Swap(nil) != nil {
 			r.log.Info("download statistics written again: the held ones are in")

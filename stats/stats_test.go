@@ -35,9 +35,9 @@ func TestCounterIsExact(t *testing.T) {
 			waiting = false
 		default:
 		}
-		got.merge(c.Take(1000), 1000)
+		c.take(got, 1000, new(spares), nil)
 	}
-	got.merge(c.Take(1000), 1000)
+	c.take(got, 1000, new(spares), nil)
 	if n := got.Downloads(); n != workers*each {
 		t.Fatalf("%d downloads taken; %d were added", n, workers*each)
 	}
@@ -68,7 +68,8 @@ func TestCounterBoundsFiles(t *testing.T) {
 	for i := range 1000 {
 		c.Add("p", 1, fmt.Sprint("/scan/", i), "m", "DE")
 	}
-	b := c.Take(10)
+	b := Batch{}
+	c.take(b, 10, new(spares), nil)
 	cs := b[PoolDay{"p", 1}]
 	if len(cs.Files) != 10 || cs.Unkeyed != 990 || cs.Total != 1000 || cs.Mirrors["m"] != 1000 {
 		t.Fatalf("files %d, unkeyed %d, total %d, mirror %d; want 10, 990, 1000, 1000", len(cs.Files), cs.Unkeyed, cs.Total, cs.Mirrors["m"])
