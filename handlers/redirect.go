@@ -128,18 +128,24 @@ func (h *Handler) serveRedirect(c *gin.Context, route *Route, start time.Time) (
 	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	buf := req.appendLocation((*bp)[:0], m.URL, route.AppendPath)
 	// One allocation holds the per-response header values: the Location,
-	// then the file's digest when it is known.
-	locLen := len(buf)
+	// the file's digest when it is known, and the Link value.
+	buf := req.appendLocation((*bp)[:0], m.URL, route.AppendPath)
+	locEnd := len(buf)
 	sum, hashed := file.sha256()
 	if hashed {
 		buf = appendReprDigest(buf, &sum)
 	}
-	vals := new([3]string)
+	digestEnd := len(buf)
+	if wantLinks {
+		buf = appendLinks(buf, p, ranked, m, &req)
+	}
+	if hashed {
+		buf = appendDescribedBy(buf, digestEnd, &req)
+	}
+	vals := new([4]string)
 	all := string(buf)
-	vals[0], vals[1], vals[2] = all[:locLen], m.Name, all[locLen:]
-	buf = buf[:locLen]
+	vals[0], vals[1], vals[2], vals[3] = all[:locEnd], m.Name, all[locEnd:digestEnd], all[digestEnd:]
 	hdr := c.Writer.Header()
 	hdr["Location"] = vals[0:1:1]
 	hdr["X-Mirror"] = vals[1:2:2]
@@ -148,17 +154,8 @@ func (h *Handler) serveRedirect(c *gin.Context, route *Route, start time.Time) (
 	if hashed {
 		hdr["Repr-Digest"] = vals[2:3:3]
 	}
-	if wantLinks || hashed {
-		link := buf[:0] // the Location is copied out: its bytes are free
-		if wantLinks {
-			link = appendLinks(link, p, ranked, m, &req)
-		}
-		if hashed {
-			link = appendDescribedBy(link, &req)
-		}
-		if len(link) > 0 {
-			hdr["Link"] = []string{string(link)}
-		}
+	if len(vals[3]) > 0 {
+		hdr["Link"] = vals[3:4:4]
 	}
 	if m.Redirects != nil {
 		m.Redirects.Add(1)
@@ -167,7 +164,7 @@ func (h *Handler) serveRedirect(c *gin.Context, route *Route, start time.Time) (
 	c.Writer.WriteHeader(http.StatusFound)
 	if r.Method != http.MethodHead {
 		// net/http adds the Content-Length of a body this small.
-		body := append(buf[:0], `<a href="`...)
+		body := append(buf[:0], `<a href="`...) // the values are copied out: its bytes are free
 		body = appendHTMLEscaped(body, vals[0])
 		body = append(body, "\">Found</a>."...)
 		for range route.bodyWidth - htmlEscapedLen(locationBase(m.URL, route.AppendPath)) {
@@ -191,17 +188,18 @@ func appendReprDigest(dst []byte, sum *[32]byte) []byte {
 }
 
 // appendDescribedBy appends the link to the file's Metalink (its path and
-// .meta4, on this server) to the links in dst; it is left out, as a
-// mirror's link is, when it would take them past maxLinkBytes.
-func appendDescribedBy(dst []byte, req *reqPath) []byte {
+// .meta4, on this server) to the Link value that begins at dst[start:];
+// it is left out, as a mirror's link is, when it would take the value
+// past maxLinkBytes.
+func appendDescribedBy(dst []byte, start int, req *reqPath) []byte {
 	keep := len(dst)
-	if len(dst) > 0 {
+	if len(dst) > start {
 		dst = append(dst, ", "...)
 	}
 	dst = append(dst, '<')
 	dst = append(dst, req.escaped...)
 	dst = append(dst, `.meta4>; rel=describedby; type="application/metalink4+xml"`...)
-	if len(dst) > maxLinkBytes {
+	if len(dst)-start > maxLinkBytes {
 		return dst[:keep]
 	}
 	return dst
@@ -230,32 +228,32 @@ func bodyWidth(st *strategy.State, route *Route) int {
 	return w
 }
 
-// appendLinks appends to scratch[:0] the RFC 6249 links to the best
-// mirrors of ranked after picked, so that download managers can fail
-// over. It stays within maxLinkBytes.
-func appendLinks(scratch []byte, p *strategy.Pool, ranked []int, picked *strategy.Mirror, req *reqPath) []byte {
-	out := scratch[:0]
+// appendLinks appends to dst the RFC 6249 links to the best mirrors of
+// ranked after picked, so that download managers can fail over: a Link
+// value that stays within maxLinkBytes.
+func appendLinks(dst []byte, p *strategy.Pool, ranked []int, picked *strategy.Mirror, req *reqPath) []byte {
+	start := len(dst)
 	n := 0
 	for _, i := range ranked {
 		m := &p.Mirrors[i]
 		if m == picked || n == maxLinks {
 			continue
 		}
-		keep := len(out)
+		keep := len(dst)
 		if n > 0 {
-			out = append(out, ", "...)
+			dst = append(dst, ", "...)
 		}
-		out = append(out, '<')
-		out = req.appendLocation(out, m.URL, true)
-		out = append(out, ">; rel=duplicate; pri="...)
-		out = strconv.AppendInt(out, int64(n+1), 10)
-		if len(out) > maxLinkBytes {
-			out = out[:keep]
+		dst = append(dst, '<')
+		dst = req.appendLocation(dst, m.URL, true)
+		dst = append(dst, ">; rel=duplicate; pri="...)
+		dst = strconv.AppendInt(dst, int64(n+1), 10)
+		if len(dst)-start > maxLinkBytes {
+			dst = dst[:keep]
 			break
 		}
 		n++
 	}
-	return out
+	return dst
 }
 
 // noMirror answers when no mirror of the pool is usable: a 302 to the
