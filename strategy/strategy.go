@@ -20,10 +20,21 @@ var ErrNoMirror = errors.New("no available mirror")
 
 // Mirror is one mirror as the strategies see it at one instant.
 // A Mirror inside a published Pool must not be modified.
+//
+// What a redirect reads of the mirror it sends to comes first, together
+// on a cache line or two: in a pool of 10,000 mirrors, a pick lands on
+// one that is not in the cache.
 type Mirror struct {
 	// Index is the mirror's position in Pool.Mirrors (set by NewPool).
 	Index int
-	Name  string
+	// Effective is weight × health × bandwidth headroom; 0 means the
+	// mirror is never picked.
+	Effective float64
+	// Redirects counts the requests sent to this mirror. The counter
+	// outlives the pool: every build of the pool shares it (nil: not
+	// counted).
+	Redirects *atomic.Uint64
+	Name      string
 	// URL is the base URL the Location starts with.
 	URL       string
 	Country   string   // ISO 3166-1 alpha-2, upper case; "" when unknown
@@ -45,13 +56,6 @@ type Mirror struct {
 	ExcludeCountries []string
 	// Weight is the configured weight.
 	Weight float64
-	// Effective is weight × health × bandwidth headroom; 0 means the
-	// mirror is never picked.
-	Effective float64
-	// Redirects counts the requests sent to this mirror. The counter
-	// outlives the pool: every build of the pool shares it (nil: not
-	// counted).
-	Redirects *atomic.Uint64
 }
 
 // Usable reports whether the mirror may be picked. It is the one test the
