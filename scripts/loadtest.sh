@@ -14,8 +14,9 @@
 #       a file-aware random pool, behind a trusted proxy (X-Forwarded-For
 #       of a German address) with the shipped geo database, one dispatcher
 #       per size and one more without the access log (rows "-quiet"),
-#       as bare gin writes none; the bare gin handler gets the same request in a row of
-#       its own (gin-baseline-proxied), the "vs same req" of these rows
+#       as bare gin writes none; the bare gin handler is given the same
+#       request right before each of these rows (gin-baseline-proxied, the
+#       sum of those pairs), and a row's "vs same req" is against its pairs
 #   -u  unpinned: no taskset, the scheduler places servers and wrk
 # dispatcher-random-nostats is dispatcher-random with "stats": {"enabled":
 # false}: the cost of the download statistics is the ratio of the two.
@@ -133,8 +134,9 @@ for n in "${names[@]}"; do reqs[$n]=0; cpu[$n]=0; secs[$n]=0; p99[$n]=0; done
 to_us() { awk -v v="$1" 'BEGIN{ n=v+0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n*1000; else print n*1e6 }'; }
 
 # Scale rows: one dispatcher per size, its pools generated. They carry
-# X-Forwarded-For, so the bare gin handler gets the same request in a row
-# of its own (gin-baseline-proxied), the yardstick of the scale rows.
+# X-Forwarded-For, so the bare gin handler is given the same request
+# (gin-baseline-proxied) right before each of them: the yardstick of the
+# scale rows.
 declare -A spid hdr
 mkdir -p "$work/origin/f"
 echo x > "$work/origin/f/x.iso"
@@ -183,31 +185,50 @@ pids_of() {
 # wrk_args prints the extra arguments of row $1 (its header), one a line.
 wrk_args() { [ -n "${hdr[$1]:-}" ] && printf '%s\n' -H "${hdr[$1]}"; return 0; }
 
+# measure_row runs wrk on row $1 (after its warm-up) and adds what it
+# answered and what its servers spent to the row's sums.
+measure_row() {
+  local n=$1 url=$2 ps before after rbefore rafter out count non3xx errs lat extra
+  ps=$(pids_of "$n")
+  mapfile -t extra < <(wrk_args "$n")
+  # A warm-up before every row, not counted: a server's first requests
+  # after minutes idle cost it up to a fifth more (its heap grows back),
+  # which would land on whichever row comes first in each round.
+  if [ "$warmup" -gt 0 ]; then
+    "${cpu1[@]}" wrk -t1 -c"$conns" -d"${warmup}s" "${extra[@]}" "$url" >/dev/null
+  fi
+  before=$(ticks $ps); rbefore=$(ticks "$rpid")
+  out=$("${cpu1[@]}" wrk -t1 -c"$conns" -d"${duration}s" --latency "${extra[@]}" "$url")
+  after=$(ticks $ps); rafter=$(ticks "$rpid")
+  [ "$n" = dispatcher-roundrobin-redis ] && redis_cpu=$((redis_cpu + rafter - rbefore))
+  count=$(echo "$out" | awk '/requests in/ {print $1}')
+  non3xx=$(echo "$out" | awk '/Non-2xx or 3xx/ {print $5}')
+  errs=$(echo "$out" | awk '/Socket errors/ {print}')
+  [ -n "$errs" ] && echo "  $n round $r: $errs"
+  reqs[$n]=$((reqs[$n] + count))
+  cpu[$n]=$((cpu[$n] + after - before))
+  secs[$n]=$((secs[$n] + duration))
+  row_reqs=$count row_cpu=$((after - before))
+  lat=$(to_us "$(echo "$out" | awk '$1 == "99%" {print $2}')")
+  p99[$n]=$(awk -v a="${p99[$n]}" -v b="$lat" 'BEGIN{print (b > a ? b : a)}')
+  echo "  round $r ${n}: $count requests, p99 ${lat} µs${non3xx:+ (non-3xx: $non3xx)}"
+}
+
+# A scale row is paired: the bare gin handler is given the same request
+# right before it, and the row's "vs same req" is against the sum of its
+# own pairs. On a shared machine the load of the neighbours drifts by a
+# fifth within minutes; a yardstick measured minutes apart from a row
+# would carry that drift into the ratio.
+declare -A pair_reqs pair_cpu
 for r in $(seq "$rounds"); do
   for i in "${!names[@]}"; do
     n=${names[$i]}
-    ps=$(pids_of "$n")
-    mapfile -t extra < <(wrk_args "$n")
-    # A warm-up before every row, not counted: a server's first requests
-    # after minutes idle cost it up to a fifth more (its heap grows back),
-    # which would land on whichever row comes first in each round.
-    if [ "$warmup" -gt 0 ]; then
-      "${cpu1[@]}" wrk -t1 -c"$conns" -d"${warmup}s" "${extra[@]}" "${urls[$i]}" >/dev/null
+    [ "$n" = gin-baseline-proxied ] && continue # measured in the pairs
+    if [ -n "${spid[$n]:-}" ]; then
+      measure_row gin-baseline-proxied "http://127.0.0.1:$gp/pub/x.iso"
+      pair_reqs[$n]=$((${pair_reqs[$n]:-0} + row_reqs)); pair_cpu[$n]=$((${pair_cpu[$n]:-0} + row_cpu))
     fi
-    before=$(ticks $ps); rbefore=$(ticks "$rpid")
-    out=$("${cpu1[@]}" wrk -t1 -c"$conns" -d"${duration}s" --latency "${extra[@]}" "${urls[$i]}")
-    after=$(ticks $ps); rafter=$(ticks "$rpid")
-    [ "$n" = dispatcher-roundrobin-redis ] && redis_cpu=$((redis_cpu + rafter - rbefore))
-    count=$(echo "$out" | awk '/requests in/ {print $1}')
-    non3xx=$(echo "$out" | awk '/Non-2xx or 3xx/ {print $5}')
-    errs=$(echo "$out" | awk '/Socket errors/ {print}')
-    [ -n "$errs" ] && echo "  $n round $r: $errs"
-    reqs[$n]=$((reqs[$n] + count))
-    cpu[$n]=$((cpu[$n] + after - before))
-    secs[$n]=$((secs[$n] + duration))
-    lat=$(to_us "$(echo "$out" | awk '$1 == "99%" {print $2}')")
-    p99[$n]=$(awk -v a="${p99[$n]}" -v b="$lat" 'BEGIN{print (b > a ? b : a)}')
-    echo "  round $r ${n}: $count requests, p99 ${lat} µs${non3xx:+ (non-3xx: $non3xx)}"
+    measure_row "$n" "${urls[$i]}"
   done
 done
 
@@ -216,10 +237,12 @@ printf "%-30s %12s %16s %14s %14s %14s\n" server "req/s" "CPU µs/redirect" "vs 
 us_of() { awk -v c="${cpu[$1]}" -v n="${reqs[$1]}" -v hz="$hz" 'BEGIN{printf "%.4f", c*1e6/hz/n}'; }
 base=$(us_of gin-baseline)
 # A row is also compared with the bare gin handler given the same request:
-# the proxied one for the rows that carry X-Forwarded-For.
+# a scale row with its own pairs, the others with gin-baseline.
 for n in "${names[@]}"; do
   same=$base
-  [ -n "${hdr[$n]:-}" ] && same=$(us_of gin-baseline-proxied)
+  if [ -n "${pair_reqs[$n]:-}" ]; then
+    same=$(awk -v c="${pair_cpu[$n]}" -v r="${pair_reqs[$n]}" -v hz="$hz" 'BEGIN{printf "%.4f", c*1e6/hz/r}')
+  fi
   awk -v name="$n" -v r="${reqs[$n]}" -v s="${secs[$n]}" -v c="${cpu[$n]}" -v hz="$hz" -v base="$base" -v same="$same" -v p="${p99[$n]}" \
     'BEGIN{us=c*1e6/hz/r; printf "%-30s %12.0f %16.2f %13.2fx %13.2fx %14.0f\n", name, r/s, us, us/base, us/same, p}'
 done

@@ -22,6 +22,9 @@ type Counts struct {
 	Mirrors   map[string]uint64
 	Countries map[string]uint64
 	Files     map[string]uint64
+	// perMirror are the downloads a shard counted by mirror, not yet in
+	// Mirrors: merge adds them there.
+	perMirror mirrorCounts
 }
 
 func newCounts() *Counts {
@@ -37,6 +40,7 @@ const reusedFiles = 4096
 func (c *Counts) empty() {
 	c.Total, c.Unkeyed = 0, 0
 	clear(c.Mirrors)
+	c.perMirror.empty()
 	clear(c.Countries)
 	if len(c.Files) > reusedFiles {
 		c.Files = map[string]uint64{}
@@ -70,7 +74,9 @@ func (sp *spares) give(c *Counts) {
 // is counted unkeyed.
 func (c *Counts) add(file, mirror, country string, maxFiles int) {
 	c.Total++
-	c.Mirrors[mirror]++
+	if !c.perMirror.add(mirror) {
+		c.Mirrors[mirror]++
+	}
 	c.Countries[country]++
 	if n, ok := c.Files[file]; ok || len(c.Files) < maxFiles {
 		c.Files[file] = n + 1
@@ -84,6 +90,7 @@ func (c *Counts) merge(src *Counts) {
 	c.Total += src.Total
 	c.Unkeyed += src.Unkeyed
 	addTo(c.Mirrors, src.Mirrors)
+	src.perMirror.addTo(c.Mirrors)
 	addTo(c.Countries, src.Countries)
 	addTo(c.Files, src.Files)
 }
