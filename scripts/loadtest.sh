@@ -6,8 +6,10 @@
 #                            [-w warm-up seconds] [-n ab requests] [-u]
 #   -d  seconds of wrk per server and round (default 10)
 #   -r  rounds (default 2)
-#   -w  seconds of wrk warm-up before every row, not counted, 0 for none
-#       (default 1)
+#   -w  at most this many seconds of wrk warm-up before every row, not
+#       counted, 0 for none (default 10): a second at a time until a second
+#       costs the server fewer than 250 page faults (1 MB of memory it
+#       maps again)
 #   -n  requests of the ab run per server, 0 for no ab run (default 20000)
 #   -s  scale: also pools of these sizes, comma-separated (e.g. 100,1000):
 #       random, roundrobin, iphash and geo pools of N generated mirrors, and
@@ -34,7 +36,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-duration=10 conns=50 rounds=2 warmup=1 abn=20000 pinned=1 sizes=""
+duration=10 conns=50 rounds=2 warmup=10 abn=20000 pinned=1 sizes=""
 usage="usage: $0 [-d seconds] [-c connections] [-r rounds] [-w warm-up seconds] [-n ab requests] [-s sizes] [-u]"
 while getopts "d:c:r:w:n:s:uh" o; do
   case $o in
@@ -123,6 +125,11 @@ ticks() { # utime+stime of the given pids, in clock ticks
   echo $t
 }
 hz=$(getconf CLK_TCK)
+faults() { # minor page faults of the given pids so far
+  local t=0
+  for p in "$@"; do t=$((t + $(awk '{print $10}' "/proc/$p/stat"))); done
+  echo $t
+}
 
 names=(nginx gin-baseline dispatcher-random dispatcher-random-nostats dispatcher-random-quiet dispatcher-roundrobin dispatcher-roundrobin-redis)
 urls=("http://127.0.0.1:$np/pub/x.iso" "http://127.0.0.1:$gp/pub/x.iso" "http://127.0.0.1:$dp/pub/x.iso" "http://127.0.0.1:$dnp/pub/x.iso"
@@ -188,18 +195,28 @@ wrk_args() { [ -n "${hdr[$1]:-}" ] && printf '%s\n' -H "${hdr[$1]}"; return 0; }
 # measure_row runs wrk on row $1 (after its warm-up) and adds what it
 # answered and what its servers spent to the row's sums.
 measure_row() {
-  local n=$1 url=$2 ps before after rbefore rafter out count non3xx errs lat extra
+  local n=$1 url=$2 ps before after rbefore rafter fbefore fafter out count non3xx errs lat extra
   ps=$(pids_of "$n")
   mapfile -t extra < <(wrk_args "$n")
-  # A warm-up before every row, not counted: a server's first requests
-  # after minutes idle cost it up to a fifth more (its heap grows back),
-  # which would land on whichever row comes first in each round.
-  if [ "$warmup" -gt 0 ]; then
-    "${cpu1[@]}" wrk -t1 -c"$conns" -d"${warmup}s" "${extra[@]}" "$url" >/dev/null
-  fi
+  # A warm-up before every row, not counted. A Go server idle for minutes
+  # (while the other rows run) has given memory back to the kernel after
+  # its periodic collection; its first seconds of load map it again, page
+  # by page (a 10,000-mirror dispatcher: some 38,000 faults, about a
+  # second of CPU on these VMs), which would land on whichever row comes
+  # first in each round. The warm-up goes on a second at a time until a
+  # second costs the server fewer than 250 faults, for at most -w seconds.
+  local w=0 f
+  while [ "$w" -lt "$warmup" ]; do
+    f=$(faults $ps)
+    "${cpu1[@]}" wrk -t1 -c"$conns" -d1s "${extra[@]}" "$url" >/dev/null
+    w=$((w + 1))
+    [ $(($(faults $ps) - f)) -lt 250 ] && break
+  done
+  fbefore=$(faults $ps)
   before=$(ticks $ps); rbefore=$(ticks "$rpid")
   out=$("${cpu1[@]}" wrk -t1 -c"$conns" -d"${duration}s" --latency "${extra[@]}" "$url")
   after=$(ticks $ps); rafter=$(ticks "$rpid")
+  fafter=$(faults $ps)
   [ "$n" = dispatcher-roundrobin-redis ] && redis_cpu=$((redis_cpu + rafter - rbefore))
   count=$(echo "$out" | awk '/requests in/ {print $1}')
   non3xx=$(echo "$out" | awk '/Non-2xx or 3xx/ {print $5}')
@@ -211,7 +228,7 @@ measure_row() {
   row_reqs=$count row_cpu=$((after - before))
   lat=$(to_us "$(echo "$out" | awk '$1 == "99%" {print $2}')")
   p99[$n]=$(awk -v a="${p99[$n]}" -v b="$lat" 'BEGIN{print (b > a ? b : a)}')
-  echo "  round $r ${n}: $count requests, p99 ${lat} µs${non3xx:+ (non-3xx: $non3xx)}"
+  echo "  round $r ${n}: $count requests, p99 ${lat} µs, $((fafter - fbefore)) page faults after ${w}s of warm-up${non3xx:+ (non-3xx: $non3xx)}"
 }
 
 # A scale row is paired: the bare gin handler is given the same request
