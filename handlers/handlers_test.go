@@ -504,6 +504,11 @@ func TestResponseSize(t *testing.T) {
 	if l := do(srv, "GET", "/get/short.iso?mirror=a", "", nil).Header().Get("Link"); l == "" {
 		t.Errorf("a short path lost its Link header")
 	}
+	// The 1 KiB bounds the Link value alone: with a path of 439 bytes two
+	// entries of 480 fit, though the Location and they would not.
+	if l := do(srv, "GET", "/pub/"+strings.Repeat("a", 430)+".iso", "", nil).Header().Get("Link"); strings.Count(l, "rel=duplicate") != 2 || len(l) > 1024 {
+		t.Errorf("Link of %d bytes naming %d mirrors; want both other mirrors within 1 KiB", len(l), strings.Count(l, "rel=duplicate"))
+	}
 }
 
 // TestMirrorlistLeftOut: ?mirrorlist lists, after the mirrors a client

@@ -229,10 +229,16 @@ func TestPassedDeadlineWakesRead(t *testing.T) {
 		t.Fatal("the read was not woken within 10s")
 	}
 	sc.SetReadDeadline(time.Time{})
+	readsWhatIsSent(t, sc, client)
+}
+
+// readsWhatIsSent fails t unless a byte client sends is read from sc.
+func readsWhatIsSent(t *testing.T, sc *Conn, client net.Conn) {
+	t.Helper()
 	client.Write([]byte("x"))
 	b := make([]byte, 1)
 	if _, err := sc.Read(b); err != nil || b[0] != 'x' {
-		t.Fatalf("read %q, %v after the deadline was cleared", b, err)
+		t.Fatalf("read %q, %v; want the byte sent", b, err)
 	}
 }
 
@@ -248,11 +254,7 @@ func TestCrossedDeadlineIsNotTheReaders(t *testing.T) {
 	}
 	sc.SetReadDeadline(time.Now().Add(time.Hour))
 	sc.expire(sc.readBy.Load()) // the sweeper acts on what it saw before
-	client.Write([]byte("x"))
-	b := make([]byte, 1)
-	if _, err := sc.Read(b); err != nil || b[0] != 'x' {
-		t.Fatalf("read %q, %v; want the byte sent", b, err)
-	}
+	readsWhatIsSent(t, sc, client)
 }
 
 // TestClosedConnsForgotten: the Listener keeps no closed connection.
