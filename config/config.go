@@ -346,6 +346,7 @@ func parse(name string, data []byte, o Overrides) (*Config, error) {
 	sum := sha256.Sum256(data)
 	cfg.SHA256 = hex.EncodeToString(sum[:])
 	cfg.normalize()
+	cfg.packMirrorStrings()
 	cfg.validate(c)
 	if err := c.err(); err != nil {
 		return cfg, err
