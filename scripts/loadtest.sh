@@ -3,7 +3,8 @@
 # `return 302` and a bare gin handler (cmd/gin-baseline), on loopback.
 #
 # Usage: scripts/loadtest.sh [-d seconds] [-c connections] [-r rounds]
-#                            [-w warm-up seconds] [-n ab requests] [-u]
+#                            [-w warm-up seconds] [-n ab requests]
+#                            [-s sizes [-q]] [-u]
 #   -d  seconds of wrk per server and round (default 10)
 #   -r  rounds (default 2)
 #   -w  at most this many seconds of wrk warm-up before every row, not
@@ -19,6 +20,8 @@
 #       as bare gin writes none; the bare gin handler is given the same
 #       request right before each of these rows (gin-baseline-proxied, the
 #       sum of those pairs), and a row's "vs same req" is against its pairs
+#   -q  with -s: only the dispatchers without the access log (the rows
+#       comparable with bare gin), in half the time
 #   -u  unpinned: no taskset, the scheduler places servers and wrk
 # dispatcher-random-nostats is dispatcher-random with "stats": {"enabled":
 # false}: the cost of the download statistics is the ratio of the two.
@@ -36,12 +39,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-duration=10 conns=50 rounds=2 warmup=10 abn=20000 pinned=1 sizes=""
-usage="usage: $0 [-d seconds] [-c connections] [-r rounds] [-w warm-up seconds] [-n ab requests] [-s sizes] [-u]"
-while getopts "d:c:r:w:n:s:uh" o; do
+duration=10 conns=50 rounds=2 warmup=10 abn=20000 pinned=1 sizes="" logged=1
+usage="usage: $0 [-d seconds] [-c connections] [-r rounds] [-w warm-up seconds] [-n ab requests] [-s sizes [-q]] [-u]"
+while getopts "d:c:r:w:n:s:quh" o; do
   case $o in
     d) duration=$OPTARG ;; c) conns=$OPTARG ;; r) rounds=$OPTARG ;; u) pinned=0 ;;
-    w) warmup=$OPTARG ;; n) abn=$OPTARG ;; s) sizes=$OPTARG ;;
+    w) warmup=$OPTARG ;; n) abn=$OPTARG ;; s) sizes=$OPTARG ;; q) logged=0 ;;
     *) echo "$usage"; exit 2 ;;
   esac
 done
@@ -164,7 +167,9 @@ pools.append({"name": "files", "routes": ["/files/*file"], "strategy": "random",
 print(json.dumps({"geoip": mmdb, "trusted_proxies": ["127.0.0.1/32"], "pools": pools}))
 PY
   # One dispatcher per size with the access log (the default), one without.
-  for quiet in "" -quiet; do
+  variants=(-quiet)
+  [ "$logged" = 1 ] && variants=("" -quiet)
+  for quiet in "${variants[@]}"; do
     port=$(freeport)
     "${cpu0[@]}" "$work/dispatcher" -config "$work/scale-$size.json" -listen "127.0.0.1:$port" $quiet 2>"$work/scale-$size$quiet.log" & pids+=($!); sp=$!
     waitport "$port"
@@ -236,7 +241,9 @@ measure_row() {
 # own pairs. On a shared machine the load of the neighbours drifts by a
 # fifth within minutes; a yardstick measured minutes apart from a row
 # would carry that drift into the ratio.
-declare -A pair_reqs pair_cpu
+# Each pair's own ratio is printed as it is measured, and the table gives
+# their range: how far one pair can stray from the sum.
+declare -A pair_reqs pair_cpu pair_lo pair_hi
 for r in $(seq "$rounds"); do
   for i in "${!names[@]}"; do
     n=${names[$i]}
@@ -244,13 +251,20 @@ for r in $(seq "$rounds"); do
     if [ -n "${spid[$n]:-}" ]; then
       measure_row gin-baseline-proxied "http://127.0.0.1:$gp/pub/x.iso"
       pair_reqs[$n]=$((${pair_reqs[$n]:-0} + row_reqs)); pair_cpu[$n]=$((${pair_cpu[$n]:-0} + row_cpu))
+      pr=$row_reqs pc=$row_cpu
     fi
     measure_row "$n" "${urls[$i]}"
+    if [ -n "${spid[$n]:-}" ]; then
+      ratio=$(awk -v c="$row_cpu" -v n="$row_reqs" -v pc="$pc" -v pr="$pr" 'BEGIN{printf "%.3f", (c/n)/(pc/pr)}')
+      echo "  round $r ${n}: ${ratio}x the CPU a redirect of its pair"
+      pair_lo[$n]=$(awk -v a="${pair_lo[$n]:-99}" -v b="$ratio" 'BEGIN{print (b < a ? b : a)}')
+      pair_hi[$n]=$(awk -v a="${pair_hi[$n]:-0}" -v b="$ratio" 'BEGIN{print (b > a ? b : a)}')
+    fi
   done
 done
 
 echo
-printf "%-30s %12s %16s %14s %14s %14s\n" server "req/s" "CPU µs/redirect" "vs gin-baseline" "vs same req" "worst p99 µs"
+printf "%-30s %12s %16s %14s %14s %14s %12s\n" server "req/s" "CPU µs/redirect" "vs gin-baseline" "vs same req" "worst p99 µs" "pairs"
 us_of() { awk -v c="${cpu[$1]}" -v n="${reqs[$1]}" -v hz="$hz" 'BEGIN{printf "%.4f", c*1e6/hz/n}'; }
 base=$(us_of gin-baseline)
 # A row is also compared with the bare gin handler given the same request:
@@ -260,8 +274,10 @@ for n in "${names[@]}"; do
   if [ -n "${pair_reqs[$n]:-}" ]; then
     same=$(awk -v c="${pair_cpu[$n]}" -v r="${pair_reqs[$n]}" -v hz="$hz" 'BEGIN{printf "%.4f", c*1e6/hz/r}')
   fi
-  awk -v name="$n" -v r="${reqs[$n]}" -v s="${secs[$n]}" -v c="${cpu[$n]}" -v hz="$hz" -v base="$base" -v same="$same" -v p="${p99[$n]}" \
-    'BEGIN{us=c*1e6/hz/r; printf "%-30s %12.0f %16.2f %13.2fx %13.2fx %14.0f\n", name, r/s, us, us/base, us/same, p}'
+  pairs=""
+  [ -n "${pair_lo[$n]:-}" ] && pairs="${pair_lo[$n]}–${pair_hi[$n]}"
+  awk -v name="$n" -v r="${reqs[$n]}" -v s="${secs[$n]}" -v c="${cpu[$n]}" -v hz="$hz" -v base="$base" -v same="$same" -v p="${p99[$n]}" -v pairs="$pairs" \
+    'BEGIN{us=c*1e6/hz/r; printf "%-30s %12.0f %16.2f %13.2fx %13.2fx %14.0f %12s\n", name, r/s, us, us/base, us/same, p, pairs}'
 done
 echo
 awk -v c="$redis_cpu" -v n="${reqs[dispatcher-roundrobin-redis]}" -v hz="$hz" \
