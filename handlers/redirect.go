@@ -126,8 +126,9 @@ func (h *Handler) serveRedirect(c *gin.Context, route *Route, start time.Time) (
 	} else if wantLinks {
 		ranked = strategy.Rank(p, cl, rankBuf[:0], maxLinks+1)
 	}
+	// The buffer goes back to the pool at the end, not in a defer: a
+	// panic in between only leaves it to the collector.
 	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
 	// One allocation holds the per-response header values: the Location,
 	// the file's digest when it is known, and the Link value.
 	buf := req.appendLocation((*bp)[:0], m.URL, route.AppendPath)
@@ -175,6 +176,7 @@ func (h *Handler) serveRedirect(c *gin.Context, route *Route, start time.Time) (
 		buf = body
 	}
 	*bp = buf
+	bufPool.Put(bp)
 	return cl.IP, m.Name
 }
 
