@@ -3,6 +3,7 @@ package strategy
 import (
 	"context"
 	"math"
+	"math/bits"
 	"sync/atomic"
 )
 
@@ -83,12 +84,21 @@ func (p *Pool) roundRobinOnly(c *Client, n uint64) (*Mirror, error) {
 // exactly w[k] positions; by the three-distance theorem the positions of
 // one mirror are spread with at most three distinct gaps.
 //
-// Building costs O(len(w)); at costs one multiplication and a binary
-// search, O(log len(w)), with no allocation.
+// The slice t falls in is found from an index of t's high bits: start[b]
+// is the first mirror whose slice reaches past b<<shift, with about one
+// bucket per mirror, so the search is among the few mirrors of one bucket
+// (a binary search, for a bucket that holds many light mirrors) rather
+// than among all: at 10,000 mirrors, two or three cache lines instead of
+// the fourteen of a search over cum.
+//
+// Building costs O(len(w)); at costs two multiplications, a shift and a
+// search within one bucket, with no allocation.
 type cycle struct {
 	cum   []uint64 // cum[k] = w[0] + … + w[k]
 	total uint64   // cum[len-1], at most maxCycle
 	step  uint64
+	shift uint     // a bucket is 1<<shift positions of t
+	start []uint32 // start[b]: the first k with cum[k] > b<<shift; start[len-1] = len(cum)-1
 }
 
 // maxCycle bounds a cycle's length so that n·step fits in 64 bits.
@@ -106,13 +116,33 @@ func newCycle(w []float64) *cycle {
 		c.cum[k] = c.total
 	}
 	c.step = evenStep(c.total)
+	c.buildStart()
 	return c
+}
+
+// buildStart fills c.start, with between half a bucket and two per mirror.
+func (c *cycle) buildStart() {
+	c.shift = uint(max(0, bits.Len64(c.total-1)-bits.Len(uint(len(c.cum)))))
+	buckets := int((c.total-1)>>c.shift) + 1
+	c.start = make([]uint32, buckets+1)
+	k := 0
+	for b := range buckets {
+		for c.cum[k] <= uint64(b)<<c.shift {
+			k++
+		}
+		c.start[b] = uint32(k)
+	}
+	c.start[buckets] = uint32(len(c.cum) - 1)
 }
 
 // at returns the index into w of position n.
 func (c *cycle) at(n uint64) int {
 	t := n % c.total * c.step % c.total
-	lo, hi := 0, len(c.cum)
+	// The answer, the first k with cum[k] > t, is at least the first of
+	// t's bucket and at most the first of the next one: the search below
+	// returns hi when no k before it will do.
+	b := t >> c.shift
+	lo, hi := int(c.start[b]), int(c.start[b+1])
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		if c.cum[m] > t {

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -117,6 +118,39 @@ func TestRoundRobinCycle(t *testing.T) {
 			g := max(gap[k], first[k]+c.total-last[k]) // around the cycle's end
 			if fair := float64(c.total) / float64(want); float64(g) > 3*fair {
 				t.Errorf("weights %v: mirror %d waits up to %d positions; fair gap %.1f", w, k, g, fair)
+			}
+		}
+	}
+}
+
+// TestCycleIndex checks the bucket index of cycle.at against a search
+// over every mirror, for pools up to 10,000 mirrors with weights even,
+// spread, and heavy-tailed (one mirror far heavier than the rest, so that
+// one bucket holds many light mirrors).
+func TestCycleIndex(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for trial := range 60 {
+		w := make([]float64, 2+r.IntN(10_000))
+		for i := range w {
+			switch trial % 3 {
+			case 0:
+				w[i] = float64(1 + r.IntN(3))
+			case 1:
+				w[i] = 0.01 + 10*r.Float64()
+			default:
+				w[i] = 1
+			}
+		}
+		if trial%3 == 2 {
+			w[r.IntN(len(w))] = 1e6
+		}
+		c := newCycle(w)
+		for range 20_000 {
+			n := r.Uint64()
+			tt := n % c.total * c.step % c.total
+			want := sort.Search(len(c.cum), func(k int) bool { return c.cum[k] > tt })
+			if got := c.at(n); got != want {
+				t.Fatalf("%d mirrors, trial %d: position %d (t=%d) → mirror %d; want %d", len(w), trial, n, tt, got, want)
 			}
 		}
 	}
