@@ -319,42 +319,51 @@ func BenchmarkRestrict(b *testing.B) {
 }
 
 // TestPickRankIsPickAndRank: PickRank answers what Pick and Rank answer
-// apart, for ip hash (one pass) over many clients, sets and masks: every
-// mirror, half, one in ten, and a mask that leaves out the client's own.
+// apart, for ip hash (one pass) and round robin (one look-up of the
+// holders) over many clients, sets and masks: every mirror, half, one in
+// ten, and a mask that leaves out the client's own. Round robin's
+// PickRank is asked of a twin pool whose sequence is at the same position.
 func TestPickRankIsPickAndRank(t *testing.T) {
 	for _, n := range []int{3, 40, 300, 3000} {
-		ms := make([]Mirror, n)
-		for i := range ms {
-			ms[i] = Mirror{Name: fmt.Sprintf("m%d", i), Effective: float64(1 + i%4), HTTPS: i%3 != 0, IPv6: i%2 == 0}
+		for _, st := range []func() Strategy{func() Strategy { return new(IPHash) }, func() Strategy { return new(RoundRobin) }} {
+			testPickRankIsPickAndRank(t, n, st)
 		}
-		p := NewPool(PoolSpec{Strategy: new(IPHash), Mirrors: ms})
-		masks := map[string][]uint64{"all": nil}
-		for _, every := range []int{2, 10} {
-			m := make([]uint64, (n+63)/64)
-			for i := 0; i < n; i += every {
-				m[i/64] |= 1 << (i % 64)
+	}
+}
+
+func testPickRankIsPickAndRank(t *testing.T, n int, st func() Strategy) {
+	ms := make([]Mirror, n)
+	for i := range ms {
+		ms[i] = Mirror{Name: fmt.Sprintf("m%d", i), Effective: float64(1 + i%4), HTTPS: i%3 != 0, IPv6: i%2 == 0}
+	}
+	p := NewPool(PoolSpec{Strategy: st(), Mirrors: ms})
+	twin := NewPool(PoolSpec{Strategy: st(), Mirrors: ms})
+	masks := map[string][]uint64{"all": nil}
+	for _, every := range []int{2, 10} {
+		m := make([]uint64, (n+63)/64)
+		for i := 0; i < n; i += every {
+			m[i/64] |= 1 << (i % 64)
+		}
+		masks[fmt.Sprintf("1/%d", every)] = m
+	}
+	r := rand.New(rand.NewPCG(uint64(n), 9))
+	for name, only := range masks {
+		for range 300 {
+			var a netip.Addr
+			if r.IntN(2) == 0 {
+				a = netip.AddrFrom4([4]byte{byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))})
+			} else {
+				a = netip.AddrFrom16([16]byte{0x20, 0x01, 0xd, 0xb8, byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))})
 			}
-			masks[fmt.Sprintf("1/%d", every)] = m
-		}
-		r := rand.New(rand.NewPCG(uint64(n), 9))
-		for name, only := range masks {
-			for range 300 {
-				var a netip.Addr
-				if r.IntN(2) == 0 {
-					a = netip.AddrFrom4([4]byte{byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))})
-				} else {
-					a = netip.AddrFrom16([16]byte{0x20, 0x01, 0xd, 0xb8, byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))})
-				}
-				c := Client{IP: a, Secure: r.IntN(2) == 0, Only: only}
-				want, err := p.Strategy.Pick(context.Background(), p, c)
-				if err != nil {
-					t.Fatal(err)
-				}
-				wantRank := Rank(p, c, nil, 4)
-				got, gotRank, err := PickRank(context.Background(), p, c, make([]int, 0, 4), 4)
-				if err != nil || got != want || !slices.Equal(gotRank, wantRank) {
-					t.Fatalf("n=%d mask %s client %v: PickRank = %v %v %v; Pick and Rank = %s %v", n, name, c.IP, got.Name, gotRank, err, want.Name, wantRank)
-				}
+			c := Client{IP: a, Secure: r.IntN(2) == 0, Only: only}
+			want, err := p.Strategy.Pick(context.Background(), p, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantRank := Rank(p, c, nil, 4)
+			got, gotRank, err := PickRank(context.Background(), twin, c, make([]int, 0, 4), 4)
+			if err != nil || got.Index != want.Index || !slices.Equal(gotRank, wantRank) {
+				t.Fatalf("%T n=%d mask %s client %v: PickRank = %v %v %v; Pick and Rank = %s %v", p.Strategy, n, name, c.IP, got.Name, gotRank, err, want.Name, wantRank)
 			}
 		}
 	}

@@ -33,14 +33,37 @@ func (s *LocalSequence) Set(v uint64) { s.n.Store(v) }
 type RoundRobin struct{}
 
 // Pick implements Strategy.
-func (*RoundRobin) Pick(ctx context.Context, p *Pool, c Client) (*Mirror, error) {
-	s := p.set(&c)
+func (rr *RoundRobin) Pick(ctx context.Context, p *Pool, c Client) (*Mirror, error) {
+	return rr.pick(ctx, p, &c, nil)
+}
+
+// pickRank implements pickRanker: among a file's holders, their pool is
+// looked up once, for the pick's draw and for the order.
+func (rr *RoundRobin) pickRank(ctx context.Context, p *Pool, c Client, dst []int, limit int) (*Mirror, []int, error) {
+	var rp *restricted
+	if c.Only != nil {
+		rp = p.holders(&c)
+	}
+	m, err := rr.pick(ctx, p, &c, rp)
+	if err != nil {
+		return nil, dst[:0], err
+	}
+	if rp != nil {
+		return m, rp.rank(c, dst, limit), nil
+	}
+	return m, Rank(p, c, dst, limit), nil
+}
+
+// pick is Pick with the pool of c's holders when it is known (nil: looked
+// up if needed).
+func (*RoundRobin) pick(ctx context.Context, p *Pool, c *Client, rp *restricted) (*Mirror, error) {
+	s := p.set(c)
 	if len(s.idx) == 0 {
 		return nil, ErrNoMirror
 	}
 	n := p.Seq.Next(ctx) - 1
 	if c.Only != nil {
-		return p.roundRobinOnly(&c, n)
+		return p.roundRobinOnly(c, n, rp)
 	}
 	if s.cycle == nil {
 		return &p.Mirrors[s.idx[n%uint64(len(s.idx))]], nil
@@ -51,8 +74,10 @@ func (*RoundRobin) Pick(ctx context.Context, p *Pool, c Client) (*Mirror, error)
 // roundRobinOnly is round robin among the allowed mirrors: a position
 // whose mirror is allowed keeps it, and the positions of the others go to
 // the allowed mirrors by a weighted draw seeded by the position, so that
-// every allowed mirror keeps a share in proportion to its weight.
-func (p *Pool) roundRobinOnly(c *Client, n uint64) (*Mirror, error) {
+// every allowed mirror keeps a share in proportion to its weight. rp is
+// the pool of the allowed mirrors when the caller has it (nil: looked up
+// here, if needed).
+func (p *Pool) roundRobinOnly(c *Client, n uint64, rp *restricted) (*Mirror, error) {
 	s := p.onlySet(c)
 	if s == nil {
 		return nil, ErrNoMirror
@@ -64,7 +89,10 @@ func (p *Pool) roundRobinOnly(c *Client, n uint64) (*Mirror, error) {
 	if allowed(c.Only, s.idx[k]) {
 		return &p.Mirrors[s.idx[k]], nil
 	}
-	if rp := p.holders(c); rp != nil {
+	if rp == nil {
+		rp = p.holders(c)
+	}
+	if rp != nil {
 		// The holders' own pool draws in constant time.
 		cl := *c
 		cl.Only = nil

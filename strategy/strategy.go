@@ -375,7 +375,8 @@ func Rank(p *Pool, c Client, dst []int, limit int) []int {
 // PickRank is a pick and Rank's order for c in one call: what a redirect
 // and its Link header need. A strategy that ranks what it picks from
 // (ip hash) computes both in one pass, random and geo find the holders'
-// pool once for both; round robin picks, then ranks.
+// pool once for both, and so does round robin (its draw for a position
+// whose mirror lacks the file, and its order).
 func PickRank(ctx context.Context, p *Pool, c Client, dst []int, limit int) (*Mirror, []int, error) {
 	if pr, ok := p.Strategy.(pickRanker); ok {
 		return pr.pickRank(ctx, p, c, dst, limit)
