@@ -119,14 +119,14 @@ func (p *Pool) roundRobinOnly(c *Client, n uint64, rp *restricted) (*Mirror, err
 // than among all: at 10,000 mirrors, two or three cache lines instead of
 // the fourteen of a search over cum.
 //
-// Building costs O(len(w)); at costs two multiplications, a shift and a
-// search within one bucket, with no allocation.
+// Building costs O(len(w)); at costs two multiplications, two remainders,
+// a shift and a search within one bucket, with no allocation.
 type cycle struct {
 	cum   []uint64 // cum[k] = w[0] + … + w[k]
 	total uint64   // cum[len-1], at most maxCycle
 	step  uint64
 	shift uint     // a bucket is 1<<shift positions of t
-	start []uint32 // start[b]: the first k with cum[k] > b<<shift; start[len-1] = len(cum)-1
+	start []uint32 // start[b]: the first k with cum[k] > b<<shift; the last entry is len(cum)-1
 }
 
 // maxCycle bounds a cycle's length so that n·step fits in 64 bits.
