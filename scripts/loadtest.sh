@@ -254,7 +254,7 @@ for r in $(seq "$rounds"); do
       pr=$row_reqs pc=$row_cpu
     fi
     measure_row "$n" "${urls[$i]}"
-    if [ -n "${spid[$n]:-}" ]; then
+    if [ -n "${spid[$n]:-}" ] && [ "$row_reqs" -gt 0 ] && [ "$pc" -gt 0 ]; then
       ratio=$(awk -v c="$row_cpu" -v n="$row_reqs" -v pc="$pc" -v pr="$pr" 'BEGIN{printf "%.3f", (c/n)/(pc/pr)}')
       echo "  round $r ${n}: ${ratio}x the CPU a redirect of its pair"
       pair_lo[$n]=$(awk -v a="${pair_lo[$n]:-99}" -v b="$ratio" 'BEGIN{print (b < a ? b : a)}')
