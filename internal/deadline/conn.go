@@ -65,12 +65,19 @@ func (c *Conn) SetDeadline(t time.Time) error {
 func (c *Conn) Read(p []byte) (int, error) {
 	for {
 		n, err := c.Conn.Read(p)
-		if n > 0 || !isTimeout(err) {
+		if n > 0 || err == nil {
 			return n, err
 		}
 		// The sweeper's clock is behind the real one: a deadline it has
-		// passed has passed (net/http's, long ago, to abort a read).
-		if by := c.readBy.Load(); by != 0 && (by <= c.l.now.Load() || by <= time.Now().UnixNano()) {
+		// passed has passed. The error is the caller's whatever it is;
+		// this is looked at first because it is how every request's
+		// background read ends (net/http aborts it with a deadline long
+		// ago), and is cheaper than asking the error.
+		by := c.readBy.Load()
+		if by != 0 && by <= c.l.now.Load() {
+			return n, err
+		}
+		if !isTimeout(err) || by != 0 && by <= time.Now().UnixNano() {
 			return n, err
 		}
 		c.onWire.Store(false)
