@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/dispatcher/dispatcher/internal/clock"
 )
 
 func (h *Handler) recovery(c *gin.Context) {
@@ -24,9 +26,9 @@ func (h *Handler) recovery(c *gin.Context) {
 
 // accessLogMiddleware logs the operator endpoints.
 func (h *Handler) accessLogMiddleware(c *gin.Context) {
-	start := time.Now()
+	start := clock.Now()
 	c.Next()
-	h.logRequest(c, start, ClientIP(c.Request, h.trusted), "")
+	h.logRequest(c, start, start.Since(), ClientIP(c.Request, h.trusted), "")
 }
 
 // logged wraps f with the access log when it is on.
@@ -35,13 +37,14 @@ func (h *Handler) logged(f gin.HandlerFunc) gin.HandlerFunc {
 		return f
 	}
 	return func(c *gin.Context) {
-		start := time.Now()
+		start := clock.Now()
 		f(c)
-		h.logRequest(c, start, ClientIP(c.Request, h.trusted), "")
+		h.logRequest(c, start, start.Since(), ClientIP(c.Request, h.trusted), "")
 	}
 }
 
-// logRequest writes the access-log line of one request.
-func (h *Handler) logRequest(c *gin.Context, start time.Time, ip netip.Addr, mirror string) {
-	h.accessLog.Request(start, c.Request.Method, c.Request.URL.Path, c.Writer.Status(), ip, mirror)
+// logRequest writes the access-log line of one request, which began at
+// start and took took.
+func (h *Handler) logRequest(c *gin.Context, start clock.Instant, took time.Duration, ip netip.Addr, mirror string) {
+	h.accessLog.Request(start.Add(took).Wall(), took, c.Request.Method, c.Request.URL.Path, c.Writer.Status(), ip, mirror)
 }

@@ -109,9 +109,9 @@ type Operator interface {
 // AccessLog writes one line per request (jsonlog.AccessLog does). It is
 // called on the request path: it must not block.
 type AccessLog interface {
-	// Request logs a request that started at start and just ended.
-	// mirror is "" when none was picked.
-	Request(start time.Time, method, path string, status int, client netip.Addr, mirror string)
+	// Request logs a request that ended at end and took took. mirror
+	// is "" when none was picked.
+	Request(end time.Time, took time.Duration, method, path string, status int, client netip.Addr, mirror string)
 }
 
 // ErrNotFound is returned by Operator.SetEnabled for an unknown pool or mirror.

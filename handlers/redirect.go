@@ -7,10 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/dispatcher/dispatcher/internal/clock"
 	"github.com/dispatcher/dispatcher/strategy"
 )
 
@@ -27,24 +27,25 @@ var (
 // redirect returns the handler of a pool's routes.
 func (h *Handler) redirect(route *Route) gin.HandlerFunc {
 	if h.accessLog == nil && route.Duration == nil {
-		return func(c *gin.Context) { h.serveRedirect(c, route, time.Time{}) }
+		return func(c *gin.Context) { h.serveRedirect(c, route, 0) }
 	}
 	return func(c *gin.Context) {
-		start := time.Now()
+		start := clock.Now()
 		ip, mirror := h.serveRedirect(c, route, start)
+		took := start.Since()
 		if route.Duration != nil {
-			route.Duration.Observe(time.Since(start).Seconds())
+			route.Duration.Observe(took.Seconds())
 		}
 		if h.accessLog != nil {
-			h.logRequest(c, start, ip, mirror)
+			h.logRequest(c, start, took, ip, mirror)
 		}
 	}
 }
 
 // serveRedirect answers one request on a pool route, which began at start
-// (zero: not measured), and returns the client address and the mirror
-// name ("" when none) for the access log.
-func (h *Handler) serveRedirect(c *gin.Context, route *Route, start time.Time) (netip.Addr, string) {
+// (0: not measured), and returns the client address and the mirror name
+// ("" when none) for the access log.
+func (h *Handler) serveRedirect(c *gin.Context, route *Route, start clock.Instant) (netip.Addr, string) {
 	r := c.Request
 	var cl strategy.Client
 	cl.IP, cl.Secure = resolveClient(r, h.trusted)

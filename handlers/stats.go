@@ -10,18 +10,19 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/dispatcher/dispatcher/internal/clock"
 	"github.com/dispatcher/dispatcher/stats"
 )
 
 // Download statistics: what counts, and /api/stats.
 
 // countDownload counts a 302 to mirror, for a request that began at
-// start (zero: now), as a download when it is one: a GET that does not
+// start (0: now), as a download when it is one: a GET that does not
 // resume (see resumes). file is the request path, or for a pool that does
 // not append it, the route's own path: an ad slot counts impressions per
 // creative (the mirror), and no request makes a key of its own. country
 // is where the client's address places it.
-func (h *Handler) countDownload(c *gin.Context, route *Route, start time.Time, mirror, country string) {
+func (h *Handler) countDownload(c *gin.Context, route *Route, start clock.Instant, mirror, country string) {
 	r := c.Request
 	if h.downloads == nil || r.Method != http.MethodGet || resumes(r.Header.Get("Range")) {
 		return
@@ -30,10 +31,10 @@ func (h *Handler) countDownload(c *gin.Context, route *Route, start time.Time, m
 	if !route.AppendPath {
 		file = c.FullPath()
 	}
-	if start.IsZero() {
-		start = time.Now()
+	if start == 0 {
+		start = clock.Now()
 	}
-	h.downloads.Add(route.Pool, stats.DayOf(start), file, mirror, country)
+	h.downloads.Add(route.Pool, stats.DayOf(start.Wall()), file, mirror, country)
 }
 
 // resumes reports whether a Range header asks for a download already

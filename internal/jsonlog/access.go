@@ -26,13 +26,12 @@ func NewAccessLog(w io.Writer) *AccessLog { return &AccessLog{w: w} }
 
 var accessBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-// Request writes the line of a request that started at start and ends now.
-// mirror is "" when none was picked.
-func (a *AccessLog) Request(start time.Time, method, path string, status int, client netip.Addr, mirror string) {
-	now := time.Now()
+// Request writes the line of a request that ended at end (the line's
+// time) and took took. mirror is "" when none was picked.
+func (a *AccessLog) Request(end time.Time, took time.Duration, method, path string, status int, client netip.Addr, mirror string) {
 	bp := accessBufs.Get().(*[]byte)
 	b := append((*bp)[:0], `{"time":"`...)
-	b = a.stamps.appendStamp(b, now)
+	b = a.stamps.appendStamp(b, end)
 	b = append(b, `","level":"INFO","msg":"request","method":`...)
 	b = appendJSONString(b, method)
 	b = append(b, `,"path":`...)
@@ -50,7 +49,7 @@ func (a *AccessLog) Request(start time.Time, method, path string, status int, cl
 	// Microseconds as an integer: slog writes floats through
 	// encoding/json, which costs more than the rest of the line.
 	b = append(b, `,"duration_us":`...)
-	b = strconv.AppendInt(b, now.Sub(start).Microseconds(), 10)
+	b = strconv.AppendInt(b, took.Microseconds(), 10)
 	b = append(b, "}\n"...)
 	a.w.Write(b) //nolint:errcheck // a Writer never fails; nowhere else to report
 	*bp = b
