@@ -32,10 +32,10 @@ func resolveClient(r *http.Request, trusted []netip.Prefix) (netip.Addr, bool) {
 
 // forwardedFor reads the client address from the headers of a trusted peer.
 func forwardedFor(r *http.Request, peer netip.Addr, trusted []netip.Prefix) netip.Addr {
-	if vals := r.Header.Values("X-Forwarded-For"); len(vals) > 0 {
+	if vals := r.Header[hdrXForwardedFor]; len(vals) > 0 {
 		return walkForwarded(vals, peer, trusted, parseXFFElement)
 	}
-	if vals := r.Header.Values("Forwarded"); len(vals) > 0 {
+	if vals := r.Header[hdrForwarded]; len(vals) > 0 {
 		return walkForwarded(vals, peer, trusted, parseForwardedElement)
 	}
 	return peer
@@ -53,14 +53,14 @@ func forwardedSecure(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
 	}
-	if v := r.Header.Values("X-Forwarded-Proto"); len(v) > 0 {
+	if v := r.Header[hdrXForwardedProto]; len(v) > 0 {
 		last := v[len(v)-1]
 		if i := strings.LastIndexByte(last, ','); i >= 0 {
 			last = last[i+1:]
 		}
 		return strings.EqualFold(strings.TrimSpace(last), "https")
 	}
-	for _, v := range r.Header.Values("Forwarded") {
+	for _, v := range r.Header[hdrForwarded] {
 		for _, pair := range strings.FieldsFunc(v, func(r rune) bool { return r == ';' || r == ',' }) {
 			k, val, _ := strings.Cut(strings.TrimSpace(pair), "=")
 			if strings.EqualFold(k, "proto") && strings.EqualFold(strings.Trim(val, `"`), "https") {

@@ -96,7 +96,7 @@ func resolveFile(route *Route, r *http.Request, cl *strategy.Client) (fileRef, f
 			id, ok = v.Index.Lookup(name)
 			answer = fileSHA256
 		}
-	} else if strings.Contains(r.Header.Get("Accept"), "application/metalink4+xml") {
+	} else if strings.Contains(firstValue(r.Header[hdrAccept]), "application/metalink4+xml") {
 		answer = fileMeta4
 	}
 	if !ok {

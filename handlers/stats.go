@@ -24,7 +24,7 @@ import (
 // is where the client's address places it.
 func (h *Handler) countDownload(c *gin.Context, route *Route, start clock.Instant, mirror, country string) {
 	r := c.Request
-	if h.downloads == nil || r.Method != http.MethodGet || resumes(r.Header.Get("Range")) {
+	if h.downloads == nil || r.Method != http.MethodGet || resumes(firstValue(r.Header[hdrRange])) {
 		return
 	}
 	file := r.URL.Path
