@@ -114,22 +114,35 @@ func isControlParam(pair string) bool {
 
 // appendEscaped copies s, percent-encoding every byte that may not stand
 // unescaped in a path (or, with query set, a query) and every '%' that does
-// not start a valid escape.
+// not start a valid escape. The runs of bytes that stand for themselves
+// are copied whole.
 func appendEscaped(dst []byte, s string, query bool) []byte {
 	const hex = "0123456789ABCDEF"
+	ok := &pathBytes
+	if query {
+		ok = &queryBytes
+	}
+	run := 0 // the start of the run not yet copied
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		switch {
-		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-			dst = append(dst, c)
-		case allowed(c, query):
-			dst = append(dst, c)
-		default:
-			dst = append(dst, '%', hex[c>>4], hex[c&15])
+		if ok[c] || c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			continue
 		}
+		dst = append(dst, s[run:i]...)
+		dst = append(dst, '%', hex[c>>4], hex[c&15])
+		run = i + 1
 	}
-	return dst
+	return append(dst, s[run:]...)
 }
+
+// pathBytes and queryBytes say which bytes stand unescaped in a path and
+// in a query (allowed).
+var pathBytes, queryBytes = func() (path, query [256]bool) {
+	for c := range 256 {
+		path[c], query[c] = allowed(byte(c), false), allowed(byte(c), true)
+	}
+	return path, query
+}()
 
 // allowed reports whether c may stand unescaped: RFC 3986 unreserved
 // characters, sub-delims, ':' and '@', '/' and, in a query, '?'.
@@ -170,15 +183,13 @@ func hasDotSegment(path string) bool {
 func htmlEscapedLen(s string) int {
 	n := len(s)
 	for i := 0; i < len(s); i++ {
-		if e := htmlEntity(s[i]); e != "" {
-			n += len(e) - 1
-		}
+		n += int(htmlExtra[s[i]])
 	}
 	return n
 }
 
 // htmlEntity is the escape of c in HTML text and attributes, or "" when c
-// stands for itself.
+// stands for itself: what html.EscapeString writes.
 func htmlEntity(c byte) string {
 	switch c {
 	case '&':
@@ -195,14 +206,27 @@ func htmlEntity(c byte) string {
 	return ""
 }
 
-// appendHTMLEscaped appends s escaped for an HTML attribute or text.
-func appendHTMLEscaped(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if e := htmlEntity(s[i]); e != "" {
-			dst = append(dst, e...)
-		} else {
-			dst = append(dst, s[i])
+// htmlExtra is how many bytes the escape of each byte adds (0: it stands
+// for itself).
+var htmlExtra = func() (t [256]uint8) {
+	for c := range 256 {
+		if e := htmlEntity(byte(c)); e != "" {
+			t[c] = uint8(len(e) - 1)
 		}
 	}
-	return dst
+	return t
+}()
+
+// appendHTMLEscaped appends s escaped for an HTML attribute or text. The
+// runs of bytes that stand for themselves are copied whole.
+func appendHTMLEscaped(dst []byte, s string) []byte {
+	run := 0 // the start of the run not yet copied
+	for i := 0; i < len(s); i++ {
+		if htmlExtra[s[i]] != 0 {
+			dst = append(dst, s[run:i]...)
+			dst = append(dst, htmlEntity(s[i])...)
+			run = i + 1
+		}
+	}
+	return append(dst, s[run:]...)
 }
