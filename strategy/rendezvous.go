@@ -22,6 +22,9 @@ import (
 // groups from the same names.
 type rendezvous struct {
 	groups []hrwGroup
+	// fewest is the fewest members a group has: an order of up to that
+	// many, over all the members, comes whole from key's own group.
+	fewest int
 }
 
 // hrwGroup is one group of a set's mirrors.
@@ -77,6 +80,9 @@ func (p *Pool) newRendezvous(s *set) *rendezvous {
 		g := byGroup[gi]
 		if len(g.ks) == 0 {
 			continue
+		}
+		if len(r.groups) == 0 || len(g.ks) < r.fewest {
+			r.fewest = len(g.ks)
 		}
 		g.seed = mix(uint64(gi) ^ groupSalt)
 		g.invWeight = 1 / g.weight
@@ -240,11 +246,18 @@ func (r *rendezvous) order(key uint64, dst []int, limit int, allowed *filter) (o
 
 // orderTop is order for at most maxTopOrder more mirrors: it scores the
 // groups once, keeping the best of them (each gives at least one mirror
-// when all are allowed), and takes key's own pick and the first group's
-// allowed members in one pass. It reports false, having appended
+// when all are allowed; the best alone when every group has enough
+// members), and takes key's own pick and the first group's allowed
+// members in one pass. It reports false, having appended
 // nothing, when the allowed members of the groups it kept are too few.
 func (r *rendezvous) orderTop(key uint64, dst []int, limit int, allowed *filter) (out []int, own int, ok bool) {
 	start := len(dst)
+	if allowed == nil && limit-start <= r.fewest && len(r.groups) > 0 {
+		// Key's group fills the order alone: only the best group is
+		// needed, not the next ones (fewer logarithms among the groups).
+		dst, own = r.groups[r.bestGroup(key)].appendTop(key, dst, limit-start, nil)
+		return dst, own, true
+	}
 	top := topN{n: limit - start}
 	for gi := range r.groups {
 		g := &r.groups[gi]
