@@ -23,9 +23,11 @@ var ErrNoMirror = errors.New("no available mirror")
 //
 // What a redirect reads of the mirror it sends to comes first, together
 // on one cache line: in a pool of 1,000 mirrors, a pick lands on one
-// that is not in the cache. The struct is padded to 256 bytes so that
-// every element of a Pool's Mirrors starts where a line does (the
-// allocator aligns arrays of this size to 64 bytes, TestMirrorLayout).
+// that is not in the cache. Those fields are its first 56 bytes, and the
+// struct is padded to 256: the allocator starts an array of it on a
+// 64-byte line, or 8 bytes into one (the type header of a small array
+// with pointers, 3 to 127 mirrors), so that every element's 56 bytes
+// lie on one line either way (TestMirrorLayout).
 type Mirror struct {
 	// Index is the mirror's position in Pool.Mirrors (set by NewPool).
 	Index int
